@@ -1,0 +1,67 @@
+"""A scripted engine for testing the layers above the engine (router, service, UI). Never shipped as a tier."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+
+from baton.core.types import ChatMessage, Chunk, Completion, GenerationRequest, Timing, TokenSignals, Usage
+
+
+class FakeEngine:
+    def __init__(self, model_id: str = "fake", n_ctx: int = 2048, token_delay_s: float = 0.0) -> None:
+        self.model_id = model_id
+        self.n_ctx = n_ctx
+        self.token_delay_s = token_delay_s
+        self._queue: deque[tuple[list[str], TokenSignals]] = deque()
+        self.requests: list[GenerationRequest] = []
+        self.loaded = False
+
+    def enqueue(self, pieces: list[str] | str, signals: TokenSignals | None = None) -> None:
+        if isinstance(pieces, str):
+            pieces = [w + " " for w in pieces.split(" ")]
+            pieces[-1] = pieces[-1].rstrip(" ")
+        self._queue.append((pieces, signals or TokenSignals(n_tokens=len(pieces), mean_top1_logprob=-0.1,
+                                                            min_top1_logprob=-0.5, first_top1_logprob=-0.1,
+                                                            mean_entropy=0.2, max_entropy=0.8)))
+
+    def load(self) -> float:
+        self.loaded = True
+        return 0.0
+
+    def count_prompt_tokens(self, messages: list[ChatMessage]) -> int:
+        return sum(len(m.content.split()) + 4 for m in messages)
+
+    def stream(self, request: GenerationRequest, cancel: threading.Event | None = None) -> Iterator[Chunk]:
+        self.requests.append(request)
+        pieces, signals = self._queue.popleft() if self._queue else (["ok"], TokenSignals(n_tokens=1))
+        t0 = time.perf_counter()
+        out: list[str] = []
+        finish = "stop"
+        ttft = 0.0
+        for i, piece in enumerate(pieces):
+            if cancel is not None and cancel.is_set():
+                finish = "cancelled"
+                break
+            if i >= request.max_tokens:
+                finish = "length"
+                break
+            if self.token_delay_s:
+                time.sleep(self.token_delay_s)
+            if i == 0:
+                ttft = time.perf_counter() - t0
+            out.append(piece)
+            yield Chunk(piece)
+        total = time.perf_counter() - t0
+        n = len(out)
+        yield Chunk("", Completion(
+            text="".join(out), model=self.model_id, finish_reason=finish,
+            usage=Usage(self.count_prompt_tokens(request.messages), n),
+            timing=Timing(0.0, ttft, total, n / max(total - ttft, 1e-9) if n > 1 else 0.0),
+            signals=signals,
+        ))
+
+    def close(self) -> None:
+        self.loaded = False

@@ -1,0 +1,95 @@
+"""Per-token confidence and loop detection, computed from the logits of each step.
+
+Fed by a logits processor (the engine reads each step's logits for free; asking llama.cpp for
+``logprobs`` would need ``logits_all`` and costs about three times the CPU). Pure numpy, no engine imports.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from baton.core.types import TokenSignals
+
+
+class ConfidenceTracker:
+    """Accumulates top-1 log-prob and entropy of each step's next-token distribution."""
+
+    __slots__ = ("n", "_sum_lp", "_min_lp", "_first_lp", "_sum_h", "_max_h")
+
+    def __init__(self) -> None:
+        self.n = 0
+        self._sum_lp = 0.0
+        self._min_lp = 0.0
+        self._first_lp: float | None = None
+        self._sum_h = 0.0
+        self._max_h = 0.0
+
+    def observe(self, logits: np.ndarray) -> None:
+        # log-softmax without materialising it: lse = m + log(sum(exp(x - m)))
+        m = float(logits.max())
+        shifted = logits - m
+        e = np.exp(shifted)
+        s = float(e.sum())
+        log_s = math.log(s)
+        top1_lp = -log_s  # log p(argmax) = (m - m) - log_s
+        entropy = log_s - float(np.dot(e, shifted)) / s
+        if not math.isfinite(top1_lp) or not math.isfinite(entropy):
+            return
+        if self._first_lp is None:
+            self._first_lp = top1_lp
+            self._min_lp = top1_lp
+        self.n += 1
+        self._sum_lp += top1_lp
+        self._min_lp = min(self._min_lp, top1_lp)
+        self._sum_h += entropy
+        self._max_h = max(self._max_h, entropy)
+
+    def signals(self, loop: "LoopDetector | None" = None) -> TokenSignals:
+        if self.n == 0:
+            return TokenSignals(loop_detected=bool(loop and loop.detected))
+        return TokenSignals(
+            n_tokens=self.n,
+            mean_top1_logprob=self._sum_lp / self.n,
+            min_top1_logprob=self._min_lp,
+            first_top1_logprob=self._first_lp,
+            mean_entropy=self._sum_h / self.n,
+            max_entropy=self._max_h,
+            loop_detected=bool(loop and loop.detected),
+            loop_span_tokens=loop.span if loop and loop.detected else None,
+        )
+
+
+class LoopDetector:
+    """Detects the generated tokens falling into a repeating span.
+
+    For every candidate period ``p`` it keeps the length of the current run of tokens equal to the token
+    ``p`` places earlier; a run of ``max(2 * p, min_run)`` means the last span of ``p`` tokens has been
+    repeated at least three times (or, for very short spans, for ``min_run`` tokens). O(max_period) per token.
+    """
+
+    __slots__ = ("max_period", "min_run", "_ids", "_runs", "detected", "span")
+
+    def __init__(self, max_period: int = 64, min_run: int = 32) -> None:
+        self.max_period = max_period
+        self.min_run = min_run
+        self._ids: list[int] = []
+        self._runs = [0] * (max_period + 1)
+        self.detected = False
+        self.span: int | None = None
+
+    def push(self, token_id: int) -> bool:
+        ids = self._ids
+        ids.append(token_id)
+        n = len(ids)
+        runs = self._runs
+        for p in range(1, min(self.max_period, n - 1) + 1):
+            if ids[n - 1 - p] == token_id:
+                runs[p] += 1
+                if runs[p] >= max(2 * p, self.min_run) and not self.detected:
+                    self.detected = True
+                    self.span = p
+            else:
+                runs[p] = 0
+        return self.detected

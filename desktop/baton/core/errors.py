@@ -1,0 +1,71 @@
+"""The one documented error hierarchy.
+
+Every message says what happened and what the user can do about it. The CLI prints
+``str(error)`` as a single line and exits 1; the GUI shows it in the thread.
+"""
+
+from __future__ import annotations
+
+
+class BatonError(Exception):
+    """Base of every error Baton raises on purpose."""
+
+
+class UsageError(BatonError):
+    """The caller asked for something that cannot be done as asked (empty prompt, bad flag)."""
+
+
+class ModelError(BatonError):
+    """A model file is missing, unreadable, not GGUF, corrupt, or cannot be loaded."""
+
+
+class ModelDoesNotFit(ModelError):
+    """The fit planner refused to load a model: not enough RAM/VRAM."""
+
+
+class ContextOverflow(ModelError):
+    """The prompt (plus the answer budget) is longer than the model's context window."""
+
+
+class CloudError(BatonError):
+    """A remote tier failed."""
+
+
+class CloudAuthError(CloudError):
+    """401/403: the key is missing, wrong or lacks permission."""
+
+
+class CloudRateLimited(CloudError):
+    """429: the endpoint asked us to slow down."""
+
+    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class CloudTimeout(CloudError):
+    """No first byte in time, or the stream stalled."""
+
+
+class CloudUnavailable(CloudError):
+    """5xx, connection refused, 404 model, a stream cut in the middle."""
+
+
+class StoreError(BatonError):
+    """The SQLite store could not be read or written (disk full, locked, corrupt)."""
+
+
+class SensorUnavailable(BatonError):
+    """A telemetry source cannot be read on this machine."""
+
+
+class PolicyError(BatonError):
+    """Routing refused the request (offline mode, budget, privacy gate, ask mode without approval)."""
+
+
+class PrivacyBlocked(PolicyError):
+    """The privacy gate found secrets in text that would leave the machine."""
+
+
+class DownloadError(BatonError):
+    """A model download failed (HTTP error, no space, wrong hash)."""
