@@ -1,0 +1,472 @@
+"""Read a GGUF file's header (metadata and tensor infos) without touching its weights.
+
+The reader walks the header with bounded reads from a small sliding buffer: big arrays (tokenizer
+tokens, scores, merges) are skipped by their lengths, never materialised, and every length read from
+the file is checked against what the file can hold before anything is allocated or read. On the
+98 MB default model this takes a few milliseconds; the ``gguf`` package's reader maps every tensor
+and took seconds.
+
+Format (GGUF v2/v3, little-endian): magic ``GGUF``, u32 version, u64 tensor count, u64 key/value
+count, the key/values, the tensor infos (name, n_dims, dims, ggml type, offset), padding to
+``general.alignment``, then the tensor data.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from baton.core.errors import ModelError
+
+GGUF_MAGIC = b"GGUF"
+SUPPORTED_VERSIONS = (2, 3)
+HEADER_BYTES = 24  # magic + version + tensor count + kv count
+CHUNK_BYTES = 1 << 20
+MAX_KEY_BYTES = 1 << 16  # the spec caps keys at 65535 bytes
+MAX_KEPT_STRING_BYTES = 4 << 20  # longer string values are skipped, not read
+MAX_KEPT_ARRAY_LEN = 256  # numeric arrays up to this length are kept (per-layer head counts)
+MAX_ARRAY_DEPTH = 4
+MAX_DIMS = 4  # GGML_MAX_DIMS
+
+# GGUF value types: id -> (struct format or None, byte size)
+_SCALARS: dict[int, tuple[str, int]] = {
+    0: ("<B", 1), 1: ("<b", 1), 2: ("<H", 2), 3: ("<h", 2), 4: ("<I", 4), 5: ("<i", 4),
+    6: ("<f", 4), 7: ("<?", 1), 10: ("<Q", 8), 11: ("<q", 8), 12: ("<d", 8),
+}
+_T_STRING, _T_ARRAY = 8, 9
+_U32 = struct.Struct("<I")
+_U64 = struct.Struct("<Q")
+
+# ggml tensor types: id -> (name, elements per block, bytes per block)
+GGML_TYPES: dict[int, tuple[str, int, int]] = {
+    0: ("F32", 1, 4), 1: ("F16", 1, 2), 2: ("Q4_0", 32, 18), 3: ("Q4_1", 32, 20),
+    6: ("Q5_0", 32, 22), 7: ("Q5_1", 32, 24), 8: ("Q8_0", 32, 34), 9: ("Q8_1", 32, 36),
+    10: ("Q2_K", 256, 84), 11: ("Q3_K", 256, 110), 12: ("Q4_K", 256, 144), 13: ("Q5_K", 256, 176),
+    14: ("Q6_K", 256, 210), 15: ("Q8_K", 256, 292), 16: ("IQ2_XXS", 256, 66), 17: ("IQ2_XS", 256, 74),
+    18: ("IQ3_XXS", 256, 98), 19: ("IQ1_S", 256, 50), 20: ("IQ4_NL", 32, 18), 21: ("IQ3_S", 256, 110),
+    22: ("IQ2_S", 256, 82), 23: ("IQ4_XS", 256, 136), 24: ("I8", 1, 1), 25: ("I16", 1, 2),
+    26: ("I32", 1, 4), 27: ("I64", 1, 8), 28: ("F64", 1, 8), 29: ("IQ1_M", 256, 56),
+    30: ("BF16", 1, 2), 34: ("TQ1_0", 256, 54), 35: ("TQ2_0", 256, 66), 39: ("MXFP4", 32, 17),
+}
+
+# llama.cpp's llama_ftype (general.file_type) -> the name people use for the quantization
+FILE_TYPES: dict[int, str] = {
+    0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 4: "Q4_1_SOME_F16", 7: "Q8_0", 8: "Q5_0", 9: "Q5_1",
+    10: "Q2_K", 11: "Q3_K_S", 12: "Q3_K_M", 13: "Q3_K_L", 14: "Q4_K_S", 15: "Q4_K_M", 16: "Q5_K_S",
+    17: "Q5_K_M", 18: "Q6_K", 19: "IQ2_XXS", 20: "IQ2_XS", 21: "Q2_K_S", 22: "IQ3_XS", 23: "IQ3_XXS",
+    24: "IQ1_S", 25: "IQ4_NL", 26: "IQ3_S", 27: "IQ3_M", 28: "IQ2_S", 29: "IQ2_M", 30: "IQ4_XS",
+    31: "IQ1_M", 32: "BF16", 36: "TQ1_0", 37: "TQ2_0", 38: "MXFP4_MOE",
+}
+_FTYPE_GUESSED = 1024
+
+KV_CACHE_ELEMENT_BYTES = 2  # f16 K and V, llama.cpp's default cache type
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    name: str
+    dims: tuple[int, ...]
+    type_id: int
+    offset: int
+
+    @property
+    def n_elements(self) -> int:
+        n = 1
+        for d in self.dims:
+            n *= d
+        return n
+
+    @property
+    def type_name(self) -> str:
+        return GGML_TYPES.get(self.type_id, (f"type{self.type_id}", 1, 0))[0]
+
+    @property
+    def size_bytes(self) -> int | None:
+        t = GGML_TYPES.get(self.type_id)
+        if t is None:
+            return None
+        _, block, nbytes = t
+        return -(-self.n_elements // block) * nbytes
+
+
+@dataclass
+class GGUFInfo:
+    path: Path
+    size_bytes: int
+    version: int
+    arch: str
+    name: str
+    params: int | None
+    size_label: str
+    quant: str
+    file_type: int | None
+    context_length: int
+    n_layers: int
+    n_embd: int
+    n_ff: int
+    n_head: int
+    n_head_kv: int
+    head_dim_k: int
+    head_dim_v: int
+    vocab_size: int
+    has_chat_template: bool
+    chat_template: str
+    kv_bytes_per_token: int
+    tensor_count: int
+    kv_count: int
+    tensor_data_bytes: int | None
+    expert_count: int = 0
+    split_no: int = 0
+    split_count: int = 1
+    metadata: dict[str, Any] = field(default_factory=dict, repr=False)
+    tensors: list[TensorInfo] = field(default_factory=list, repr=False)
+
+    def kv_cache_bytes(self, n_ctx: int) -> int:
+        """K and V cache (f16) for ``n_ctx`` tokens."""
+        return self.kv_bytes_per_token * max(0, n_ctx)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path), "size_bytes": self.size_bytes, "version": self.version,
+            "arch": self.arch, "name": self.name, "params": self.params, "size_label": self.size_label,
+            "quant": self.quant, "context_length": self.context_length, "n_layers": self.n_layers,
+            "n_embd": self.n_embd, "n_head": self.n_head, "n_head_kv": self.n_head_kv,
+            "vocab_size": self.vocab_size, "chat_template": self.has_chat_template,
+            "kv_bytes_per_token": self.kv_bytes_per_token, "tensor_count": self.tensor_count,
+            "split_no": self.split_no, "split_count": self.split_count,
+        }
+
+
+class _Truncated(Exception):
+    pass
+
+
+class _Bad(Exception):
+    """The header is malformed; the message says how."""
+
+
+class _Cursor:
+    """Bounded sequential reads over a file through a sliding buffer."""
+
+    def __init__(self, f: Any, size: int) -> None:
+        self.f, self.size = f, size
+        self.buf = b""
+        self.base = 0  # file offset of buf[0]
+        self.pos = 0  # offset inside buf
+
+    def tell(self) -> int:
+        return self.base + self.pos
+
+    def remaining(self) -> int:
+        return self.size - self.tell()
+
+    def _fill(self, n: int) -> None:
+        if self.pos + n <= len(self.buf):
+            return
+        start = self.tell()
+        if start + n > self.size:
+            raise _Truncated
+        self.f.seek(start)
+        self.buf = self.f.read(max(n, CHUNK_BYTES))
+        self.base, self.pos = start, 0
+        if len(self.buf) < n:
+            raise _Truncated
+
+    def take(self, n: int) -> bytes:
+        self._fill(n)
+        out = self.buf[self.pos : self.pos + n]
+        self.pos += n
+        return out
+
+    def unpack(self, st: struct.Struct) -> Any:
+        self._fill(st.size)
+        (v,) = st.unpack_from(self.buf, self.pos)
+        self.pos += st.size
+        return v
+
+    def u32(self) -> int:
+        return self.unpack(_U32)
+
+    def u64(self) -> int:
+        return self.unpack(_U64)
+
+    def skip(self, n: int) -> None:
+        if n > self.remaining():
+            raise _Truncated
+        if self.pos + n <= len(self.buf):
+            self.pos += n
+        else:
+            self.base, self.buf, self.pos = self.tell() + n, b"", 0
+
+    def string(self, what: str, limit: int) -> str | None:
+        """A GGUF string; None (skipped) when longer than ``limit``. Raises on absurd or bad bytes."""
+        n = self.u64()
+        if n > self.remaining():
+            raise _Bad(f"{what} claims {n} bytes but only {self.remaining()} remain")
+        if n > limit:
+            self.skip(n)
+            return None
+        raw = self.take(n)
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise _Bad(f"{what} is not valid UTF-8") from None
+
+    def skip_strings(self, count: int) -> None:
+        """Skip ``count`` length-prefixed strings without decoding them (the tokenizer's vocabulary)."""
+        left = count
+        unpack = _U64.unpack_from
+        while left:
+            self._fill(8)
+            buf, pos, limit = self.buf, self.pos, len(self.buf) - 8
+            while left and pos <= limit:
+                pos += 8 + unpack(buf, pos)[0]
+                left -= 1
+            if pos <= len(buf):
+                self.pos = pos
+            else:  # the last string runs past the buffer: jump to its end
+                end = self.base + pos
+                if end > self.size:
+                    raise _Truncated
+                self.base, self.buf, self.pos = end, b"", 0
+
+
+def _min_bytes(vtype: int) -> int:
+    if vtype in _SCALARS:
+        return _SCALARS[vtype][1]
+    if vtype == _T_STRING:
+        return 8
+    if vtype == _T_ARRAY:
+        return 12
+    raise _Bad(f"unknown value type {vtype}")
+
+
+def _read_value(cur: _Cursor, vtype: int, key: str, depth: int = 0) -> Any:
+    if vtype in _SCALARS:
+        fmt, size = _SCALARS[vtype]
+        return struct.unpack(fmt, cur.take(size))[0]
+    if vtype == _T_STRING:
+        return cur.string(f"value of {key}", MAX_KEPT_STRING_BYTES)
+    if vtype != _T_ARRAY:
+        raise _Bad(f"{key} has unknown value type {vtype}")
+    if depth >= MAX_ARRAY_DEPTH:
+        raise _Bad(f"{key} nests arrays deeper than {MAX_ARRAY_DEPTH}")
+    etype = cur.u32()
+    n = cur.u64()
+    if n * _min_bytes(etype) > cur.remaining():
+        raise _Bad(f"array {key} claims {n} items, more than the file can hold")
+    if etype in _SCALARS:
+        fmt, size = _SCALARS[etype]
+        if n <= MAX_KEPT_ARRAY_LEN:
+            return list(struct.unpack(f"<{n}{fmt[1]}", cur.take(n * size)))
+        cur.skip(n * size)
+        return _Skipped(n)
+    if etype == _T_STRING:
+        cur.skip_strings(n)
+        return _Skipped(n)
+    for _ in range(n):
+        _read_value(cur, etype, key, depth + 1)
+    return _Skipped(n)
+
+
+@dataclass(frozen=True)
+class _Skipped:
+    """An array that was walked but not kept; only its length is known."""
+
+    length: int
+
+
+def _open_error(path: Path) -> ModelError | None:
+    if not path.exists():
+        return ModelError(f"model file not found: {path}; check the path or run `baton models` to list models")
+    if path.is_dir():
+        return ModelError(f"{path} is a directory, not a model file; point to a .gguf file inside it")
+    return None
+
+
+def read_gguf_info(path: str | os.PathLike[str], read_tensors: bool = True) -> GGUFInfo:
+    """Metadata of a GGUF model from its header only. Raises ``ModelError`` with the fix."""
+    path = Path(path)
+    err = _open_error(path)
+    if err:
+        raise err
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            return _parse(path, f, size, read_tensors)
+    except _Truncated:
+        raise ModelError(
+            f"{path} is truncated (the file ends inside its header); re-download it"
+        ) from None
+    except _Bad as e:
+        raise ModelError(f"{path} has a corrupt GGUF header ({e}); re-download it or pick another file") from None
+    except PermissionError:
+        raise ModelError(f"cannot read {path}: permission denied; fix its permissions") from None
+    except IsADirectoryError:
+        raise ModelError(f"{path} is a directory, not a model file; point to a .gguf file inside it") from None
+    except OSError as e:
+        raise ModelError(f"cannot read {path} ({e.strerror or e}); check the disk and the path") from None
+
+
+def _parse(path: Path, f: Any, size: int, read_tensors: bool) -> GGUFInfo:
+    cur = _Cursor(f, size)
+    if size < 4:
+        raise ModelError(f"{path} is not a GGUF model (only {size} bytes); pick a .gguf file")
+    magic = cur.take(4)
+    if magic != GGUF_MAGIC:
+        raise ModelError(
+            f"{path} is not a GGUF model (it starts with {magic!r}, not b'GGUF'); "
+            "pick a .gguf file, or convert the model with llama.cpp's convert_hf_to_gguf.py"
+        )
+    if size < HEADER_BYTES:
+        raise _Truncated
+    version = cur.u32()
+    if version not in SUPPORTED_VERSIONS:
+        hint = (
+            "it looks big-endian; use a little-endian conversion"
+            if version > 0xFFFF
+            else "re-download a current conversion (GGUF v3)"
+        )
+        raise ModelError(f"{path} is GGUF version {version}, which Baton cannot read; {hint}")
+    tensor_count, kv_count = cur.u64(), cur.u64()
+    if kv_count * 13 > cur.remaining():  # key len (8) + >=1 key byte + type (4) + >=0 value
+        raise _Bad(f"it claims {kv_count} metadata keys, more than its {size} bytes can hold")
+    if tensor_count * 24 > cur.remaining():  # name len + n_dims + type + offset, at least
+        raise _Bad(f"it claims {tensor_count} tensors, more than its {size} bytes can hold")
+
+    meta: dict[str, Any] = {}
+    for i in range(kv_count):
+        key = cur.string(f"key #{i}", MAX_KEY_BYTES)
+        if key is None:
+            raise _Bad(f"key #{i} is longer than {MAX_KEY_BYTES} bytes")
+        vtype = cur.u32()
+        meta[key] = _read_value(cur, vtype, key)
+
+    tensors: list[TensorInfo] = []
+    if read_tensors:
+        for i in range(tensor_count):
+            name = cur.string(f"tensor #{i} name", MAX_KEY_BYTES)
+            if name is None:
+                raise _Bad(f"tensor #{i} has a name longer than {MAX_KEY_BYTES} bytes")
+            n_dims = cur.u32()
+            if not 0 < n_dims <= MAX_DIMS:
+                raise _Bad(f"tensor {name} has {n_dims} dimensions (at most {MAX_DIMS})")
+            dims = tuple(struct.unpack(f"<{n_dims}Q", cur.take(8 * n_dims)))
+            type_id, offset = cur.u32(), cur.u64()
+            t = TensorInfo(name, dims, type_id, offset)
+            nbytes = t.size_bytes
+            if offset > size or (nbytes is not None and nbytes > size):
+                raise _Bad(f"tensor {name} claims {nbytes} bytes at offset {offset} in a {size}-byte file")
+            tensors.append(t)
+    return _build_info(path, size, version, tensor_count, kv_count, meta, tensors)
+
+
+def _int(v: Any, default: int = 0) -> int:
+    if isinstance(v, bool):
+        return int(v)
+    if isinstance(v, int):
+        return v
+    if isinstance(v, float):
+        return int(v)
+    if isinstance(v, list) and v and all(isinstance(x, (int, float)) for x in v):
+        return int(max(v))  # per-layer values: the largest one
+    return default
+
+
+def _per_layer_sum(v: Any, n_layers: int) -> int:
+    if isinstance(v, list) and v:
+        return int(sum(v))
+    return _int(v) * n_layers
+
+
+def _build_info(
+    path: Path, size: int, version: int, tensor_count: int, kv_count: int,
+    meta: dict[str, Any], tensors: list[TensorInfo],
+) -> GGUFInfo:
+    arch = meta.get("general.architecture")
+    arch = arch if isinstance(arch, str) else ""
+
+    def a(key: str) -> Any:
+        return meta.get(f"{arch}.{key}")
+
+    n_layers = _int(a("block_count"))
+    n_embd = _int(a("embedding_length"))
+    n_ff = _int(a("feed_forward_length"))
+    n_head = _int(a("attention.head_count"))
+    head_kv_raw = a("attention.head_count_kv")
+    n_head_kv = _int(head_kv_raw, n_head) if head_kv_raw is not None else n_head
+    base_dim = n_embd // n_head if n_head else 0
+    head_dim_k = _int(a("attention.key_length"), base_dim) or base_dim
+    head_dim_v = _int(a("attention.value_length"), base_dim) or base_dim
+    kv_heads_total = _per_layer_sum(head_kv_raw if head_kv_raw is not None else n_head, n_layers)
+    kv_per_token = kv_heads_total * (head_dim_k + head_dim_v) * KV_CACHE_ELEMENT_BYTES
+
+    tokens = meta.get("tokenizer.ggml.tokens")
+    vocab = tokens.length if isinstance(tokens, _Skipped) else len(tokens) if isinstance(tokens, list) else 0
+    vocab = vocab or _int(a("vocab_size"))
+
+    template = meta.get("tokenizer.chat_template")
+    template = template if isinstance(template, str) else ""
+
+    data_bytes: int | None = None
+    params: int | None = None
+    type_bytes: Counter[str] = Counter()
+    if tensors:
+        sizes = [t.size_bytes for t in tensors]
+        data_bytes = None if any(s is None for s in sizes) else sum(s for s in sizes if s is not None)
+        params = sum(t.n_elements for t in tensors)
+        for t in tensors:
+            if len(t.dims) >= 2:
+                type_bytes[t.type_name] += t.size_bytes or 0
+    declared = _int(meta.get("general.parameter_count"))
+    if declared > 0 and _int(meta.get("split.count")) > 1:
+        params = declared  # a shard only holds part of the tensors
+    elif params is None and declared > 0:
+        params = declared
+    size_label = meta.get("general.size_label")
+    size_label = size_label if isinstance(size_label, str) else ""
+    if params is None and size_label:
+        params = parse_size_label(size_label)
+
+    ftype_raw = meta.get("general.file_type")
+    file_type = _int(ftype_raw) & ~_FTYPE_GUESSED if isinstance(ftype_raw, int) else None
+    quant = FILE_TYPES.get(file_type, "") if file_type is not None else ""
+    if not quant and type_bytes:
+        quant = type_bytes.most_common(1)[0][0]
+
+    name = meta.get("general.name")
+    name = name if isinstance(name, str) and name.strip() else path.stem
+    kept = {k: v for k, v in meta.items() if not isinstance(v, (_Skipped, list)) and k != "tokenizer.chat_template"}
+    return GGUFInfo(
+        path=path, size_bytes=size, version=version, arch=arch, name=name, params=params,
+        size_label=size_label, quant=quant or "unknown", file_type=file_type,
+        context_length=_int(a("context_length")), n_layers=n_layers, n_embd=n_embd, n_ff=n_ff, n_head=n_head,
+        n_head_kv=n_head_kv, head_dim_k=head_dim_k, head_dim_v=head_dim_v, vocab_size=vocab,
+        has_chat_template=bool(template.strip()), chat_template=template,
+        kv_bytes_per_token=kv_per_token, tensor_count=tensor_count, kv_count=kv_count,
+        tensor_data_bytes=data_bytes, expert_count=_int(a("expert_count")),
+        split_no=_int(meta.get("split.no")), split_count=max(1, _int(meta.get("split.count"), 1)),
+        metadata=kept, tensors=tensors,
+    )
+
+
+def parse_size_label(label: str) -> int | None:
+    """``"135M"`` -> 135_000_000; ``"8x7B"`` -> 56e9; None when it is not a size."""
+    label = label.strip().upper()
+    mult = 1
+    if "X" in label:
+        head, _, label = label.partition("X")
+        if not head.isdigit():
+            return None
+        mult = int(head)
+    scale = {"K": 1e3, "M": 1e6, "B": 1e9, "T": 1e12}.get(label[-1:] if label else "")
+    if scale is None:
+        return None
+    try:
+        return int(float(label[:-1]) * scale * mult)
+    except ValueError:
+        return None
