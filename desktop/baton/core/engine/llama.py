@@ -105,8 +105,8 @@ class LlamaEngine:
         self.load_s = time.perf_counter() - t0
         template = llm.metadata.get("tokenizer.chat_template")
         if template:
-            eos = llm.detokenize([llm.token_eos()]).decode("utf-8", "ignore")
-            bos = llm.detokenize([llm.token_bos()]).decode("utf-8", "ignore")
+            eos = llm.detokenize([llm.token_eos()], special=True).decode("utf-8", "ignore")
+            bos = llm.detokenize([llm.token_bos()], special=True).decode("utf-8", "ignore")
             self._formatter = llama_chat_format.Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
         self._llm = llm
         return self.load_s
@@ -117,8 +117,8 @@ class LlamaEngine:
             text = "".join(f"{m['role']}: {m['content']}\n" for m in msgs) + "assistant:"
             return text, ["\nuser:"]
         res = self._formatter(messages=msgs)
-        stop = res.stop if isinstance(res.stop, list) else ([res.stop] if res.stop else [])
-        return res.prompt, stop
+        stop = res.stop if isinstance(res.stop, list) else [res.stop]
+        return res.prompt, [s for s in stop if s]
 
     def count_prompt_tokens(self, messages: list[ChatMessage]) -> int:
         def run() -> int:
@@ -229,26 +229,28 @@ class LlamaEngine:
             self._thread.join(timeout=10)
 
 
-def raw_speed_run(llm_path: Path, prompt: str, max_tokens: int, n_ctx: int, n_threads: int) -> Callable[[], dict]:
-    """Bare llama-cpp-python, for the speed benchmark: returns a function that runs one timed generation
-    with ``create_chat_completion`` on a fresh ``Llama`` kept across calls (same settings as the engine)."""
+def raw_speed_run(llm_path: Path, system_prompt: str, n_ctx: int, n_threads: int) -> Callable[[str, int], dict]:
+    """Bare llama-cpp-python for the speed benchmark: returns ``run(prompt, max_tokens)`` that times one
+    streamed ``create_chat_completion`` on one ``Llama`` kept across calls, loaded like the engine loads."""
     import llama_cpp
 
-    llm = llama_cpp.Llama(model_path=str(llm_path), n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
-                          n_gpu_layers=0, use_mmap=True, seed=0, verbose=False)
+    llm = llama_cpp.Llama(model_path=str(llm_path), n_ctx=n_ctx, n_threads=n_threads or physical_cores(),
+                          n_threads_batch=n_threads or physical_cores(), n_gpu_layers=0, use_mmap=True, seed=0,
+                          verbose=False)
 
-    def run() -> dict:
-        llm.reset()
+    def run(prompt: str, max_tokens: int) -> dict:
+        messages = [{"role": "system", "content": system_prompt}, {"role": "user", "content": prompt}]
         t0 = time.perf_counter()
         t_first = 0.0
         n = 0
-        for part in llm.create_chat_completion(messages=[{"role": "user", "content": prompt}], max_tokens=max_tokens,
-                                               temperature=0.0, stream=True, seed=0):
+        for part in llm.create_chat_completion(messages=messages, max_tokens=max_tokens, temperature=0.0,
+                                               stream=True, seed=0):
             if part["choices"][0]["delta"].get("content"):
                 n += 1
                 if not t_first:
                     t_first = time.perf_counter()
         t_end = time.perf_counter()
-        return {"ttft_s": t_first - t0, "tokens": n, "decode_tokens_per_s": (n - 1) / (t_end - t_first) if n > 1 else 0.0}
+        return {"ttft_s": t_first - t0, "tokens": n,
+                "decode_tokens_per_s": (n - 1) / (t_end - t_first) if n > 1 else 0.0}
 
     return run

@@ -16,7 +16,7 @@ from baton.core.types import TokenSignals
 class ConfidenceTracker:
     """Accumulates top-1 log-prob and entropy of each step's next-token distribution."""
 
-    __slots__ = ("n", "_sum_lp", "_min_lp", "_first_lp", "_sum_h", "_max_h")
+    __slots__ = ("n", "_sum_lp", "_min_lp", "_first_lp", "_sum_h", "_max_h", "_shifted", "_exp")
 
     def __init__(self) -> None:
         self.n = 0
@@ -25,13 +25,19 @@ class ConfidenceTracker:
         self._first_lp: float | None = None
         self._sum_h = 0.0
         self._max_h = 0.0
+        self._shifted: np.ndarray | None = None  # scratch buffers reused every step (no allocation per token)
+        self._exp: np.ndarray | None = None
 
     def observe(self, logits: np.ndarray) -> None:
         # log-softmax without materialising it: lse = m + log(sum(exp(x - m)))
+        if self._shifted is None or self._shifted.shape != logits.shape:
+            self._shifted = np.empty(logits.shape, dtype=np.float32)
+            self._exp = np.empty(logits.shape, dtype=np.float32)
+        shifted, e = self._shifted, self._exp
         m = float(logits.max())
-        shifted = logits - m
-        e = np.exp(shifted)
-        s = float(e.sum())
+        np.subtract(logits, m, out=shifted, casting="unsafe")
+        np.exp(shifted, out=e)
+        s = float(e.sum(dtype=np.float64))
         log_s = math.log(s)
         top1_lp = -log_s  # log p(argmax) = (m - m) - log_s
         entropy = log_s - float(np.dot(e, shifted)) / s
@@ -71,7 +77,7 @@ class LoopDetector:
 
     __slots__ = ("max_period", "min_run", "_ids", "_runs", "detected", "span")
 
-    def __init__(self, max_period: int = 64, min_run: int = 32) -> None:
+    def __init__(self, max_period: int = 64, min_run: int = 64) -> None:
         self.max_period = max_period
         self.min_run = min_run
         self._ids: list[int] = []

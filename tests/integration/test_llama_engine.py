@@ -1,0 +1,132 @@
+"""The real SmolLM2 through llama.cpp: streaming, signals, cancel, overflow, loops, bad files."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from baton.core.engine.llama import LlamaEngine
+from baton.core.errors import ContextOverflow, ModelError
+from baton.core.types import ChatMessage, GenerationRequest
+
+
+@pytest.fixture(scope="module")
+def engine(default_model_path: Path):
+    eng = LlamaEngine(default_model_path, n_ctx=1024)
+    eng.load()
+    yield eng
+    eng.close()
+
+
+def _req(text: str, max_tokens: int = 48) -> GenerationRequest:
+    return GenerationRequest([ChatMessage("system", "Answer concisely."), ChatMessage("user", text)],
+                             max_tokens=max_tokens, temperature=0.0)
+
+
+def _collect(chunks):
+    texts, completion = [], None
+    for ch in chunks:
+        if ch.text:
+            texts.append(ch.text)
+        if ch.completion is not None:
+            completion = ch.completion
+    return texts, completion
+
+
+def test_streams_text_with_usage_timing_and_signals(engine):
+    texts, c = _collect(engine.stream(_req("Name three colors.")))
+    assert len(texts) >= 3, "text should arrive in several chunks, not at the end"
+    assert c.text == "".join(texts) and c.text.strip()
+    assert c.usage.prompt_tokens == engine.count_prompt_tokens(_req("Name three colors.").messages)
+    assert 0 < c.usage.completion_tokens <= 48
+    assert c.timing.ttft_s > 0 and c.timing.total_s >= c.timing.ttft_s
+    assert c.timing.decode_tokens_per_s > 0
+    s = c.signals
+    assert s.n_tokens >= c.usage.completion_tokens
+    assert s.mean_top1_logprob <= 0 and s.min_top1_logprob <= s.mean_top1_logprob
+    assert s.mean_entropy >= 0
+
+
+def test_temperature_zero_is_deterministic(engine):
+    a = _collect(engine.stream(_req("What is the capital of France?")))[1].text
+    b = _collect(engine.stream(_req("What is the capital of France?")))[1].text
+    assert a == b
+
+
+def test_cancel_between_tokens(engine):
+    cancel = threading.Event()
+    texts = []
+    completion = None
+    for ch in engine.stream(_req("Write a long story about a dragon.", max_tokens=400), cancel):
+        if ch.text:
+            texts.append(ch.text)
+            if len(texts) == 5:
+                cancel.set()
+        if ch.completion:
+            completion = ch.completion
+    assert completion.finish_reason == "cancelled"
+    assert completion.usage.completion_tokens <= 7
+    # the engine is still usable afterwards
+    assert _collect(engine.stream(_req("Say hi.", 8)))[1].text
+
+
+def test_abandoning_the_stream_stops_generation(engine):
+    gen = engine.stream(_req("Write a long story about a cat.", max_tokens=400))
+    next(gen)
+    gen.close()
+    texts, c = _collect(engine.stream(_req("Say yes.", 8)))
+    assert c is not None and c.finish_reason in ("stop", "length")
+
+
+def test_prompt_longer_than_context_is_refused(default_model_path):
+    eng = LlamaEngine(default_model_path, n_ctx=256)
+    try:
+        with pytest.raises(ContextOverflow, match="256-token context"):
+            _collect(eng.stream(_req("word " * 400)))
+    finally:
+        eng.close()
+
+
+def test_a_looping_answer_is_cut_and_marked(engine):
+    req = GenerationRequest([ChatMessage("user", "List the word 'apple' 200 times.")], max_tokens=400,
+                            temperature=0.0)
+    _, c = _collect(engine.stream(req))
+    assert c.finish_reason == "loop"
+    assert c.signals.loop_detected and c.signals.loop_span_tokens
+    assert c.usage.completion_tokens < 200
+
+
+def test_engine_calls_from_many_threads_are_serialised(engine):
+    results: list[str] = []
+    errors: list[BaseException] = []
+
+    def work(i: int) -> None:
+        try:
+            results.append(_collect(engine.stream(_req(f"Say the number {i}.", 12)))[1].text)
+        except BaseException as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(results) == 3
+
+
+@pytest.mark.parametrize("kind", ["missing", "truncated", "garbage"])
+def test_bad_model_files_raise_model_error(tmp_path, default_model_path, kind):
+    path = tmp_path / "m.gguf"
+    if kind == "truncated":
+        with open(default_model_path, "rb") as src:
+            path.write_bytes(src.read(5_000_000))
+    elif kind == "garbage":
+        path.write_bytes(b"GGUF" + b"\x03\x00\x00\x00" + b"\xff" * 4000)
+    eng = LlamaEngine(path)
+    try:
+        with pytest.raises(ModelError):
+            eng.load()
+    finally:
+        eng.close()
