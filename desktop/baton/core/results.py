@@ -1,0 +1,70 @@
+"""What one answer produced: text, route, usage, timing, energy, memory and cost, and its receipt."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from baton.core.types import Measurement, RouteDecision, Timing, Usage
+
+
+@dataclass
+class EscalationPlan:
+    """What would leave the machine if the user approves an escalation (ask mode)."""
+
+    endpoint: str
+    base_url: str
+    model: str
+    text_to_send: str
+    est_usd: float
+    reason: str
+    redactions: list[str] = field(default_factory=list)
+
+
+@dataclass
+class AskResult:
+    text: str
+    thread_id: str
+    message_id: str
+    route: RouteDecision
+    usage: Usage
+    timing: Timing
+    energy: Measurement
+    memory: dict[str, Any]
+    cost_usd: float = 0.0
+    finish_reason: str = "stop"
+    notices: list[str] = field(default_factory=list)
+    local_text: str | None = None  # the local answer that an escalation replaced
+
+    def receipt(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "thread_id": self.thread_id,
+            "message_id": self.message_id,
+            "route": self.route.to_dict(),
+            "usage": {"prompt_tokens": self.usage.prompt_tokens, "completion_tokens": self.usage.completion_tokens},
+            "timing": {
+                "load_s": round(self.timing.load_s, 4),
+                "ttft_s": round(self.timing.ttft_s, 4),
+                "total_s": round(self.timing.total_s, 4),
+                "decode_tokens_per_s": round(self.timing.decode_tokens_per_s, 2),
+                "prefill_tokens_per_s": round(self.timing.prefill_tokens_per_s, 2),
+            },
+            "energy": self.energy.to_dict(),
+            "memory": {"rss_bytes": int(self.memory.get("rss_bytes") or 0),
+                       "vram_bytes": self.memory.get("vram_bytes")},
+            "cost": {"usd": round(self.cost_usd, 6)},
+            "finish_reason": self.finish_reason,
+            "notices": list(self.notices),
+            "local_text": self.local_text,
+        }
+
+    def one_line(self) -> str:
+        """The human receipt printed to stderr after an answer."""
+        e = self.energy
+        share = f"{100 * e.measured_j / e.total_j:.0f}% measured" if e.total_j > 0 else "no energy data"
+        sources = ",".join(sorted({p.source for p in e.parts})) or "unavailable"
+        esc = " (escalated)" if self.route.escalated else ""
+        return (f"[{self.route.tier}:{self.route.model}{esc}] {self.usage.completion_tokens} tok, "
+                f"{self.timing.decode_tokens_per_s:.1f} tok/s, ttft {self.timing.ttft_s * 1000:.0f} ms, "
+                f"{e.total_j:.2f} J ({share}; {sources}), ${self.cost_usd:.4f} - {self.route.reason}")
