@@ -328,8 +328,20 @@ def test_spend_since_sums_energy_usd_answers_and_escalations(store: Store) -> No
                                                   "escalations": 1}
     plan = store.connection().execute(
         "EXPLAIN QUERY PLAN SELECT SUM(total_j), SUM(usd), COUNT(tier), SUM(escalated) "
-        "FROM receipts WHERE created_at >= ?", (today,)).fetchall()
+        "FROM receipts WHERE created_at >= ? AND counted = 1", (today,)).fetchall()
     assert "receipts_by_time" in " ".join(str(r) for r in plan)
+
+
+def test_a_superseded_local_answer_is_not_counted_twice(store: Store) -> None:
+    t = store.create_thread()
+    local = store.begin_answer(t.id, "small", "local")
+    cloud = store.begin_answer(t.id, "big", "cloud")
+    # The cloud answer's receipt carries every tier that ran (local 40 J + cloud 5 J).
+    store.finish_answer(cloud.id, "good", "done", receipt(45.0, 0.01, "cloud", escalated=True))
+    store.finish_answer(local.id, "weak", "escalated", receipt(40.0))
+    assert store.receipt(local.id)["energy"]["total_j"] == 40.0  # kept for display
+    assert store.spend_since(0) == {"energy_j": 45.0, "usd": 0.01, "answers": 1, "escalations": 1}
+    assert store.get_thread(t.id).energy_j == 45.0
 
 
 # ---- threads of the process ---------------------------------------------------------------------

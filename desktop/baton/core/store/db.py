@@ -45,7 +45,8 @@ FROM threads t
 LEFT JOIN (SELECT thread_id, COUNT(*) AS n FROM messages GROUP BY thread_id) mc
     ON mc.thread_id = t.id
 LEFT JOIN (SELECT m.thread_id, SUM(r.total_j) AS energy_j, SUM(r.usd) AS usd
-           FROM receipts r JOIN messages m ON m.id = r.message_id GROUP BY m.thread_id) sp
+           FROM receipts r JOIN messages m ON m.id = r.message_id
+           WHERE r.counted = 1 GROUP BY m.thread_id) sp
     ON sp.thread_id = t.id
 """
 
@@ -285,8 +286,13 @@ class Store:
     def finish_answer(
         self, message_id: str, content: str, status: str, receipt: dict[str, Any] | None = None
     ) -> None:
-        """Final text, status and receipt in ONE transaction: readers see all of it or none."""
+        """Final text, status and receipt in ONE transaction: readers see all of it or none.
+
+        The receipt of an ``escalated`` answer is kept but not added to spend totals: the answer
+        that replaced it carries the cost of every tier that ran (CONTRACT ``ask --json``).
+        """
         _check_status(status)
+        counted = 0 if status == "escalated" else 1
         receipt_json = None if receipt is None else json.dumps(receipt, ensure_ascii=False)
         cols = None if receipt is None else receipt_columns(receipt)
         now = time.time()
@@ -302,9 +308,9 @@ class Store:
             if receipt_json is not None and cols is not None:
                 conn.execute(
                     "INSERT OR REPLACE INTO receipts "
-                    "(message_id, json, total_j, usd, tier, escalated, created_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (message_id, receipt_json, *cols, now),
+                    "(message_id, json, total_j, usd, tier, escalated, counted, created_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (message_id, receipt_json, *cols, counted, now),
                 )
             conn.execute("UPDATE threads SET updated_at = ? WHERE id = ?", (now, row[0]))
 
@@ -411,11 +417,12 @@ class Store:
         """What answers finished at or after ``ts`` (unix seconds) cost, optionally for one tier.
 
         ``answers`` counts receipts that name the tier that ran (an error-only receipt does not
-        count); ``escalations`` counts receipts whose route says it escalated.
+        count); ``escalations`` counts receipts whose route says it escalated. Receipts of answers
+        superseded by an escalation are not counted (see ``finish_answer``).
         """
         sql = (
             "SELECT COALESCE(SUM(total_j), 0), COALESCE(SUM(usd), 0), COUNT(tier), "
-            "COALESCE(SUM(escalated), 0) FROM receipts WHERE created_at >= ?"
+            "COALESCE(SUM(escalated), 0) FROM receipts WHERE created_at >= ? AND counted = 1"
         )
         params: list[Any] = [float(ts)]
         if tier is not None:

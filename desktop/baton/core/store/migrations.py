@@ -64,9 +64,10 @@ def _m001_initial(conn: sqlite3.Connection) -> None:
             usd REAL,
             tier TEXT,
             escalated INTEGER NOT NULL DEFAULT 0,
+            counted INTEGER NOT NULL DEFAULT 1,
             created_at REAL NOT NULL
         );
-        CREATE INDEX receipts_by_time ON receipts(created_at, tier, total_j, usd, escalated);
+        CREATE INDEX receipts_by_time ON receipts(created_at, counted, tier, total_j, usd, escalated);
         CREATE TABLE feedback (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
             message_id TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
