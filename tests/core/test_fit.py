@@ -9,7 +9,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-
 from baton.core.engine.fit import (
     RUNTIME_OVERHEAD_BYTES,
     VRAM_RESERVE_BYTES,
@@ -20,6 +19,7 @@ from baton.core.engine.fit import (
     plan_fit,
 )
 from baton.core.engine.gguf import GGUFInfo, read_gguf_info
+
 from tests.helpers.gguf_writer import llama_like
 
 GiB = 1 << 30

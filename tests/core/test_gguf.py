@@ -7,11 +7,22 @@ import struct
 from pathlib import Path
 
 import pytest
-
 from baton.core.engine import gguf
 from baton.core.engine.gguf import parse_size_label, read_gguf_info
 from baton.core.errors import ModelError
-from tests.helpers.gguf_writer import ARRAY, INT32, STRING, UINT16, UINT32, UINT64, GGUFWriter, Tensor, Typed, llama_like
+
+from tests.helpers.gguf_writer import (
+    ARRAY,
+    INT32,
+    STRING,
+    UINT16,
+    UINT32,
+    UINT64,
+    GGUFWriter,
+    Tensor,
+    Typed,
+    llama_like,
+)
 
 
 def _write(tmp_path: Path, w: GGUFWriter, name: str = "m.gguf") -> Path:

@@ -109,18 +109,9 @@ def _weights_bytes(info: GGUFInfo) -> int:
 
 def _layer_bytes(info: GGUFInfo) -> int:
     """Weights of one repeating block (what one offloaded layer costs on the GPU)."""
-    if info.tensors and info.n_layers:
-        blocks = sum(t.size_bytes or 0 for t in info.tensors if t.name.startswith("blk."))
-        if blocks:
-            return -(-blocks // info.n_layers)
+    if info.block_bytes and info.n_layers:
+        return -(-info.block_bytes // info.n_layers)
     return -(-_weights_bytes(info) // max(info.n_layers, 1))
-
-
-def _tensor_bytes(info: GGUFInfo, name: str) -> int:
-    for t in info.tensors:
-        if t.name == name:
-            return t.size_bytes or 0
-    return 0
 
 
 def plan_fit(
@@ -155,7 +146,7 @@ def plan_fit(
         host_small = compute // 4 + RUNTIME_OVERHEAD_BYTES  # CPU-side buffers when everything is offloaded
         full_vram = weights + kv + compute
         if full_vram <= usable:
-            ram = host_small + _tensor_bytes(info, "token_embd.weight")  # the embeddings stay on the CPU
+            ram = host_small + info.embd_bytes  # the embeddings stay on the CPU
             return FitPlan(
                 "gpu", info.n_layers + 1, ram, full_vram,
                 f"all {info.n_layers} layers on {dev.name}: needs {fmt_gb(full_vram)} of "

@@ -119,6 +119,8 @@ class GGUFInfo:
     tensor_count: int
     kv_count: int
     tensor_data_bytes: int | None
+    block_bytes: int = 0  # weights of the repeating blocks (blk.*), what GPU offload moves per layer
+    embd_bytes: int = 0  # token embeddings, which llama.cpp keeps on the CPU
     expert_count: int = 0
     split_no: int = 0
     split_count: int = 1
@@ -217,31 +219,37 @@ class _Cursor:
             raise _Bad(f"{what} is not valid UTF-8") from None
 
     def skip_strings(self, count: int) -> None:
-        """Skip ``count`` length-prefixed strings without decoding them (the tokenizer's vocabulary)."""
+        """Skip ``count`` length-prefixed strings without decoding them (the tokenizer's vocabulary).
+
+        The hot loop lets ``unpack_from`` fail at the buffer's end instead of testing bounds on
+        every item: half the time of a checked loop on Qwen's 150k-token vocabulary.
+        """
         left = count
         unpack = _U64.unpack_from
         while left:
             self._fill(8)
-            buf, pos, limit = self.buf, self.pos, len(self.buf) - 8
-            while left and pos <= limit:
-                pos += 8 + unpack(buf, pos)[0]
-                left -= 1
-            if pos <= len(buf):
+            buf, pos, done = self.buf, self.pos, 0
+            try:
+                for done in range(left):  # noqa: B007 - `done` is read after the loop
+                    pos += 8 + unpack(buf, pos)[0]
+                done = left
+            except (struct.error, OverflowError):
+                pass  # item `done` starts at `pos`, beyond what this buffer holds
+            left -= done
+            end = self.base + pos
+            if end > self.size:
+                raise _Truncated
+            if pos <= len(buf) - 8:
                 self.pos = pos
-            else:  # the last string runs past the buffer: jump to its end
-                end = self.base + pos
-                if end > self.size:
-                    raise _Truncated
+            else:
                 self.base, self.buf, self.pos = end, b"", 0
 
 
 def _min_bytes(vtype: int) -> int:
     if vtype in _SCALARS:
         return _SCALARS[vtype][1]
-    if vtype == _T_STRING:
-        return 8
-    if vtype == _T_ARRAY:
-        return 12
+    if vtype in (_T_STRING, _T_ARRAY):
+        return 8 if vtype == _T_STRING else 12
     raise _Bad(f"unknown value type {vtype}")
 
 
@@ -280,34 +288,22 @@ class _Skipped:
     length: int
 
 
-def _open_error(path: Path) -> ModelError | None:
-    if not path.exists():
-        return ModelError(f"model file not found: {path}; check the path or run `baton models` to list models")
-    if path.is_dir():
-        return ModelError(f"{path} is a directory, not a model file; point to a .gguf file inside it")
-    return None
-
-
 def read_gguf_info(path: str | os.PathLike[str], read_tensors: bool = True) -> GGUFInfo:
     """Metadata of a GGUF model from its header only. Raises ``ModelError`` with the fix."""
     path = Path(path)
-    err = _open_error(path)
-    if err:
-        raise err
+    if not path.exists():
+        raise ModelError(f"model file not found: {path}; check the path or run `baton models` to list models")
+    if path.is_dir():
+        raise ModelError(f"{path} is a directory, not a model file; point to a .gguf file inside it")
     try:
         with open(path, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            return _parse(path, f, size, read_tensors)
+            return _parse(path, f, os.fstat(f.fileno()).st_size, read_tensors)
     except _Truncated:
-        raise ModelError(
-            f"{path} is truncated (the file ends inside its header); re-download it"
-        ) from None
+        raise ModelError(f"{path} is truncated (the file ends inside its header); re-download it") from None
     except _Bad as e:
         raise ModelError(f"{path} has a corrupt GGUF header ({e}); re-download it or pick another file") from None
     except PermissionError:
         raise ModelError(f"cannot read {path}: permission denied; fix its permissions") from None
-    except IsADirectoryError:
-        raise ModelError(f"{path} is a directory, not a model file; point to a .gguf file inside it") from None
     except OSError as e:
         raise ModelError(f"cannot read {path} ({e.strerror or e}); check the disk and the path") from None
 
@@ -326,11 +322,8 @@ def _parse(path: Path, f: Any, size: int, read_tensors: bool) -> GGUFInfo:
         raise _Truncated
     version = cur.u32()
     if version not in SUPPORTED_VERSIONS:
-        hint = (
-            "it looks big-endian; use a little-endian conversion"
-            if version > 0xFFFF
-            else "re-download a current conversion (GGUF v3)"
-        )
+        big_endian = version > 0xFFFF
+        hint = "it looks big-endian; use a little-endian conversion" if big_endian else "re-download a current conversion"
         raise ModelError(f"{path} is GGUF version {version}, which Baton cannot read; {hint}")
     tensor_count, kv_count = cur.u64(), cur.u64()
     if kv_count * 13 > cur.remaining():  # key len (8) + >=1 key byte + type (4) + >=0 value
@@ -415,6 +408,7 @@ def _build_info(
     data_bytes: int | None = None
     params: int | None = None
     type_bytes: Counter[str] = Counter()
+    block_bytes = embd_bytes = 0
     if tensors:
         sizes = [t.size_bytes for t in tensors]
         data_bytes = None if any(s is None for s in sizes) else sum(s for s in sizes if s is not None)
@@ -422,6 +416,10 @@ def _build_info(
         for t in tensors:
             if len(t.dims) >= 2:
                 type_bytes[t.type_name] += t.size_bytes or 0
+            if t.name.startswith("blk."):
+                block_bytes += t.size_bytes or 0
+            elif t.name == "token_embd.weight":
+                embd_bytes += t.size_bytes or 0
     declared = _int(meta.get("general.parameter_count"))
     if declared > 0 and _int(meta.get("split.count")) > 1:
         params = declared  # a shard only holds part of the tensors
@@ -448,7 +446,8 @@ def _build_info(
         n_head_kv=n_head_kv, head_dim_k=head_dim_k, head_dim_v=head_dim_v, vocab_size=vocab,
         has_chat_template=bool(template.strip()), chat_template=template,
         kv_bytes_per_token=kv_per_token, tensor_count=tensor_count, kv_count=kv_count,
-        tensor_data_bytes=data_bytes, expert_count=_int(a("expert_count")),
+        tensor_data_bytes=data_bytes, block_bytes=block_bytes, embd_bytes=embd_bytes,
+        expert_count=_int(a("expert_count")),
         split_no=_int(meta.get("split.no")), split_count=max(1, _int(meta.get("split.count"), 1)),
         metadata=kept, tensors=tensors,
     )
