@@ -43,6 +43,8 @@ class RoutingSettings:
 class TelemetrySettings:
     cpu_tdp_w: float = 0.0  # 0 = guess from the CPU
     sample_hz: float = 4.0
+    cpu_load_basis: str = "process"  # estimate's load: "process" (Baton's CPU time) or "system"
+    idle_max_age_s: float = 600.0  # re-measure the idle baseline when it is older than this
 
 
 @dataclass

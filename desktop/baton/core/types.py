@@ -99,6 +99,8 @@ class Measurement:
 
     parts: list[EnergyPart] = field(default_factory=list)
     duration_s: float = 0.0
+    # Whole-system readings (a discharging battery) that overlap the parts: shown, never added.
+    cross_checks: list[EnergyPart] = field(default_factory=list)
 
     @property
     def total_j(self) -> float:
@@ -119,7 +121,9 @@ class Measurement:
         return float(sum(vals))
 
     def merged(self, other: "Measurement") -> "Measurement":
-        return Measurement(self.parts + other.parts, self.duration_s + other.duration_s)
+        return Measurement(
+            self.parts + other.parts, self.duration_s + other.duration_s, self.cross_checks + other.cross_checks
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -139,6 +143,12 @@ class Measurement:
             "prefill_j": self._sum_optional("prefill_j"),
             "decode_j": self._sum_optional("decode_j"),
             "net_j": self._sum_optional("net_j"),
+            "measured_share": round(self.measured_j / self.total_j, 4) if self.total_j > 0 else None,
+            "cross_checks": [
+                {"scope": p.scope, "source": p.source, "energy_j": round(p.energy_j, 4), "note": p.note,
+                 "flags": list(p.flags)}
+                for p in self.cross_checks
+            ],
         }
 
 

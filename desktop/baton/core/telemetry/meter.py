@@ -1,0 +1,404 @@
+"""Energy per request: measurement windows over every source this machine has.
+
+    meter = EnergyMeter.for_machine(settings.telemetry)
+    window = meter.begin()          # before the prompt goes to the engine
+    window.first_token()            # when the first token arrives (splits prefill / decode)
+    measurement = window.end()      # one EnergyPart per (scope, source), flags and notes
+    meter.close()
+
+Sources are chosen best first: RAPL measures ``cpu_package`` (and ``dram``) where readable, else
+the CPU estimate stands in, labelled ``estimated``; each NVIDIA/AMD GPU adds a ``gpu_board`` part;
+a discharging battery adds a ``system_dc`` cross-check that is never added to the total. Nothing
+in here raises out of a request: sensor trouble becomes a flag on the part.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from baton.core.telemetry.channel import Channel, ChannelState
+from baton.core.telemetry.estimate import LOAD_BASES, CpuEstimate
+from baton.core.telemetry.hwmon import AmdGpuSensor, discover_amd_gpus, discover_batteries
+from baton.core.telemetry.memory import MemoryReader
+from baton.core.telemetry.nvml import NvmlGpu, NvmlSession, discover_nvml
+from baton.core.telemetry.poller import Poller
+from baton.core.telemetry.rapl import discover_rapl
+from baton.core.telemetry.sensors import NullSensor, Opener, Sensor, read_text
+from baton.core.types import MEASURED_SOURCES, EnergyPart, Measurement
+from baton.paths import sysfs_root as env_sysfs_root
+
+
+@dataclass
+class IdleBaseline:
+    watts_by_sensor: dict[str, float]
+    measured_at: float  # time.time(), so that it can be saved and reloaded by the caller
+    duration_s: float
+
+
+class Window:
+    """One request's measurement. ``first_token`` and ``end`` may each be called once; ``end`` again
+    returns the same result."""
+
+    def __init__(self, meter: "EnergyMeter") -> None:
+        self._meter = meter
+        self._lock = threading.Lock()
+        meter._poller.acquire()
+        self._begin = meter._read_all()
+        self._first: dict[int, ChannelState] | None = None
+        self._result: Measurement | None = None
+
+    def first_token(self) -> None:
+        with self._lock:
+            if self._first is None and self._result is None:
+                self._first = self._meter._read_all()
+
+    def end(self) -> Measurement:
+        with self._lock:
+            if self._result is None:
+                end = self._meter._read_all()
+                self._meter._poller.release()
+                self._result = self._meter._measurement(self._begin, self._first, end)
+            return self._result
+
+    def __enter__(self) -> "Window":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.end()
+
+
+class EnergyMeter:
+    def __init__(
+        self,
+        sensors: list[Sensor],
+        notes: list[str] | None = None,
+        power_hz: float = 20.0,
+        nvml_session: NvmlSession | None = None,
+        sample_hz: float = 4.0,
+        history_s: float = 300.0,
+    ) -> None:
+        self.sensors = list(sensors)
+        self.notes = list(notes or [])
+        self._nvml_session = nvml_session
+        self.channels = [Channel(s) for s in self._choose(self.sensors)]
+        self._poller = Poller(self.channels, power_hz)
+        self._idle: IdleBaseline | None = None
+        self._memory: MemoryReader | None = None
+        self._sampler: Any = None
+        self.sample_hz = sample_hz
+        self.history_s = history_s
+        self._closed = False
+
+    # ---- construction --------------------------------------------------------------------
+    @classmethod
+    def for_machine(
+        cls,
+        telemetry_settings: Any = None,
+        sysfs_root: Path | str | None = None,
+        nvml: Any = None,
+        opener: Opener = read_text,
+        use_nvml: bool = True,
+    ) -> "EnergyMeter":
+        """Every source this machine has. ``nvml`` injects a module with pynvml's API (tests);
+        ``use_nvml=False`` skips NVML entirely."""
+        root = Path(sysfs_root) if sysfs_root is not None else env_sysfs_root()
+        tdp_w = float(getattr(telemetry_settings, "cpu_tdp_w", 0.0) or 0.0)
+        basis = str(getattr(telemetry_settings, "cpu_load_basis", "process") or "process")
+        power_hz = float(getattr(telemetry_settings, "power_poll_hz", 20.0) or 20.0)
+        rapl, notes = discover_rapl(root, opener)
+        if basis not in LOAD_BASES:
+            notes.append(f"telemetry.cpu_load_basis '{basis}' is not one of {', '.join(LOAD_BASES)}: using process")
+            basis = "process"
+        session = NvmlSession(nvml) if use_nvml else None
+        gpus = discover_nvml(session) if session else []
+        sensors = [*rapl, *gpus, *discover_amd_gpus(root, opener), *discover_batteries(root, opener)]
+        if sys.platform == "darwin":
+            from baton.core.telemetry.macos import MacBattery
+
+            sensors = [s for s in sensors if not (isinstance(s, NullSensor) and s.scope == "system_dc")]
+            sensors.append(MacBattery())
+        sensors.append(CpuEstimate.from_settings(tdp_w, basis))
+        sample_hz = float(getattr(telemetry_settings, "sample_hz", 4.0) or 4.0)
+        return cls(sensors, notes, power_hz=power_hz, nvml_session=session, sample_hz=sample_hz)
+
+    @staticmethod
+    def _choose(sensors: list[Sensor]) -> list[Sensor]:
+        """The sensors to measure with: every available real source, batteries even while charging
+        (they become usable when unplugged), and the estimate only where no measured CPU source is."""
+        chosen: list[Sensor] = []
+        for s in sensors:
+            if isinstance(s, (NullSensor, CpuEstimate)):
+                continue
+            if getattr(s, "cross_check", False) or s.is_available()[0]:
+                chosen.append(s)
+        measured_cpu = any(s.scope == "cpu_package" and not s.cross_check for s in chosen)
+        if not measured_cpu:
+            chosen.extend(s for s in sensors if isinstance(s, CpuEstimate))
+        return chosen
+
+    # ---- windows ---------------------------------------------------------------------------
+    def begin(self) -> Window:
+        return Window(self)
+
+    def _read_all(self) -> dict[int, ChannelState]:
+        return {id(ch): ch.read() for ch in self.channels}
+
+    def _measurement(
+        self,
+        begin: dict[int, ChannelState],
+        first: dict[int, ChannelState] | None,
+        end: dict[int, ChannelState],
+    ) -> Measurement:
+        duration_s = max(0.0, max((s.t for s in end.values()), default=0.0) - min((s.t for s in begin.values()), default=0.0))
+        groups: dict[tuple[str, str, bool], list[Channel]] = defaultdict(list)
+        for ch in self.channels:
+            groups[(ch.sensor.scope, ch.sensor.source, ch.sensor.cross_check)].append(ch)
+        parts: list[EnergyPart] = []
+        cross: list[EnergyPart] = []
+        for (scope, source, is_cross), chans in groups.items():
+            part = self._part(scope, source, chans, begin, first, end, duration_s)
+            if part is not None:
+                (cross if is_cross else parts).append(part)
+        return Measurement(parts=parts, duration_s=duration_s, cross_checks=cross)
+
+    def _part(
+        self,
+        scope: str,
+        source: str,
+        chans: list[Channel],
+        begin: dict[int, ChannelState],
+        first: dict[int, ChannelState] | None,
+        end: dict[int, ChannelState],
+        duration_s: float,
+    ) -> EnergyPart | None:
+        gross = prefill = 0.0
+        flags: list[str] = []
+        notes: list[str] = []
+        idle_w: float | None = 0.0
+        usable = False
+        for ch in chans:
+            b, e = begin[id(ch)], end[id(ch)]
+            gross += e.energy_j - b.energy_j
+            if first is not None:
+                prefill += first[id(ch)].energy_j - b.energy_j
+            new = {k: getattr(e, k) - getattr(b, k) for k in ("wraps", "bad", "errors", "resyncs", "not_ready", "reads")}
+            usable = usable or new["not_ready"] < new["reads"]
+            sensor = ch.sensor
+            if duration_s < sensor.update_period_s:
+                _add(flags, "short_window")
+                notes.append(f"window {duration_s:.2f} s is shorter than the {sensor.update_period_s:g} s update period")
+            if new["wraps"]:
+                _add(flags, "wrap")
+                notes.append(f"counter wrapped {new['wraps']}x (unwrapped)")
+            if new["bad"]:
+                _add(flags, "bad_data")
+                notes.append(f"{new['bad']} bad reading(s) skipped: {e.problem}")
+            if new["errors"] or new["resyncs"] or (new["not_ready"] and new["not_ready"] < new["reads"]):
+                _add(flags, "stale")
+                notes.append(f"some reads missing: {e.problem}")
+            elif sensor.stale_after_s is not None and e.last_change_t is not None:
+                unchanged_s = e.t - e.last_change_t
+                if unchanged_s > sensor.stale_after_s and duration_s > sensor.stale_after_s:
+                    _add(flags, "stale")
+                    notes.append(f"value has not changed for {unchanged_s:.1f} s")
+            baseline = self._idle.watts_by_sensor.get(sensor.name) if self._idle else None
+            idle_w = None if baseline is None or idle_w is None else idle_w + baseline
+        if not usable:
+            return None  # e.g. a battery on the charger for the whole window: nothing to report
+        net: float | None = None
+        if idle_w is not None and self._idle is not None:
+            net = gross - idle_w * duration_s
+            notes.append(f"net = gross - idle {idle_w:.2f} W x {duration_s:.2f} s")
+            if net < 0:
+                net = 0.0
+                notes.append("net below idle: shown as 0")
+        described = "; ".join(dict.fromkeys(ch.sensor.describe() for ch in chans))
+        return EnergyPart(
+            scope=scope,
+            source=source,
+            energy_j=gross,
+            note="; ".join([described, *notes]),
+            prefill_j=prefill if first is not None else None,
+            decode_j=(gross - prefill) if first is not None else None,
+            net_j=net,
+            flags=flags,
+        )
+
+    # ---- idle baseline -----------------------------------------------------------------------
+    def measure_idle(self, duration_s: float = 2.0) -> dict[str, float] | None:
+        """Watts per scope while nothing runs (call it with the model loaded and idle). Skipped,
+        returning the current baseline, while a window is open. Returns None when it failed."""
+        if self._poller.active:
+            return self.idle_by_scope()
+        self._poller.acquire()
+        try:
+            begin = self._read_all()
+            time.sleep(max(0.05, duration_s))
+            end = self._read_all()
+        finally:
+            self._poller.release()
+        watts: dict[str, float] = {}
+        for ch in self.channels:
+            b, e = begin[id(ch)], end[id(ch)]
+            dt = e.t - b.t
+            clean = e.errors == b.errors and e.bad == b.bad and e.resyncs == b.resyncs and e.not_ready == b.not_ready
+            if dt > 0 and clean:
+                watts[ch.sensor.name] = (e.energy_j - b.energy_j) / dt
+        if not watts:
+            return None
+        self._idle = IdleBaseline(watts, time.time(), duration_s)
+        return self.idle_by_scope()
+
+    def refresh_idle(self, max_age_s: float = 600.0, duration_s: float = 2.0) -> dict[str, float] | None:
+        """Measure the baseline again when there is none or it is older than ``max_age_s``."""
+        age = self.idle_age_s()
+        if age is None or age > max_age_s:
+            return self.measure_idle(duration_s)
+        return self.idle_by_scope()
+
+    def idle_age_s(self) -> float | None:
+        return None if self._idle is None else max(0.0, time.time() - self._idle.measured_at)
+
+    def idle_baseline(self) -> IdleBaseline | None:
+        return self._idle
+
+    def set_idle_baseline(self, baseline: IdleBaseline | None) -> None:
+        """Restore a baseline the caller saved (one-shot CLI runs need not measure it each time)."""
+        self._idle = baseline
+
+    def idle_by_scope(self) -> dict[str, float] | None:
+        if self._idle is None:
+            return None
+        out: dict[str, float] = defaultdict(float)
+        for ch in self.channels:
+            w = self._idle.watts_by_sensor.get(ch.sensor.name)
+            if w is not None:
+                out[ch.sensor.scope] += w
+        return dict(out)
+
+    def idle_power_w(self) -> float | None:
+        """Total idle power over the parts that count (cross-checks left out)."""
+        if self._idle is None:
+            return None
+        vals = [self._idle.watts_by_sensor.get(ch.sensor.name) for ch in self.channels if not ch.sensor.cross_check]
+        if not vals or any(v is None for v in vals):
+            return None
+        return float(sum(v for v in vals if v is not None))
+
+    # ---- probe, power, memory ------------------------------------------------------------------
+    def probe(self, sample_s: float = 0.3) -> dict[str, Any]:
+        """CONTRACT ``baton energy probe --json``: every source, whether it can be read and why not,
+        and its power now (over ``sample_s``)."""
+        probe_channels = {id(ch.sensor): ch for ch in self.channels}
+        extra = {}
+        for s in self.sensors:
+            if id(s) not in probe_channels and not isinstance(s, NullSensor) and s.is_available()[0]:
+                extra[id(s)] = Channel(s)
+        everything = [*probe_channels.values(), *extra.values()]
+        before = {id(ch): ch.read() for ch in everything}
+        time.sleep(max(0.05, sample_s))
+        after = {id(ch): ch.read() for ch in everything}
+        sources = []
+        for s in self.sensors:
+            available, reason = s.is_available()
+            ch = probe_channels.get(id(s)) or extra.get(id(s))
+            power_w = None
+            if available and ch is not None:
+                b, a = before[id(ch)], after[id(ch)]
+                if a.t > b.t and a.bad == b.bad and a.errors == b.errors:
+                    power_w = round((a.energy_j - b.energy_j) / (a.t - b.t), 3)
+            used = id(s) in probe_channels and available
+            if available and not used:
+                reason += "; not used: a measured source covers this scope"
+            sources.append(
+                {
+                    "name": s.name,
+                    "scope": s.scope,
+                    "source": getattr(s, "would_be_source", s.source),
+                    "available": available,
+                    "reason": reason,
+                    "power_w": power_w,
+                    "used": used,
+                    "counted_in_total": used and not s.cross_check,
+                }
+            )
+        idle = self.idle_power_w()
+        return {"sources": sources, "idle_power_w": None if idle is None else round(idle, 3), "notes": list(self.notes)}
+
+    def read_power(self) -> dict[int, ChannelState]:
+        """Fresh states of every channel (the sampler turns two of these into watts)."""
+        return self._read_all()
+
+    def memory(self) -> dict[str, int | None]:
+        if self._memory is None:
+            self._memory = MemoryReader()
+        out: dict[str, int | None] = dict(self._memory.read())
+        out["vram_bytes"] = self._vram_process()
+        out["vram_device_bytes"] = self._vram_device()
+        return out
+
+    def _vram_process(self) -> int | None:
+        pid = os.getpid()
+        vals = [s.process_vram_bytes(pid) for s in self.sensors if isinstance(s, NvmlGpu)]
+        known = [v for v in vals if v is not None]
+        return int(sum(known)) if known else None
+
+    def _vram_device(self) -> int | None:
+        vals: list[int | None] = []
+        for s in self.sensors:
+            if isinstance(s, NvmlGpu):
+                vals.append(s.device_vram_used_bytes())
+            elif isinstance(s, AmdGpuSensor):
+                vals.append(s.vram_used_bytes())
+        known = [v for v in vals if v is not None]
+        return int(sum(known)) if known else None
+
+    @property
+    def poller_cpu_s(self) -> float:
+        return self._poller.cpu_s
+
+    @property
+    def sampler(self) -> Any:
+        """The GUI's ``Sampler`` over this meter, created and started on first access (at
+        ``telemetry.sample_hz``); ``close()`` stops it. A CLI run that never asks starts no thread."""
+        if self._sampler is None and not self._closed:
+            from baton.core.telemetry.sampler import Sampler
+
+            self._sampler = Sampler(self, hz=self.sample_hz, history_s=self.history_s).start()
+        return self._sampler
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._sampler is not None:
+            self._sampler.stop()
+        self._poller.stop()
+        for s in self.sensors:
+            try:
+                s.close()
+            except Exception:
+                pass
+        if self._nvml_session is not None:
+            self._nvml_session.close()
+
+    def __enter__(self) -> "EnergyMeter":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _add(flags: list[str], flag: str) -> None:
+    if flag not in flags:
+        flags.append(flag)
+
+
+__all__ = ["EnergyMeter", "IdleBaseline", "Window", "MEASURED_SOURCES"]
