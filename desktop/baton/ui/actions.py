@@ -1,0 +1,107 @@
+"""Every command of the window as a QAction with its shortcut, placed in the menus (and so in the
+command palette). Keyboard-first: nothing is reachable only by mouse."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QMainWindow, QMenu
+
+
+@dataclass
+class Actions:
+    new_thread: QAction
+    send: QAction
+    stop: QAction
+    escalate: QAction
+    retry_local: QAction
+    palette: QAction
+    settings: QAction
+    models: QAction
+    rename: QAction
+    delete: QAction
+    toggle_power: QAction
+    toggle_queue: QAction
+    queue_up: QAction
+    queue_down: QAction
+    queue_cancel: QAction
+    about_receipts: QAction
+    quit: QAction
+    switch: list[QAction] = field(default_factory=list)
+    retry_menu: QMenu | None = None
+
+    def all(self) -> list[QAction]:
+        return [self.new_thread, self.send, self.stop, self.escalate, self.retry_local, self.palette, self.settings,
+                self.models, self.rename, self.delete, self.toggle_power, self.toggle_queue, self.queue_up,
+                self.queue_down, self.queue_cancel, self.about_receipts, self.quit, *self.switch]
+
+
+def _act(window: QMainWindow, text: str, keys: list[str] | str | None, slot: Callable[[], object],
+         tip: str = "") -> QAction:
+    a = QAction(text, window)
+    if keys:
+        seqs = [QKeySequence(k) for k in ([keys] if isinstance(keys, str) else keys)]
+        a.setShortcuts(seqs)
+    if tip:
+        a.setToolTip(tip)
+        a.setStatusTip(tip)
+    a.triggered.connect(lambda _checked=False: slot())
+    window.addAction(a)  # shortcuts work wherever focus is in the window
+    return a
+
+
+def build_actions(window: QMainWindow, h: dict[str, Callable[[], object]]) -> Actions:
+    """``h`` maps handler names to callables on the window."""
+    acts = Actions(
+        new_thread=_act(window, "&New thread", "Ctrl+N", h["new_thread"], "Start a new thread"),
+        send=_act(window, "&Send", ["Ctrl+Return", "Ctrl+Enter"], h["send"], "Send the question in the box"),
+        stop=_act(window, "S&top answer", "Esc", h["stop"], "Stop this thread's answer between two tokens"),
+        escalate=_act(window, "&Escalate this answer", "Ctrl+E", h["escalate"],
+                      "Ask the first cloud endpoint to answer the last question again"),
+        retry_local=_act(window, "Retry on the &local model", "Ctrl+Shift+R", h["retry_local"],
+                         "Ask the last question again on the local model"),
+        palette=_act(window, "Command &palette…", "Ctrl+K", h["palette"], "Search every command"),
+        settings=_act(window, "&Settings…", "Ctrl+,", h["settings"], "Endpoints, keys, routing, budgets, TDP"),
+        models=_act(window, "&Models…", "Ctrl+M", h["models"], "Choose the local model; see what fits"),
+        rename=_act(window, "&Rename thread…", "F2", h["rename"], "Rename the current thread"),
+        delete=_act(window, "&Delete thread", "Ctrl+Shift+Backspace", h["delete"], "Delete the current thread"),
+        toggle_power=_act(window, "&Power panel", "Ctrl+Shift+P", h["toggle_power"],
+                          "Show or hide live power, memory and today's totals"),
+        toggle_queue=_act(window, "Local &queue", "Ctrl+Shift+Q", h["toggle_queue"],
+                          "Show or hide the local engine's queue"),
+        queue_up=_act(window, "Move queued answer &up", "Alt+Up", h["queue_up"], "Run the selected queued answer sooner"),
+        queue_down=_act(window, "Move queued answer do&wn", "Alt+Down", h["queue_down"],
+                        "Run the selected queued answer later"),
+        queue_cancel=_act(window, "&Cancel queued answer", "Alt+Del", h["queue_cancel"],
+                          "Take the selected answer out of the queue"),
+        about_receipts=_act(window, "What is a &receipt?", "F1", h["about_receipts"], "How to read a receipt"),
+        quit=_act(window, "&Quit", "Ctrl+Q", h["quit"], "Quit Baton"),
+    )
+    acts.toggle_power.setCheckable(True)
+    acts.toggle_queue.setCheckable(True)
+    for n in range(1, 10):
+        acts.switch.append(_act(window, f"Go to thread {n}", f"Ctrl+{n}",
+                                lambda n=n: h["switch"](n - 1), f"Show thread {n} of the sidebar"))
+
+    bar = window.menuBar()
+    m = bar.addMenu("&File")
+    m.addActions([acts.new_thread, acts.rename, acts.delete])
+    m.addSeparator()
+    m.addActions([acts.settings, acts.models])
+    m.addSeparator()
+    m.addAction(acts.quit)
+    m = bar.addMenu("&Answer")
+    m.addActions([acts.send, acts.stop, acts.escalate, acts.retry_local])
+    acts.retry_menu = m.addMenu("Retry &on…")
+    m = bar.addMenu("&Queue")
+    m.addActions([acts.queue_up, acts.queue_down, acts.queue_cancel])
+    m = bar.addMenu("&View")
+    m.addActions([acts.palette, acts.toggle_power, acts.toggle_queue])
+    m.addSeparator()
+    threads = m.addMenu("&Threads")
+    threads.addActions(acts.switch)
+    m = bar.addMenu("&Help")
+    m.addAction(acts.about_receipts)
+    return acts

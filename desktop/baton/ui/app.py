@@ -1,0 +1,51 @@
+"""Where the desktop app is put together: the QApplication, the look, the services (built once here
+and passed down), the main window."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from PySide6.QtWidgets import QApplication
+
+from baton.config import Settings
+from baton.paths import Paths
+from baton.ui.backend import Backend
+from baton.ui.main_window import MainWindow, UiContext
+from baton.ui.registry import Registry
+from baton.ui.render import Renderer
+from baton.ui.theme import Theme, app_icon, assets_dir
+
+
+def make_application(argv: list[str] | None = None) -> QApplication:
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(argv if argv is not None else sys.argv[:1])
+    app.setApplicationName("Baton")
+    app.setApplicationDisplayName("Baton")
+    app.setOrganizationName("Baton")
+    app.setDesktopFileName("baton")
+    return app  # type: ignore[return-value]
+
+
+def build_context(app: QApplication, service: Any, paths: Paths, settings: Settings) -> UiContext:
+    """Everything the window needs, from one service. Tests call this with a service on a FakeEngine."""
+    assets = assets_dir()
+    theme = Theme.from_env(app, assets)
+    theme.apply()
+    app.setWindowIcon(app_icon(assets))
+    return UiContext(backend=Backend(service, paths, settings), registry=Registry.of(app), theme=theme,
+                     renderer=Renderer(dark=theme.dark), assets=assets)
+
+
+def run(paths: Paths, settings: Settings, service: Any, argv: list[str] | None = None) -> int:
+    """Open the window on ``service`` and run until it closes. Returns the exit code."""
+    app = make_application(argv)
+    ui = build_context(app, service, paths, settings)
+    window = MainWindow(ui)
+    window.show()
+    window.composer.edit.setFocus()
+    try:
+        return int(app.exec())
+    finally:
+        window.shutdown()

@@ -1,0 +1,278 @@
+"""The window's one door into the core: a thin adapter over ``BatonService`` (no Qt here).
+
+Everything the UI reads or asks goes through ``Backend``, so the widgets never reach into the store,
+the meter or the router directly, and a change in the core's signatures is absorbed in this file.
+``ask`` runs on worker threads; the other methods are called on the GUI thread and are quick
+(SQLite reads, a psutil call).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields, is_dataclass
+from typing import Any
+
+from baton.config import Settings
+from baton.core.errors import BatonError, UsageError
+from baton.paths import Paths
+
+KEYRING_SERVICE = "baton"
+
+
+@dataclass
+class ThreadInfo:
+    id: str
+    title: str
+    updated_at: float
+    message_count: int = 0
+    energy_j: float = 0.0
+    usd: float = 0.0
+
+
+@dataclass
+class MessageView:
+    id: str
+    role: str
+    content: str
+    status: str
+    model: str | None
+    tier: str | None
+    created_at: float
+    receipt: dict[str, Any] | None = None
+
+
+@dataclass
+class Totals:
+    """Today's spend. ``saved_usd`` is an estimate (local tokens priced at the first endpoint's rates)."""
+
+    local_j: float = 0.0
+    local_measured_j: float = 0.0
+    cloud_usd: float = 0.0
+    answers: int = 0
+    escalations: int = 0
+    local_prompt_tokens: int = 0
+    local_completion_tokens: int = 0
+    saved_usd: float | None = None
+    priced_against: str | None = None
+
+    @property
+    def local_wh(self) -> float:
+        return self.local_j / 3600.0
+
+
+@dataclass
+class PowerReading:
+    t_s: float
+    watts: dict[str, float] = field(default_factory=dict)  # scope -> W
+    sources: dict[str, str] = field(default_factory=dict)  # scope -> source label
+    rss_bytes: int = 0
+    vram_bytes: int | None = None
+
+
+def midnight_ts(now: float | None = None) -> float:
+    t = time.localtime(now)
+    return time.mktime((t.tm_year, t.tm_mon, t.tm_mday, 0, 0, 0, 0, 0, -1))
+
+
+class Backend:
+    def __init__(self, service: Any, paths: Paths, settings: Settings) -> None:
+        self.service = service
+        self.paths = paths
+        self.settings = settings
+
+    @property
+    def store(self) -> Any:
+        return self.service.store
+
+    # ---- threads ------------------------------------------------------------------------------
+    def list_threads(self) -> list[ThreadInfo]:
+        return [ThreadInfo(t.id, t.title, t.updated_at, t.message_count, t.energy_j, t.usd)
+                for t in self.store.list_threads()]
+
+    def thread(self, thread_id: str) -> ThreadInfo:
+        t = self.store.get_thread(thread_id)
+        return ThreadInfo(t.id, t.title, t.updated_at, t.message_count, t.energy_j, t.usd)
+
+    def create_thread(self, title: str = "") -> ThreadInfo:
+        t = self.store.create_thread(title)
+        return ThreadInfo(t.id, t.title, t.updated_at)
+
+    def rename_thread(self, thread_id: str, title: str) -> None:
+        self.store.rename_thread(thread_id, title)
+
+    def delete_thread(self, thread_id: str) -> None:
+        self.store.delete_thread(thread_id)
+
+    def history(self, thread_id: str) -> list[MessageView]:
+        receipts = self.store.thread_receipts(thread_id)
+        return [MessageView(m.id, m.role, m.content, m.status, m.model, m.tier, m.created_at, receipts.get(m.id))
+                for m in self.store.history(thread_id)]
+
+    # ---- answering (worker threads) -------------------------------------------------------------
+    def ask(self, prompt: str, thread_id: str, model: str | None, tier: str,
+            on_text: Callable[[str], None], cancel: threading.Event,
+            approve: Callable[[Any], bool], on_status: Callable[[str], None]) -> dict[str, Any]:
+        result = self.service.ask(prompt, thread_id=thread_id, model=model, tier=tier, on_text=on_text,
+                                  cancel=cancel, approve=approve, on_status=on_status)
+        return result.receipt()
+
+    def escalate(self, thread_id: str, message_id: str | None, prompt: str, endpoint: str | None,
+                 on_text: Callable[[str], None], cancel: threading.Event,
+                 approve: Callable[[Any], bool], on_status: Callable[[str], None]) -> dict[str, Any]:
+        """Answer the thread's last question again on a cloud tier (Escalate / Retry on an endpoint)."""
+        method = getattr(self.service, "escalate", None)
+        if method is not None and message_id:
+            result = method(message_id, endpoint=endpoint, on_text=on_text, cancel=cancel, approve=approve,
+                            on_status=on_status)
+            return result.receipt()
+        return self.ask(prompt, thread_id, endpoint, "cloud", on_text, cancel, approve, on_status)
+
+    # ---- models ---------------------------------------------------------------------------------
+    def models(self) -> list[dict[str, Any]]:
+        return [m.to_dict() if hasattr(m, "to_dict") else dict(m) for m in self.service.models()]
+
+    def default_model_label(self) -> str:
+        if self.settings.default_model:
+            return os.path.basename(self.settings.default_model).removesuffix(".gguf")
+        from baton.core.engine.defaults import DEFAULT_MODEL
+
+        return DEFAULT_MODEL.id
+
+    # ---- endpoints, keys, settings --------------------------------------------------------------
+    def endpoint_names(self) -> list[str]:
+        return [e.name for e in self.settings.endpoints]
+
+    def save_settings(self, new: Settings) -> None:
+        """Validate ``new``, copy it into the live settings object (the service holds the same
+        object, so the next answer sees the change) and write the TOML file."""
+        new.validate()
+        _copy_into(self.settings, new)
+        self.settings.save(self.paths.config_file)
+
+    def set_api_key(self, endpoint: str, key: str) -> None:
+        """Store ``key`` in the OS keyring. Raises UsageError (with the env-var route) when there is none."""
+        import keyring
+        from keyring.errors import KeyringError, NoKeyringError
+
+        try:
+            keyring.set_password(KEYRING_SERVICE, endpoint, key)
+        except NoKeyringError:
+            raise UsageError(
+                "no OS keyring is available here, so the key was not saved; set the endpoint's key "
+                "environment variable instead (the 'Key env var' field)") from None
+        except KeyringError as e:
+            raise UsageError(f"the OS keyring refused the key ({e}); use the endpoint's key env var instead") from e
+
+    def has_api_key(self, endpoint: str, key_env: str = "") -> str:
+        """Where the key for ``endpoint`` would come from: 'keyring', 'env', or ''."""
+        if key_env and os.environ.get(key_env):
+            return "env"
+        try:
+            import keyring
+
+            return "keyring" if keyring.get_password(KEYRING_SERVICE, endpoint) else ""
+        except Exception:  # no backend, locked keyring: the key is simply not there
+            return ""
+
+    # ---- telemetry ------------------------------------------------------------------------------
+    def memory(self) -> dict[str, Any]:
+        meter = getattr(self.service, "meter", None)
+        if meter is not None and hasattr(meter, "memory"):
+            try:
+                return dict(meter.memory())
+            except Exception:
+                pass
+        import psutil
+
+        return {"rss_bytes": psutil.Process().memory_info().rss, "vram_bytes": None}
+
+    def power_history(self) -> list[PowerReading] | None:
+        """The meter's sampler ring buffer as readings, or None when this machine has no sampler."""
+        meter = getattr(self.service, "meter", None)
+        sampler = getattr(meter, "sampler", None) if meter is not None else None
+        if sampler is None or not hasattr(sampler, "snapshot"):
+            return None
+        try:
+            snap = sampler.snapshot()
+        except Exception:
+            return None
+        return normalize_snapshot(snap)
+
+    def today(self) -> Totals:
+        since = midnight_ts()
+        local = self.store.spend_since(since, tier="local")
+        cloud = self.store.spend_since(since, tier="cloud")
+        everything = self.store.spend_since(since)
+        tot = Totals(local_j=float(local["energy_j"]), cloud_usd=float(cloud["usd"]),
+                     answers=int(everything["answers"]), escalations=int(everything["escalations"]))
+        tot.local_measured_j, tot.local_prompt_tokens, tot.local_completion_tokens = self._local_detail(since)
+        priced = next((e for e in self.settings.endpoints if e.usd_per_mtok_in or e.usd_per_mtok_out), None)
+        if priced is not None:
+            tot.priced_against = priced.name
+            tot.saved_usd = (tot.local_prompt_tokens * priced.usd_per_mtok_in
+                             + tot.local_completion_tokens * priced.usd_per_mtok_out) / 1e6
+        return tot
+
+    def _local_detail(self, since: float) -> tuple[float, int, int]:
+        method = getattr(self.store, "local_detail_since", None)
+        if method is not None:
+            return method(since)
+        row = self.store.connection().execute(
+            "SELECT COALESCE(SUM(json_extract(json, '$.energy.measured_j')), 0), "
+            "COALESCE(SUM(json_extract(json, '$.usage.prompt_tokens')), 0), "
+            "COALESCE(SUM(json_extract(json, '$.usage.completion_tokens')), 0) "
+            "FROM receipts WHERE created_at >= ? AND tier = 'local'", (since,)).fetchone()
+        return float(row[0]), int(row[1]), int(row[2])
+
+    def close(self) -> None:
+        self.service.close()
+
+
+def normalize_snapshot(snap: Any) -> list[PowerReading]:
+    """Accept the sampler's snapshot as a list of samples (objects or dicts) or as a dict of series."""
+    out: list[PowerReading] = []
+    if snap is None:
+        return out
+    if isinstance(snap, dict) and "t_s" in snap:
+        ts = list(snap.get("t_s") or [])
+        watts = snap.get("watts") or {}
+        rss = snap.get("rss_bytes") or []
+        vram = snap.get("vram_bytes") or []
+        sources = snap.get("sources") or {}
+        for i, t in enumerate(ts):
+            out.append(PowerReading(
+                float(t), {k: float(v[i]) for k, v in watts.items() if i < len(v) and v[i] is not None},
+                dict(sources), int(rss[i]) if i < len(rss) and rss[i] is not None else 0,
+                int(vram[i]) if i < len(vram) and vram[i] is not None else None))
+        return out
+    samples = getattr(snap, "samples", snap)
+    for s in samples:
+        get = s.get if isinstance(s, dict) else (lambda k, d=None, _s=s: getattr(_s, k, d))
+        t = get("t_s", None) or get("time_s", None) or get("t", 0.0)
+        watts = get("watts", None) or get("power_w", None) or {}
+        out.append(PowerReading(float(t), {k: float(v) for k, v in dict(watts).items() if v is not None},
+                                dict(get("sources", None) or {}), int(get("rss_bytes", 0) or 0),
+                                get("vram_bytes", None)))
+    return out
+
+
+def _copy_into(target: Any, source: Any) -> None:
+    """Copy dataclass fields from ``source`` into ``target`` in place (lists keep their identity)."""
+    for f in fields(target):
+        new = getattr(source, f.name)
+        old = getattr(target, f.name)
+        if is_dataclass(old) and is_dataclass(new):
+            _copy_into(old, new)
+        elif isinstance(old, list) and isinstance(new, list):
+            old[:] = new
+        else:
+            setattr(target, f.name, new)
+
+
+def describe_error(e: BaseException) -> str:
+    if isinstance(e, BatonError):
+        return str(e)
+    return f"unexpected error ({type(e).__name__}: {e}); the details are in the log"

@@ -1,0 +1,91 @@
+"""Where the user types: the prompt, the tier to ask, the model, Send (Ctrl+Enter) and Stop (Esc)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget
+
+TIERS = (("Auto", "auto", "Local first; escalate when the local answer looks weak"),
+         ("Local only", "local", "Never leave this computer"),
+         ("Cloud", "cloud", "Send straight to the first cloud endpoint"))
+
+
+class Composer(QWidget):
+    sendRequested = Signal(str, str)  # prompt, tier
+    stopRequested = Signal()
+    modelPickerRequested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("composer")
+        self.edit = QPlainTextEdit()
+        self.edit.setObjectName("composerEdit")
+        self.edit.setPlaceholderText("Ask anything. Ctrl+Enter sends, Esc stops, Ctrl+E escalates the last answer.")
+        self.edit.setFixedHeight(self.edit.fontMetrics().lineSpacing() * 4 + 20)
+        self.edit.setTabChangesFocus(True)
+
+        self.tier = QComboBox()
+        self.tier.setObjectName("tierCombo")
+        for label, value, tip in TIERS:
+            self.tier.addItem(label, value)
+            self.tier.setItemData(self.tier.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
+        self.tier.setToolTip("Where this question goes")
+        self.model_button = QPushButton("Model")
+        self.model_button.setObjectName("modelButton")
+        self.model_button.setFlat(True)
+        self.model_button.setToolTip("Choose the local model (Ctrl+M)")
+        self.model_button.clicked.connect(self.modelPickerRequested)
+        self.note = QLabel("")
+        self.note.setObjectName("receiptText")
+        self.send_button = QPushButton("Send")
+        self.send_button.setObjectName("sendButton")
+        self.send_button.setToolTip("Send (Ctrl+Enter)")
+        self.send_button.clicked.connect(self.send)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setObjectName("stopButton")
+        self.stop_button.setToolTip("Stop this thread's answer (Esc)")
+        self.stop_button.setEnabled(False)
+        self.stop_button.clicked.connect(self.stopRequested)
+
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.tier)
+        row.addWidget(self.model_button)
+        row.addWidget(self.note, 1)
+        row.addWidget(self.stop_button)
+        row.addWidget(self.send_button)
+        col = QVBoxLayout(self)
+        col.setContentsMargins(16, 8, 16, 12)
+        col.setSpacing(6)
+        col.addWidget(self.edit)
+        col.addLayout(row)
+        self._busy = False
+
+    def text(self) -> str:
+        return self.edit.toPlainText()
+
+    def set_text(self, text: str) -> None:
+        self.edit.setPlainText(text)
+
+    def selected_tier(self) -> str:
+        return str(self.tier.currentData())
+
+    def set_model_label(self, label: str) -> None:
+        self.model_button.setText(f"Model: {label} ▾")
+
+    def set_busy(self, busy: bool, note: str = "") -> None:
+        """While this thread answers, Send waits and Stop is live; typing stays possible."""
+        self._busy = busy
+        self.send_button.setEnabled(not busy)
+        self.stop_button.setEnabled(busy)
+        self.note.setText(note)
+
+    @property
+    def busy(self) -> bool:
+        return self._busy
+
+    def send(self) -> None:
+        text = self.text().strip()
+        if not text or self._busy:
+            return
+        self.sendRequested.emit(text, self.selected_tier())

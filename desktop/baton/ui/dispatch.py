@@ -1,0 +1,183 @@
+"""The GUI-thread side of the workers: sends jobs to the right lane, takes their text every 50 ms,
+and turns worker signals into window-level signals. Lives on the GUI thread; all its slots run there.
+"""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import QObject, Signal
+
+from baton.ui.backend import Backend
+from baton.ui.registry import Registry
+from baton.ui.workers import Approval, Job, JobIds, Lane
+
+DRAIN_INTERVAL_MS = 50
+LANE_STOP_WAIT_MS = 15000
+
+
+class Dispatcher(QObject):
+    textArrived = Signal(object, str)  # job, new text (batched)
+    jobChanged = Signal(object)  # state or status changed
+    jobFinished = Signal(object)  # done, failed or cancelled
+    queueChanged = Signal()
+    approvalNeeded = Signal(object)  # Approval
+
+    def __init__(self, backend: Backend, registry: Registry, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._backend = backend
+        self._registry = registry
+        self._ids = JobIds()
+        self._jobs: dict[int, Job] = {}  # unfinished jobs
+        self._cloud: dict[int, Lane] = {}
+        self._approvals: list[Approval] = []
+        self._local = self._make_lane("engine-lane", one_shot=False)
+        self._local.start()
+        self._drain_timer = registry.timer("stream-drain", self, DRAIN_INTERVAL_MS, self._drain)
+        self._closed = False
+
+    # ---- queries ------------------------------------------------------------------------------
+    def job_for_thread(self, thread_id: str) -> Job | None:
+        return next((j for j in self._jobs.values() if j.thread_id == thread_id), None)
+
+    def local_queue(self) -> list[Job]:
+        return self._local.snapshot()
+
+    def running(self) -> list[Job]:
+        return [j for j in self._jobs.values() if j.state == "running"]
+
+    def busy(self) -> bool:
+        return bool(self._jobs)
+
+    def pieces_total(self) -> int:
+        """Pieces of text produced so far by running jobs (for a live tokens-per-second figure)."""
+        return sum(j.buffer.pieces for j in self._jobs.values())
+
+    # ---- commands -----------------------------------------------------------------------------
+    def submit(self, thread_id: str, prompt: str, tier: str = "auto", model: str | None = None,
+               kind: str = "ask", message_id: str | None = None) -> Job:
+        if self._closed:
+            raise RuntimeError("the dispatcher is shut down")
+        job = Job(self._ids.next(), thread_id, prompt, tier=tier, model=model, kind=kind, message_id=message_id)
+        self._jobs[job.id] = job
+        if job.lane == "local":
+            self._local.submit(job)
+        else:
+            lane = self._make_lane(f"cloud-lane-{job.id}", one_shot=True)
+            self._cloud[job.id] = lane
+            lane.submit(job)
+            lane.start()
+        self.jobChanged.emit(job)
+        return job
+
+    def stop(self, job: Job) -> None:
+        """Cancel a running job between tokens, or drop a queued one at once."""
+        job.cancel.set()
+        for a in self._approvals:
+            if a.job is job and not a.answered:
+                a.answer(False)
+        if job.state == "queued" and self._local.remove(job.id) is not None:
+            job.state = "cancelled"
+            self._finish(job)
+
+    def move(self, job_id: int, delta: int) -> bool:
+        return self._local.move(job_id, delta)
+
+    def answer_approval(self, approval: Approval, approved: bool) -> None:
+        approval.answer(approved)
+        if approval in self._approvals:
+            self._approvals.remove(approval)
+
+    def shutdown(self) -> None:
+        """Cancel everything and wait for the worker threads to end. Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        for job in list(self._jobs.values()):
+            job.cancel.set()
+        for a in self._approvals:
+            a.answer(False)
+        self._approvals.clear()
+        lanes = [self._local, *self._cloud.values()]
+        for lane in lanes:
+            lane.request_stop()
+        for lane in lanes:
+            lane.wait(LANE_STOP_WAIT_MS)
+        self._drain_timer.stop()
+        self._jobs.clear()
+        self._cloud.clear()
+
+    # ---- internals (GUI thread) -------------------------------------------------------------------
+    def _make_lane(self, name: str, one_shot: bool) -> Lane:
+        lane = Lane(self._backend, one_shot=one_shot)
+        self._registry.track_thread(name, lane)
+        lane.jobStarted.connect(self._on_started)
+        lane.jobStatus.connect(self._on_status)
+        lane.jobDone.connect(self._on_done)
+        lane.approvalNeeded.connect(self._on_approval)
+        lane.queueChanged.connect(self.queueChanged)
+        if one_shot:
+            lane.finished.connect(lane.deleteLater)
+        return lane
+
+    def _on_started(self, job: Job) -> None:
+        if job.id not in self._jobs:
+            return
+        job.state = "running"
+        if not self._drain_timer.isActive():
+            self._drain_timer.start()
+        self.jobChanged.emit(job)
+
+    def _on_status(self, job: Job, text: str) -> None:
+        if job.id in self._jobs:
+            job.status = text
+            self.jobChanged.emit(job)
+
+    def _on_approval(self, approval: Approval) -> None:
+        if self._closed or approval.job.cancel.is_set():
+            approval.answer(False)
+            return
+        self._approvals.append(approval)
+        self.approvalNeeded.emit(approval)
+
+    def _on_done(self, job: Job) -> None:
+        if job.id not in self._jobs:
+            return
+        self._take_text(job)
+        if job.error is not None:
+            job.state = "cancelled" if job.cancel.is_set() else "failed"
+        elif job.cancel.is_set() or (job.receipt or {}).get("finish_reason") == "cancelled":
+            job.state = "cancelled"
+        else:
+            job.state = "done"
+        self._finish(job)
+
+    def _finish(self, job: Job) -> None:
+        self._jobs.pop(job.id, None)
+        self._cloud.pop(job.id, None)
+        self._approvals = [a for a in self._approvals if a.job is not job]
+        if not self.running():
+            self._drain_timer.stop()
+        job.status = ""
+        self.jobChanged.emit(job)
+        self.jobFinished.emit(job)
+
+    def _drain(self) -> None:
+        for job in list(self._jobs.values()):
+            if job.state == "running":
+                self._take_text(job)
+
+    def _take_text(self, job: Job) -> None:
+        text = job.buffer.drain()
+        if text:
+            job.shown_text += text
+            self.textArrived.emit(job, text)
+
+
+def live_tokens_per_s(prev: tuple[float, int] | None, pieces: int) -> tuple[float, tuple[float, int]]:
+    """Tokens per second since the previous sample (pieces of streamed text approximate tokens)."""
+    now = time.monotonic()
+    if prev is None or now <= prev[0]:
+        return 0.0, (now, pieces)
+    rate = max(0, pieces - prev[1]) / (now - prev[0])
+    return rate, (now, pieces)

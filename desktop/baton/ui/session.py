@@ -1,0 +1,281 @@
+"""What the window does with threads and jobs: which thread is shown, sending, stopping, escalating,
+and turning dispatcher events into sidebar states and chat updates. GUI thread only."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QWidget
+
+from baton.core.errors import BatonError
+from baton.ui.backend import Backend, MessageView, ThreadInfo
+from baton.ui.chat import ChatView
+from baton.ui.composer import Composer
+from baton.ui.dispatch import Dispatcher
+from baton.ui.models import QueueModel, QueueRow, ThreadListModel, ThreadRow
+from baton.ui.workers import Job
+
+
+def job_state(job: Job) -> str:
+    """The sidebar state of a thread whose job is unfinished."""
+    if job.state == "queued":
+        return "queued"
+    status = job.status.lower()
+    if status.startswith("loading"):
+        return "loading"
+    if status.startswith("waiting"):
+        return "waiting"
+    if "escalat" in status or (job.lane == "cloud" and job.kind == "escalate"):
+        return "escalated"
+    return "generating"
+
+
+def live_status(job: Job, queue_position: int) -> str:
+    if job.state == "queued":
+        return (f"Queued on the local engine ({queue_position} ahead). Reorder it in the queue panel."
+                if queue_position > 0 else "Queued on the local engine.")
+    s = job.status or "starting"
+    return {"loading model": "Loading the model…", "generating": ""}.get(s, s[:1].upper() + s[1:] + "…")
+
+
+class Session(QObject):
+    announce = Signal(str)
+    currentChanged = Signal(str)
+
+    def __init__(self, backend: Backend, dispatcher: Dispatcher, threads: ThreadListModel, queue: QueueModel,
+                 chat: ChatView, composer: Composer, empty_state: Callable[[bool], QWidget],
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.backend = backend
+        self.dispatcher = dispatcher
+        self.threads = threads
+        self.queue = queue
+        self.chat = chat
+        self.composer = composer
+        self._empty_state = empty_state
+        self.current_id: str | None = None
+        self._show_all = False
+        dispatcher.textArrived.connect(self._on_text)
+        dispatcher.jobChanged.connect(self._on_job_changed)
+        dispatcher.jobFinished.connect(self._on_finished)
+        dispatcher.queueChanged.connect(self._refresh_queue)
+        chat.showEarlierRequested.connect(self._show_earlier)
+
+    # ---- threads -------------------------------------------------------------------------------
+    def load(self) -> None:
+        rows = [self._row(t) for t in self.backend.list_threads()]
+        self.threads.set_rows(rows)
+        if rows:
+            self.select(rows[0].id)
+        else:
+            self.current_id = None
+            self.chat.show_empty(self._empty_state(True))
+            self.composer.set_busy(False)
+
+    @staticmethod
+    def _row(t: ThreadInfo, **extra: object) -> ThreadRow:
+        return ThreadRow(t.id, t.title, energy_j=t.energy_j, usd=t.usd, **extra)  # type: ignore[arg-type]
+
+    def new_thread(self) -> str:
+        t = self.backend.create_thread("")
+        self.threads.insert_first(self._row(t))
+        self.select(t.id)
+        return t.id
+
+    def select(self, thread_id: str) -> None:
+        if self.threads.get(thread_id) is None:
+            return
+        self.current_id = thread_id
+        self._show_all = False
+        self.threads.update(thread_id, unread=False)
+        self._rebuild()
+        self.currentChanged.emit(thread_id)
+
+    def select_index(self, n: int) -> None:
+        rows = self.threads.rows()
+        if 0 <= n < len(rows):
+            self.select(rows[n].id)
+
+    def rename(self, thread_id: str, title: str) -> None:
+        self.backend.rename_thread(thread_id, title)
+        self.threads.update(thread_id, title=title.strip())
+
+    def delete(self, thread_id: str) -> bool:
+        if self.dispatcher.job_for_thread(thread_id) is not None:
+            self.announce.emit("Stop this thread's answer before deleting it (Esc).")
+            return False
+        self.backend.delete_thread(thread_id)
+        self.threads.remove(thread_id)
+        if self.current_id == thread_id:
+            rows = self.threads.rows()
+            if rows:
+                self.select(rows[0].id)
+            else:
+                self.current_id = None
+                self.chat.show_empty(self._empty_state(True))
+        return True
+
+    def _show_earlier(self) -> None:
+        self._show_all = True
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        tid = self.current_id
+        if tid is None:
+            return
+        try:
+            messages = self.backend.history(tid)
+        except BatonError as e:
+            self.chat.clear()
+            self.chat.add_error(str(e))
+            return
+        job = self.dispatcher.job_for_thread(tid)
+        if job is not None and job.started_wall is not None:
+            messages = [m for m in messages if m.created_at < job.started_wall]
+        if not messages and job is None:
+            self.chat.show_empty(self._empty_state(False))
+        else:
+            self.chat.show_messages(messages, show_all=self._show_all)
+        if job is not None:
+            self.chat.begin_live(job.prompt, live_status(job, self._ahead(job)), job.shown_text)
+        self.composer.set_busy(job is not None, self._busy_note(job))
+
+    # ---- asking -------------------------------------------------------------------------------------
+    def send(self, prompt: str, tier: str = "auto", model: str | None = None) -> Job | None:
+        prompt = prompt.strip()
+        if not prompt:
+            return None
+        if self.current_id is None:
+            self.new_thread()
+        assert self.current_id is not None
+        if self.dispatcher.job_for_thread(self.current_id) is not None:
+            self.announce.emit("This thread is still answering: wait, press Esc to stop it, or start another "
+                               "thread with Ctrl+N.")
+            return None
+        if tier == "cloud" and not self.backend.endpoint_names():
+            self.announce.emit("No cloud endpoint yet: add one in Settings → Endpoints (Ctrl+,).")
+            return None
+        was_empty = not self.chat.settled_texts()
+        job = self.dispatcher.submit(self.current_id, prompt, tier=tier, model=model)
+        self.composer.set_text("")
+        if was_empty:
+            self.chat.clear()
+        self.chat.begin_live(prompt, live_status(job, self._ahead(job)))
+        return job
+
+    def stop(self) -> bool:
+        job = self.dispatcher.job_for_thread(self.current_id) if self.current_id else None
+        if job is None:
+            return False
+        self.dispatcher.stop(job)
+        return True
+
+    def last_answer(self) -> tuple[MessageView | None, str]:
+        """The current thread's latest answer and the question it answered."""
+        if self.current_id is None:
+            return None, ""
+        history = self.backend.history(self.current_id)
+        answer = next((m for m in reversed(history) if m.role == "assistant" and m.status != "escalated"), None)
+        question = next((m.content for m in reversed(history) if m.role == "user"), "")
+        return answer, question
+
+    def escalate(self, message_id: str | None = None, endpoint: str | None = None) -> Job | None:
+        if self.current_id is None or self.dispatcher.job_for_thread(self.current_id) is not None:
+            self.announce.emit("Nothing to escalate yet: wait for the answer to finish.")
+            return None
+        if not self.backend.endpoint_names():
+            self.announce.emit("No cloud endpoint to escalate to: add one in Settings → Endpoints (Ctrl+,).")
+            return None
+        answer, question = self.last_answer()
+        if answer is None or not question:
+            self.announce.emit("There is no answer in this thread to escalate.")
+            return None
+        job = self.dispatcher.submit(self.current_id, question, tier="cloud", model=endpoint, kind="escalate",
+                                     message_id=message_id or answer.id)
+        self._rebuild()
+        return job
+
+    def retry(self, message_id: str, tier: str, target: str) -> Job | None:
+        if tier == "cloud":
+            return self.escalate(message_id, endpoint=target or None)
+        if self.current_id is None:
+            return None
+        _answer, question = self.last_answer()
+        if not question:
+            return None
+        return self.send(question, tier="local", model=target or None)
+
+    # ---- dispatcher events -----------------------------------------------------------------------------
+    def _ahead(self, job: Job) -> int:
+        queue = self.dispatcher.local_queue()
+        return next((i for i, j in enumerate(queue) if j is job), 0)
+
+    def _busy_note(self, job: Job | None) -> str:
+        if job is None:
+            return ""
+        return "Answering… Esc stops." if job.state == "running" else "Queued behind another thread's answer."
+
+    def _on_text(self, job: Job, text: str) -> None:
+        if job.thread_id == self.current_id:
+            if not self.chat.has_live:
+                self.chat.begin_live(job.prompt, "", job.shown_text[:-len(text)] if text else job.shown_text)
+            self.chat.append_live(text)
+
+    def _on_job_changed(self, job: Job) -> None:
+        if job.state in ("queued", "running"):
+            detail = ""
+            if job.state == "queued":
+                detail = f"{self._ahead(job)} ahead"
+            self.threads.update(job.thread_id, state=job_state(job), detail=detail)
+            if job.thread_id == self.current_id:
+                self.chat.set_live_status(live_status(job, self._ahead(job)))
+                self.composer.set_busy(True, self._busy_note(job))
+
+    def _on_finished(self, job: Job) -> None:
+        tid = job.thread_id
+        try:
+            info = self.backend.thread(tid)
+        except BatonError:
+            self.threads.remove(tid)
+            return
+        state = {"failed": "failed"}.get(job.state, "escalated" if job.escalated else "idle")
+        background = tid != self.current_id
+        self.threads.update(tid, title=info.title, energy_j=info.energy_j, usd=info.usd, state=state, detail="",
+                            unread=background and job.state != "cancelled")
+        title = info.title or "New thread"
+        if background:
+            if job.state == "done":
+                self.announce.emit(f"Answer ready in “{title}” ({'escalated' if job.escalated else 'local'}).")
+            elif job.state == "failed":
+                self.announce.emit(f"“{title}” failed: {job.error}")
+            return
+        self._settle(job)
+
+    def _settle(self, job: Job) -> None:
+        self.chat.end_live()
+        new = []
+        if job.started_wall is not None:
+            new = [m for m in self.backend.history(job.thread_id) if m.created_at >= job.started_wall]
+        if not new:
+            # Nothing reached the store (stopped while queued, or failed before starting): keep the question.
+            if not self.composer.text().strip():
+                self.composer.set_text(job.prompt)
+            if job.state == "failed":
+                self.chat.add_error(f"{job.error}\nYour question is back in the box below.")
+        else:
+            self.chat.add_settled(new)
+            if job.state == "failed" and job.error:
+                self.chat.add_error(job.error)
+        self.composer.set_busy(False)
+
+    def _refresh_queue(self) -> None:
+        rows = []
+        for job in self.dispatcher.local_queue():
+            row = self.threads.get(job.thread_id)
+            rows.append(QueueRow(job.id, row.display_title if row else "thread", job.prompt,
+                                 job.started_wall is not None))
+        self.queue.set_rows(rows)
+        for job in self.dispatcher.local_queue():
+            if job.state == "queued":
+                self._on_job_changed(job)

@@ -1,0 +1,236 @@
+"""Where answers are generated: one long-lived local lane, one short-lived lane per cloud request.
+
+Rules (DESIGN.md): one thread owns local generations, and local requests queue on it in a plain,
+reorderable list; cloud requests run concurrently on their own threads. Workers never touch a Qt
+item model: they push text into a per-job ``StreamBuffer`` and emit signals for state changes. The
+GUI thread takes the buffered text about every 50 ms (``Dispatcher``), never once per token.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from PySide6.QtCore import QThread, Signal
+
+from baton.ui.backend import Backend, describe_error
+
+
+class StreamBuffer:
+    """Text a worker produced that the GUI has not taken yet. Thread-safe; O(1) per push."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._parts: list[str] = []
+        self.pieces = 0  # every push, for a live tokens-per-second figure
+
+    def push(self, text: str) -> None:
+        with self._lock:
+            self._parts.append(text)
+            self.pieces += 1
+
+    def drain(self) -> str:
+        with self._lock:
+            if not self._parts:
+                return ""
+            text = "".join(self._parts)
+            self._parts.clear()
+            return text
+
+
+@dataclass(eq=False)
+class Job:
+    """One request from the window. Workers set the ``*_wall``, ``receipt`` and ``error`` fields
+    before emitting; the GUI thread owns ``state``, ``status`` and ``shown_text``."""
+
+    id: int
+    thread_id: str
+    prompt: str
+    tier: str = "auto"  # auto | local | cloud
+    model: str | None = None  # a local model id, or an endpoint name when escalating
+    kind: str = "ask"  # ask | escalate
+    message_id: str | None = None  # the answer an escalation replaces
+    cancel: threading.Event = field(default_factory=threading.Event)
+    buffer: StreamBuffer = field(default_factory=StreamBuffer)
+    state: str = "queued"  # queued | running | done | failed | cancelled
+    status: str = ""
+    shown_text: str = ""
+    submitted_wall: float = field(default_factory=time.time)
+    started_wall: float | None = None
+    first_text_mono: float | None = None
+    receipt: dict[str, Any] | None = None
+    error: str | None = None
+
+    @property
+    def lane(self) -> str:
+        return "cloud" if (self.tier == "cloud" or self.kind == "escalate") else "local"
+
+    @property
+    def escalated(self) -> bool:
+        return bool(self.receipt and (self.receipt.get("route") or {}).get("escalated"))
+
+
+class JobIds:
+    """Hands out job ids (one counter per window, not per process)."""
+
+    def __init__(self) -> None:
+        self._count = itertools.count(1)
+
+    def next(self) -> int:
+        return next(self._count)
+
+
+class Approval:
+    """An escalation waiting for the user's yes or no (ask mode). The worker blocks on it."""
+
+    def __init__(self, job: Job, plan: Any) -> None:
+        self.job = job
+        self.plan = plan
+        self.approved = False
+        self._event = threading.Event()
+
+    def answer(self, approved: bool) -> None:
+        self.approved = approved
+        self._event.set()
+
+    @property
+    def answered(self) -> bool:
+        return self._event.is_set()
+
+    def wait(self, stop: threading.Event, poll_s: float = 0.05) -> bool:
+        while not self._event.wait(poll_s):
+            if self.job.cancel.is_set() or stop.is_set():
+                return False
+        return self.approved
+
+
+class Lane(QThread):
+    """A worker thread with a queue. The local lane lives as long as the window; a cloud lane runs
+    one job and ends (``one_shot``)."""
+
+    jobStarted = Signal(object)
+    jobStatus = Signal(object, str)
+    jobDone = Signal(object)
+    approvalNeeded = Signal(object)
+    queueChanged = Signal()
+
+    def __init__(self, backend: Backend, one_shot: bool = False) -> None:
+        super().__init__()
+        self._backend = backend
+        self._one_shot = one_shot
+        self._cond = threading.Condition()
+        self._queue: list[Job] = []
+        self._current: Job | None = None
+        self._stop = threading.Event()
+
+    # ---- called on the GUI thread ---------------------------------------------------------------
+    def submit(self, job: Job) -> None:
+        with self._cond:
+            self._queue.append(job)
+            self._cond.notify()
+        self.queueChanged.emit()
+
+    def snapshot(self) -> list[Job]:
+        """The running job (if any) first, then the queue in order."""
+        with self._cond:
+            return ([self._current] if self._current else []) + list(self._queue)
+
+    def move(self, job_id: int, delta: int) -> bool:
+        with self._cond:
+            idx = next((i for i, j in enumerate(self._queue) if j.id == job_id), None)
+            if idx is None:
+                return False
+            new = max(0, min(len(self._queue) - 1, idx + delta))
+            if new == idx:
+                return False
+            self._queue.insert(new, self._queue.pop(idx))
+        self.queueChanged.emit()
+        return True
+
+    def remove(self, job_id: int) -> Job | None:
+        """Take a job that has not started out of the queue."""
+        with self._cond:
+            idx = next((i for i, j in enumerate(self._queue) if j.id == job_id), None)
+            job = self._queue.pop(idx) if idx is not None else None
+        if job is not None:
+            self.queueChanged.emit()
+        return job
+
+    def request_stop(self) -> list[Job]:
+        """Stop after the current job (which is cancelled); returns the jobs that never started."""
+        self._stop.set()
+        with self._cond:
+            left, self._queue = self._queue, []
+            if self._current is not None:
+                self._current.cancel.set()
+            self._cond.notify_all()
+        return left
+
+    # ---- the worker thread ----------------------------------------------------------------------
+    def run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._stop.is_set():
+                    self._cond.wait()
+                if self._stop.is_set():
+                    return
+                job = self._current = self._queue.pop(0)
+            self.queueChanged.emit()
+            self._execute(job)
+            with self._cond:
+                self._current = None
+                done = self._one_shot and not self._queue
+            self.queueChanged.emit()
+            if done:
+                return
+
+    def _execute(self, job: Job) -> None:
+        job.started_wall = time.time()
+        self.jobStarted.emit(job)
+
+        def on_text(text: str) -> None:
+            if job.first_text_mono is None:
+                job.first_text_mono = time.monotonic()
+            job.buffer.push(text)
+
+        def on_status(text: str) -> None:
+            self.jobStatus.emit(job, text)
+
+        def approve(plan: Any) -> bool:
+            approval = Approval(job, plan)
+            self.approvalNeeded.emit(approval)
+            return approval.wait(self._stop)
+
+        try:
+            if job.kind == "escalate":
+                job.receipt = self._backend.escalate(job.thread_id, job.message_id, job.prompt, job.model,
+                                                     on_text, job.cancel, approve, on_status)
+            else:
+                job.receipt = self._backend.ask(job.prompt, job.thread_id, job.model, job.tier,
+                                                on_text, job.cancel, approve, on_status)
+        except Exception as e:  # every failure becomes a message in the thread, never a crash
+            job.error = describe_error(e)
+        self.jobDone.emit(job)
+
+
+class Call(QThread):
+    """Run one slow, Qt-free function off the GUI thread (model discovery); emits its result."""
+
+    succeeded = Signal(object)
+    failed = Signal(str)
+
+    def __init__(self, fn: Callable[[], Any]) -> None:
+        super().__init__()
+        self._fn = fn
+
+    def run(self) -> None:
+        try:
+            result = self._fn()
+        except Exception as e:
+            self.failed.emit(describe_error(e))
+            return
+        self.succeeded.emit(result)
