@@ -30,6 +30,8 @@ class ContextOverflow(ModelError):
 class CloudError(BatonError):
     """A remote tier failed."""
 
+    partial_text: str = ""  # text the remote tier streamed before it failed (kept, never lost)
+
 
 class CloudAuthError(CloudError):
     """401/403: the key is missing, wrong or lacks permission."""
@@ -49,6 +51,10 @@ class CloudTimeout(CloudError):
 
 class CloudUnavailable(CloudError):
     """5xx, connection refused, 404 model, a stream cut in the middle."""
+
+    def __init__(self, message: str, partial_text: str = "") -> None:
+        super().__init__(message)
+        self.partial_text = partial_text
 
 
 class StoreError(BatonError):
