@@ -124,6 +124,7 @@ class GGUFInfo:
     expert_count: int = 0
     split_no: int = 0
     split_count: int = 1
+    params_source: str = ""  # "tensors" (counted), "metadata" (general.parameter_count) or "label"
     metadata: dict[str, Any] = field(default_factory=dict, repr=False)
     tensors: list[TensorInfo] = field(default_factory=list, repr=False)
 
@@ -323,13 +324,13 @@ def _parse(path: Path, f: Any, size: int, read_tensors: bool) -> GGUFInfo:
     version = cur.u32()
     if version not in SUPPORTED_VERSIONS:
         big_endian = version > 0xFFFF
-        hint = "it looks big-endian; use a little-endian conversion" if big_endian else "re-download a current conversion"
+        hint = "it looks big-endian; use a little-endian file" if big_endian else "re-download a current conversion"
         raise ModelError(f"{path} is GGUF version {version}, which Baton cannot read; {hint}")
     tensor_count, kv_count = cur.u64(), cur.u64()
     if kv_count * 13 > cur.remaining():  # key len (8) + >=1 key byte + type (4) + >=0 value
-        raise _Bad(f"it claims {kv_count} metadata keys, more than its {size} bytes can hold")
+        raise _Bad(f"it claims {kv_count} metadata keys, more than its {size} bytes can hold; truncated?")
     if tensor_count * 24 > cur.remaining():  # name len + n_dims + type + offset, at least
-        raise _Bad(f"it claims {tensor_count} tensors, more than its {size} bytes can hold")
+        raise _Bad(f"it claims {tensor_count} tensors, more than its {size} bytes can hold; truncated?")
 
     meta: dict[str, Any] = {}
     for i in range(kv_count):
@@ -420,15 +421,15 @@ def _build_info(
                 block_bytes += t.size_bytes or 0
             elif t.name == "token_embd.weight":
                 embd_bytes += t.size_bytes or 0
+    params_source = "tensors" if params is not None else ""
     declared = _int(meta.get("general.parameter_count"))
-    if declared > 0 and _int(meta.get("split.count")) > 1:
-        params = declared  # a shard only holds part of the tensors
-    elif params is None and declared > 0:
-        params = declared
+    if declared > 0 and (params is None or _int(meta.get("split.count")) > 1):
+        params, params_source = declared, "metadata"  # a shard only holds part of the tensors
     size_label = meta.get("general.size_label")
     size_label = size_label if isinstance(size_label, str) else ""
     if params is None and size_label:
         params = parse_size_label(size_label)
+        params_source = "label" if params else ""
 
     ftype_raw = meta.get("general.file_type")
     file_type = _int(ftype_raw) & ~_FTYPE_GUESSED if isinstance(ftype_raw, int) else None
@@ -449,7 +450,7 @@ def _build_info(
         tensor_data_bytes=data_bytes, block_bytes=block_bytes, embd_bytes=embd_bytes,
         expert_count=_int(a("expert_count")),
         split_no=_int(meta.get("split.no")), split_count=max(1, _int(meta.get("split.count"), 1)),
-        metadata=kept, tensors=tensors,
+        params_source=params_source, metadata=kept, tensors=tensors,
     )
 
 

@@ -1,0 +1,282 @@
+"""Resumable, verified model downloads.
+
+A download goes to ``<name>.part`` (with a small ``<name>.part.json`` recording the URL and the
+server's validators), resumes from the part's size with an HTTP Range request (``If-Range`` so a
+file that changed on the server restarts instead of being spliced), restarts cleanly when the server
+ignores Range, checks free disk space before it starts, and is hashed while it is written. Only a
+complete file whose sha256 matches is renamed to its final name, so a half file never appears there.
+Offline mode refuses any URL (or redirect) that is not loopback.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import ipaddress
+import json
+import os
+import re
+import shutil
+import socket
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from baton import __version__
+from baton.core.errors import DownloadError
+
+Progress = Callable[[int, int | None], None]
+CHUNK_BYTES = 1 << 20
+SPACE_MARGIN_BYTES = 64 << 20  # leave room for the filesystem and everything else
+_CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
+
+
+@dataclass(frozen=True)
+class PullResult:
+    path: Path
+    size_bytes: int
+    sha256: str
+    resumed_from: int  # bytes already on disk when this pull started
+    restarted: bool  # the server ignored Range (or the file changed) and the part was discarded
+    already_present: bool = False
+
+
+def is_loopback_url(url: str) -> bool:
+    host = (urllib.parse.urlsplit(url).hostname or "").strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def filename_from_url(url: str) -> str:
+    name = urllib.parse.unquote(Path(urllib.parse.urlsplit(url).path).name)
+    if not name or name.startswith(".") or "/" in name or "\\" in name or name in ("..",):
+        raise DownloadError(f"cannot tell a file name from {url}; pass a URL that ends in the .gguf file name")
+    return name
+
+
+def _human(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} TB"
+
+
+def free_disk_bytes(folder: Path) -> int:
+    return shutil.disk_usage(folder).free
+
+
+class _OfflineRedirects(urllib.request.HTTPRedirectHandler):
+    """Follows redirects, but never off loopback while offline."""
+
+    def __init__(self, offline: bool) -> None:
+        self.offline = offline
+
+    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> Any:
+        if self.offline and not is_loopback_url(newurl):
+            raise DownloadError(f"offline mode is on and {req.full_url} redirects to {newurl}; "
+                                "turn offline mode off to download from the internet")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def _read_meta(path: Path) -> dict[str, Any]:
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+        return meta if isinstance(meta, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _discard(*paths: Path) -> None:
+    for p in paths:
+        try:
+            p.unlink()
+        except FileNotFoundError:
+            pass
+
+
+def pull(
+    url: str,
+    dest_dir: str | os.PathLike[str],
+    sha256: str | None = None,
+    progress: Progress | None = None,
+    *,
+    filename: str | None = None,
+    offline: bool = False,
+    free_space: Callable[[Path], int] = free_disk_bytes,
+    timeout_s: float = 30.0,
+    on_note: Callable[[str], None] | None = None,
+) -> PullResult:
+    """Download ``url`` into ``dest_dir`` (resumable, verified). Raises ``DownloadError`` with the fix."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise DownloadError(f"not an http(s) URL: {url}; pass a full https:// link to a .gguf file or a catalog id")
+    if offline and not is_loopback_url(url):
+        raise DownloadError(f"offline mode is on, so {parts.hostname} cannot be reached; "
+                            "turn it off (`baton config set offline false`, unset BATON_OFFLINE) to download")
+    want = sha256.lower().strip() if sha256 else None
+    if want is not None and not re.fullmatch(r"[0-9a-f]{64}", want):
+        raise DownloadError(f"--sha256 must be 64 hex digits, got '{sha256}'")
+    note = on_note or (lambda _m: None)
+    dest = Path(dest_dir)
+    dest.mkdir(parents=True, exist_ok=True)
+    name = filename or filename_from_url(url)
+    final, part, meta_path = dest / name, dest / (name + ".part"), dest / (name + ".part.json")
+
+    if final.exists():
+        digest = _sha256_file(final) if want else ""
+        if want is None or digest == want:
+            return PullResult(final, final.stat().st_size, digest, 0, False, already_present=True)
+        raise DownloadError(f"{final} already exists with a different sha256 ({digest[:12]}...); "
+                            "move it away or pick another file name")
+
+    meta = _read_meta(meta_path)
+    offset = part.stat().st_size if part.exists() else 0
+    if offset and meta.get("url") != url:
+        note("a partial download from another URL was found; starting over")
+        offset = 0
+    headers = {"User-Agent": f"baton/{__version__}", "Accept-Encoding": "identity"}
+    if offset:
+        headers["Range"] = f"bytes={offset}-"
+        if meta.get("etag") or meta.get("last_modified"):
+            headers["If-Range"] = meta.get("etag") or meta["last_modified"]
+    opener = urllib.request.build_opener(_OfflineRedirects(offline))
+    try:
+        resp = opener.open(urllib.request.Request(url, headers=headers), timeout=timeout_s)
+    except urllib.error.HTTPError as e:
+        if e.code == 416 and offset:
+            return _range_not_satisfiable(e, url, dest, name, want, progress, offline, free_space, timeout_s, note)
+        if e.code == 404:
+            raise DownloadError(f"not found (HTTP 404): {url}; check the URL or the catalog id") from None
+        if e.code in (401, 403):
+            raise DownloadError(f"HTTP {e.code} from {parts.hostname}: the file needs a login or a licence "
+                                "accepted on the site; download it there and put it in the models dir") from None
+        raise DownloadError(f"HTTP {e.code} {e.reason} from {parts.hostname}; try again later") from None
+    except urllib.error.URLError as e:
+        raise DownloadError(f"cannot reach {parts.hostname} ({e.reason}); check the network and try again") from None
+    except (TimeoutError, socket.timeout):
+        raise DownloadError(f"{parts.hostname} did not answer in {timeout_s:.0f} s; try again later") from None
+
+    with resp:
+        status = resp.status
+        length = resp.headers.get("Content-Length")
+        remaining = int(length) if length and length.isdigit() else None
+        restarted = False
+        if status == 206:
+            m = _CONTENT_RANGE.match(resp.headers.get("Content-Range", ""))
+            if not m or int(m[1]) != offset:
+                got_range = resp.headers.get("Content-Range")
+                raise DownloadError(f"{parts.hostname} sent the wrong byte range ({got_range}); "
+                                    f"delete {part} and try again")
+            total = int(m[3]) if m[3] != "*" else (offset + remaining if remaining is not None else None)
+        else:
+            if offset:
+                restarted = True
+                note("the server does not resume downloads (or the file changed); starting over")
+            offset = 0
+            total = remaining
+        if total is not None:
+            need = total - offset
+            free = free_space(dest)
+            if need + SPACE_MARGIN_BYTES > free:
+                raise DownloadError(f"not enough disk space for {name}: needs {_human(need)} "
+                                    f"(+{_human(SPACE_MARGIN_BYTES)} headroom), {_human(free)} free in {dest}; "
+                                    "free some space or set another models folder")
+        meta_path.write_text(json.dumps({
+            "url": url, "etag": resp.headers.get("ETag"), "last_modified": resp.headers.get("Last-Modified"),
+            "total": total,
+        }), encoding="utf-8")
+        digest = hashlib.sha256()
+        if offset:
+            _hash_into(digest, part, offset)
+        done = _stream(resp, part, offset, total, digest, progress, name)
+
+    if total is not None and done < total:
+        raise DownloadError(f"the connection dropped after {_human(done)} of {_human(total)}; "
+                            "run the same command again to resume")
+    got = digest.hexdigest()
+    if want is not None and got != want:
+        _discard(part, meta_path)
+        raise DownloadError(f"sha256 mismatch for {name}: expected {want}, got {got}; the download was deleted; "
+                            "check the hash and the URL")
+    os.replace(part, final)
+    _discard(meta_path)
+    return PullResult(final, done, got, offset, restarted)
+
+
+def _stream(resp: Any, part: Path, offset: int, total: int | None, digest: Any,
+            progress: Progress | None, name: str) -> int:
+    done = offset
+    try:
+        with open(part, "r+b" if offset else "wb") as f:  # offset is the part's size: r+b appends
+            f.seek(offset)
+            if progress:
+                progress(done, total)
+            while True:
+                try:
+                    block = resp.read(CHUNK_BYTES)
+                except (OSError, ValueError) as e:  # reset, timeout, IncompleteRead
+                    raise DownloadError(
+                        f"the connection dropped after {_human(done)}"
+                        f"{f' of {_human(total)}' if total else ''} ({type(e).__name__}); "
+                        "run the same command again to resume"
+                    ) from None
+                if not block:
+                    break
+                f.write(block)
+                digest.update(block)
+                done += len(block)
+                if progress:
+                    progress(done, total)
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as e:
+        if e.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise DownloadError(f"the disk filled up after {_human(done)} of {name}; free some space and run "
+                                "the same command again to resume") from None
+        raise DownloadError(f"cannot write {part} ({e.strerror or e}); check the folder's permissions") from None
+    return done
+
+
+def _hash_into(digest: Any, path: Path, upto: int) -> None:
+    with open(path, "rb") as f:
+        left = upto
+        while left > 0 and (block := f.read(min(CHUNK_BYTES * 4, left))):
+            digest.update(block)
+            left -= len(block)
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    _hash_into(h, path, path.stat().st_size)
+    return h.hexdigest()
+
+
+def _range_not_satisfiable(e: urllib.error.HTTPError, url: str, dest: Path, name: str, want: str | None,
+                           progress: Progress | None, offline: bool, free_space: Callable[[Path], int],
+                           timeout_s: float, note: Callable[[str], None]) -> PullResult:
+    """416: the part is already whole (finish it) or longer than the file (start over)."""
+    part, meta_path = dest / (name + ".part"), dest / (name + ".part.json")
+    m = re.match(r"bytes \*/(\d+)", e.headers.get("Content-Range", "") if e.headers else "")
+    size = part.stat().st_size
+    if m and int(m[1]) == size:
+        got = _sha256_file(part)
+        if want is not None and got != want:
+            _discard(part, meta_path)
+            raise DownloadError(f"sha256 mismatch for {name}: expected {want}, got {got}; the download was "
+                                "deleted; check the hash and the URL") from None
+        os.replace(part, dest / name)
+        _discard(meta_path)
+        return PullResult(dest / name, size, got, size, False)
+    note("the partial download is longer than the file on the server; starting over")
+    _discard(part, meta_path)
+    return pull(url, dest, want, progress, filename=name, offline=offline, free_space=free_space,
+                timeout_s=timeout_s, on_note=note)
