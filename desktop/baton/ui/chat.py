@@ -233,13 +233,15 @@ class ChatView(QScrollArea):
     def settled_texts(self) -> list[str]:
         """Plain text of every settled message label, in order (used by tests and screenshots)."""
         out = []
-        for i in range(self._layout.count()):
-            w = self._layout.itemAt(i).widget()
-            if isinstance(w, Bubble) and w is not self._live_bubble and w is not self._live_user:
-                for label in w.findChildren(QLabel, "messageText"):
-                    doc_text = label.text()
-                    out.append(doc_text)
+        for w in self.bubbles():
+            if w is not self._live_bubble and w is not self._live_user:
+                out += [label.text() for label in w.findChildren(QLabel, "messageText")]
         return out
 
+    def bubbles(self) -> list[Bubble]:
+        """The message bubbles in the order they are shown."""
+        items = (self._layout.itemAt(i).widget() for i in range(self._layout.count()))
+        return [w for w in items if isinstance(w, Bubble)]
+
     def receipt_bars(self) -> list[ReceiptBar]:
-        return [w for w in self._contents.findChildren(ReceiptBar) if w.isVisibleTo(self._contents)]
+        return [bar for b in self.bubbles() for bar in b.findChildren(ReceiptBar)]

@@ -145,7 +145,7 @@ class Dispatcher(QObject):
             return
         self._take_text(job)
         if job.error is not None:
-            job.state = "cancelled" if job.cancel.is_set() else "failed"
+            job.state = "cancelled" if (job.cancel.is_set() or job.declined) else "failed"
         elif job.cancel.is_set() or (job.receipt or {}).get("finish_reason") == "cancelled":
             job.state = "cancelled"
         else:

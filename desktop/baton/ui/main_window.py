@@ -392,7 +392,7 @@ class MainWindow(QMainWindow):
             dlg.reject()
         self.power.stop()
         self.dispatcher.shutdown()
-        self.ui.registry.stop_timers()
+        self.statusBar().clearMessage()  # stops the status bar's own message timer
         try:
             self._geometry_store().setValue("geometry", self.saveGeometry())
         except Exception:

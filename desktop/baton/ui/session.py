@@ -239,14 +239,17 @@ class Session(QObject):
         except BatonError:
             self.threads.remove(tid)
             return
-        state = {"failed": "failed"}.get(job.state, "escalated" if job.escalated else "idle")
+        escalated = job.escalated or (job.kind == "escalate" and job.state == "done")
+        state = {"failed": "failed"}.get(job.state, "escalated" if escalated else "idle")
         background = tid != self.current_id
         self.threads.update(tid, title=info.title, energy_j=info.energy_j, usd=info.usd, state=state, detail="",
                             unread=background and job.state != "cancelled")
         title = info.title or "New thread"
+        if job.declined:
+            self.announce.emit("Kept the local answer: nothing was sent off this computer.")
         if background:
             if job.state == "done":
-                self.announce.emit(f"Answer ready in “{title}” ({'escalated' if job.escalated else 'local'}).")
+                self.announce.emit(f"Answer ready in “{title}” ({'escalated' if escalated else 'local'}).")
             elif job.state == "failed":
                 self.announce.emit(f"“{title}” failed: {job.error}")
             return
@@ -259,13 +262,14 @@ class Session(QObject):
             new = [m for m in self.backend.history(job.thread_id) if m.created_at >= job.started_wall]
         if not new:
             # Nothing reached the store (stopped while queued, or failed before starting): keep the question.
-            if not self.composer.text().strip():
+            if job.kind == "ask" and not self.composer.text().strip():
                 self.composer.set_text(job.prompt)
             if job.state == "failed":
-                self.chat.add_error(f"{job.error}\nYour question is back in the box below.")
+                back = "\nYour question is back in the box below." if job.kind == "ask" else ""
+                self.chat.add_error(f"{job.error}{back}")
         else:
             self.chat.add_settled(new)
-            if job.state == "failed" and job.error:
+            if job.state == "failed" and job.error and not any(m.status == "failed" for m in new):
                 self.chat.add_error(job.error)
         self.composer.set_busy(False)
 

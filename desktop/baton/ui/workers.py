@@ -64,6 +64,7 @@ class Job:
     first_text_mono: float | None = None
     receipt: dict[str, Any] | None = None
     error: str | None = None
+    declined: bool = False  # the user said no to sending it off the machine (ask mode)
 
     @property
     def lane(self) -> str:
@@ -198,12 +199,17 @@ class Lane(QThread):
             job.buffer.push(text)
 
         def on_status(text: str) -> None:
+            if text.startswith("escalating") and job.buffer.pieces:
+                # The local answer streamed so far is being replaced: say so in the stream itself.
+                job.buffer.push(f"\n\n[{text}]\n\n")
             self.jobStatus.emit(job, text)
 
         def approve(plan: Any) -> bool:
             approval = Approval(job, plan)
             self.approvalNeeded.emit(approval)
-            return approval.wait(self._stop)
+            approved = approval.wait(self._stop)
+            job.declined = job.declined or not approved
+            return approved
 
         try:
             if job.kind == "escalate":
