@@ -19,9 +19,6 @@ from baton.config import Settings
 from baton.core.errors import BatonError, UsageError
 from baton.paths import Paths
 
-KEYRING_SERVICE = "baton"
-
-
 @dataclass
 class ThreadInfo:
     id: str
@@ -152,30 +149,33 @@ class Backend:
         _copy_into(self.settings, new)
         self.settings.save(self.paths.config_file)
 
+    def _credentials(self) -> Any:
+        creds = getattr(getattr(self.service, "cloud", None), "credentials", None)
+        if creds is None:
+            from baton.core.cloud.credentials import Credentials
+
+            creds = Credentials()
+        return creds
+
     def set_api_key(self, endpoint: str, key: str) -> None:
-        """Store ``key`` in the OS keyring. Raises UsageError (with the env-var route) when there is none."""
-        import keyring
-        from keyring.errors import KeyringError, NoKeyringError
+        """Store ``key`` in the OS keyring. Raises a BatonError (naming the env-var route) when there is none."""
+        from baton.core.cloud.credentials import NoKeyring
 
         try:
-            keyring.set_password(KEYRING_SERVICE, endpoint, key)
-        except NoKeyringError:
+            self._credentials().set(endpoint, key)
+        except NoKeyring:
             raise UsageError(
-                "no OS keyring is available here, so the key was not saved; set the endpoint's key "
-                "environment variable instead (the 'Key env var' field)") from None
-        except KeyringError as e:
-            raise UsageError(f"the OS keyring refused the key ({e}); use the endpoint's key env var instead") from e
+                f"there is no OS keyring on this computer, so the key for '{endpoint}' was not saved; put it in an "
+                "environment variable and name that variable in the 'Key env var' field") from None
 
-    def has_api_key(self, endpoint: str, key_env: str = "") -> str:
-        """Where the key for ``endpoint`` would come from: 'keyring', 'env', or ''."""
-        if key_env and os.environ.get(key_env):
-            return "env"
+    def key_source(self, endpoint: str, key_env: str = "") -> str:
+        """Where the key for ``endpoint`` comes from: 'env:VAR', 'keyring' or 'none' (never the key)."""
+        from baton.config import Endpoint
+
         try:
-            import keyring
-
-            return "keyring" if keyring.get_password(KEYRING_SERVICE, endpoint) else ""
-        except Exception:  # no backend, locked keyring: the key is simply not there
-            return ""
+            return str(self._credentials().source(Endpoint(name=endpoint, base_url="", model="", key_env=key_env)))
+        except BatonError:
+            return "none"
 
     # ---- telemetry ------------------------------------------------------------------------------
     def memory(self) -> dict[str, Any]:

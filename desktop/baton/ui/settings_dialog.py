@@ -219,9 +219,10 @@ class SettingsDialog(QDialog):
         self.ep_model.setText(ep.model)
         self.ep_key_env.setText(ep.key_env)
         self.ep_key.setText(self.pending_keys.get(ep.name, ""))
-        where = self._backend.has_api_key(ep.name, ep.key_env)
-        self.ep_key_state.setText({"keyring": "A key is stored in the OS keyring.",
-                                   "env": f"The key comes from ${ep.key_env}."}.get(where, "No key stored yet."))
+        where = self._backend.key_source(ep.name, ep.key_env)
+        self.ep_key_state.setText("A key is stored in the OS keyring." if where == "keyring" else
+                                  f"The key comes from ${ep.key_env}." if where.startswith("env:") else
+                                  "No key stored yet.")
         self.ep_in.setValue(ep.usd_per_mtok_in)
         self.ep_out.setValue(ep.usd_per_mtok_out)
         self.ep_j.setValue(ep.j_per_token)

@@ -1,0 +1,106 @@
+"""`baton gui` without a display, markdown rendering, the look (light/dark, icon), the power panel."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from PySide6.QtGui import QPalette
+
+from baton.commands.gui import display_problem
+from baton.ui.render import Renderer
+from tests.ui.conftest import wait_idle
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_display_problem_only_on_linux_without_any_display():
+    assert display_problem({}, "linux") is not None
+    assert display_problem({"DISPLAY": ":0"}, "linux") is None
+    assert display_problem({"WAYLAND_DISPLAY": "wayland-0"}, "linux") is None
+    assert display_problem({"QT_QPA_PLATFORM": "offscreen"}, "linux") is None
+    assert display_problem({}, "darwin") is None
+
+
+def test_baton_gui_without_a_display_exits_1_and_names_the_alternatives(baton_home):
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    for argv in (["gui"], []):
+        proc = subprocess.run([sys.executable, "-m", "baton", *argv], env=env, capture_output=True, text=True,
+                              timeout=120, cwd=REPO)
+        assert proc.returncode == 1, proc.stderr
+        assert "baton ask" in proc.stderr and "QT_QPA_PLATFORM=offscreen" in proc.stderr
+        assert "Traceback" not in proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_markdown_is_rendered_and_model_html_is_shown_as_text():
+    r = Renderer(dark=False)
+    html = r.to_html("**hi** <script>alert(1)</script>\n\n```python\nx = 1\n```", key="m1")
+    assert "<strong>hi</strong>" in html
+    assert "&lt;script&gt;" in html and "<script>" not in html
+    assert "white-space: pre-wrap" in html and "<span style=" in html
+    light = html
+    r.set_dark(True)
+    assert r.to_html("**hi** <script>alert(1)</script>\n\n```python\nx = 1\n```", key="m1") != light
+
+
+def test_theme_follows_the_forced_scheme_and_loads_its_stylesheet(qapp, monkeypatch):
+    from baton.ui.theme import Theme, app_icon, assets_dir
+
+    assets = assets_dir()
+    assert assets is not None and (assets / "styles" / "dark.qss").exists()
+    dark = Theme(qapp, assets, forced="dark")
+    dark.apply()
+    assert dark.dark
+    assert qapp.palette().color(QPalette.ColorRole.Window).lightness() < 80
+    assert "#1c1d21" in qapp.styleSheet()
+    light = Theme(qapp, assets, forced="light")
+    light.apply()
+    assert not light.dark
+    assert qapp.palette().color(QPalette.ColorRole.Window).lightness() > 200
+    assert "#f6f7f9" in qapp.styleSheet()
+    assert not app_icon(assets).isNull()
+    assert app_icon(assets).availableSizes()
+
+
+def test_power_panel_shows_today_and_the_memory_curve(qtbot, make_window):
+    h = make_window()
+    w = h.window
+    w.session.send("hello", "auto")
+    wait_idle(qtbot, h)
+    w.actions_.toggle_power.trigger()
+    assert w.power_dock.isVisible() and w.actions_.toggle_power.isChecked()
+    w.power.tick()
+    assert w.power.local_value.text().endswith("Wh")
+    assert "estimated" in w.power.local_note.text() or "measured" in w.power.local_note.text()
+    assert w.power.cloud_value.text() == "$0"
+    assert "1 answer today" in w.power.cloud_note.text()
+    assert "add a cloud endpoint" in w.power.saved_note.text()
+
+    def plotted(key: str) -> int:
+        w.power.tick()
+        curve = w.power._curves.get(key)
+        xs = curve[0].getData()[0] if curve else None
+        return 0 if xs is None else len(xs)
+
+    # The meter's sampler (a real core thread) feeds the curves: RAM, and watts per scope with the source.
+    qtbot.waitUntil(lambda: plotted("rss") >= 2, timeout=5000)
+    scopes = [k for k in w.power._curves if k.startswith("w:")]
+    assert scopes, "no power curve"
+    legend = [item[1].text for item in w.power.power_plot.legend.items]
+    assert any("(estimated)" in t or "(hw_counter)" in t for t in legend), legend
+    w.actions_.toggle_power.trigger()
+    assert not w.power_dock.isVisible()
+    assert not w.power._timer.isActive()  # no timer runs while the panel is hidden
+
+
+def test_power_panel_prices_the_savings_against_an_endpoint(qtbot, make_window):
+    h = make_window(with_endpoint=True)
+    w = h.window
+    w.session.send("hello there friend", "local")
+    wait_idle(qtbot, h)
+    w.power.refresh_totals()
+    assert w.power.saved_value.text().startswith("≈ $")
+    assert "estimate" in w.power.saved_note.text() and "lan-big" in w.power.saved_note.text()
