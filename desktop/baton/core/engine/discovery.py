@@ -202,9 +202,6 @@ def candidates(
 
 # ---- the header cache ---------------------------------------------------------------------------
 
-_SKIP_FIELDS = {"tensors", "metadata", "chat_template"}
-
-
 class HeaderCache:
     """Header results keyed by resolved path + size + mtime, stored as JSON in the cache dir."""
 
@@ -236,8 +233,7 @@ class HeaderCache:
         except ModelError as e:
             self.new[key] = {"stamp": stamp, "error": str(e)}
             raise
-        kept = {k: v for k, v in asdict_shallow(info).items() if k not in _SKIP_FIELDS}
-        self.new[key] = {"stamp": stamp, "info": kept}
+        self.new[key] = {"stamp": stamp, "info": info.to_dict()}
         return info
 
     def save(self) -> None:
@@ -250,12 +246,6 @@ class HeaderCache:
             os.replace(tmp, self.file)
         except OSError:
             pass  # a cache that cannot be written only costs a rescan
-
-
-def asdict_shallow(info: GGUFInfo) -> dict[str, Any]:
-    d = {f.name: getattr(info, f.name) for f in fields(info)}
-    d["path"] = str(info.path)
-    return d
 
 
 def _info_from_json(d: dict[str, Any], path: Path) -> GGUFInfo:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import struct
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -133,19 +133,17 @@ class GGUFInfo:
         return self.kv_bytes_per_token * max(0, n_ctx)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "path": str(self.path), "size_bytes": self.size_bytes, "version": self.version,
-            "arch": self.arch, "name": self.name, "params": self.params, "size_label": self.size_label,
-            "quant": self.quant, "context_length": self.context_length, "n_layers": self.n_layers,
-            "n_embd": self.n_embd, "n_head": self.n_head, "n_head_kv": self.n_head_kv,
-            "vocab_size": self.vocab_size, "chat_template": self.has_chat_template,
-            "kv_bytes_per_token": self.kv_bytes_per_token, "tensor_count": self.tensor_count,
-            "split_no": self.split_no, "split_count": self.split_count,
-        }
+        """Every scalar field, JSON-ready (no tensor list, metadata or template text)."""
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _NOT_SCALAR}
+        d["path"] = str(self.path)
+        return d
+
+
+_NOT_SCALAR = ("metadata", "tensors", "chat_template")
 
 
 class _Truncated(Exception):
-    pass
+    """The file ends inside its header."""
 
 
 class _Bad(Exception):
