@@ -190,9 +190,12 @@ def candidates(
     out += _files([Path(paths.models_dir)], "baton")
     out += _ollama(_ollama_roots(home, env, system), skipped)
     out += _files([home / ".lmstudio" / "models", home / ".cache" / "lm-studio" / "models"], "lmstudio")
-    out += _files([home / ".local" / "share" / "nomic.ai" / "GPT4All",
-                   home / "Library" / "Application Support" / "nomic.ai" / "GPT4All"], "gpt4all")
-    jan_data = [home / ".local" / "share" / "Jan" / "data", home / "Library" / "Application Support" / "Jan" / "data"]
+    # Linux, macOS and Windows locations (the ones that do not exist cost one stat each)
+    mac = home / "Library" / "Application Support"
+    local, roaming = home / "AppData" / "Local", home / "AppData" / "Roaming"
+    out += _files([home / ".local" / "share" / "nomic.ai" / "GPT4All", mac / "nomic.ai" / "GPT4All",
+                   local / "nomic.ai" / "GPT4All"], "gpt4all")
+    jan_data = [home / ".local" / "share" / "Jan" / "data", mac / "Jan" / "data", roaming / "Jan" / "data"]
     out += _files([home / "jan" / "models"] + [d / sub for d in jan_data for sub in ("models", "llamacpp/models")],
                   "jan")
     out += _hf_cache(_hf_roots(home, env))
