@@ -18,7 +18,8 @@ from baton.core.errors import BatonError, CloudError, ModelDoesNotFit, ModelErro
 from baton.core.results import AskResult, EscalationPlan
 from baton.core.store.db import Store
 from baton.core.store.writer import AnswerWriter
-from baton.core.types import ChatMessage, Completion, GenerationRequest, Measurement, RouteDecision, Timing, Usage
+from baton.core.types import (ChatMessage, Completion, GenerationRequest, LocalInfo, Measurement, RouteDecision, Timing,
+                              Usage)
 from baton.paths import Paths
 
 SYSTEM_PROMPT = "You are a helpful assistant. Answer concisely."
@@ -304,8 +305,6 @@ class BatonService:
         return messages
 
     def _local_info(self, engine: Engine | None, prompt_tokens: int, max_tokens: int, fits: bool) -> Any:
-        from baton.core.router.policy import LocalInfo
-
         return LocalInfo(n_ctx=engine.n_ctx if engine else 0, prompt_tokens=prompt_tokens, max_tokens=max_tokens,
                          fits=fits and engine is not None, model_id=engine.model_id if engine else "")
 

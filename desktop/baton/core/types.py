@@ -163,3 +163,14 @@ class RouteDecision:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass
+class LocalInfo:
+    """What stage one of the router knows about the local tier for this request (no model call)."""
+
+    n_ctx: int
+    prompt_tokens: int
+    max_tokens: int
+    fits: bool
+    model_id: str

@@ -1,0 +1,199 @@
+"""The pipeline in isolation: scripted engine, router and remote tier; real store and real meter."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from baton.config import Endpoint, Settings
+from baton.core.cloud.tiers import RemoteTier
+from baton.core.engine.fake import FakeEngine
+from baton.core.errors import BatonError, CloudUnavailable, PrivacyBlocked
+from baton.core.service import BatonService
+from baton.core.store.db import Store
+from baton.core.telemetry.meter import EnergyMeter
+from baton.core.types import RouteDecision
+from baton.paths import Paths
+
+
+@dataclass
+class Verdict:
+    escalate: bool
+    score: float = 0.3
+    reason: str = "low confidence"
+    signals: dict = field(default_factory=dict)
+
+
+class ScriptedRouter:
+    def __init__(self, escalate: bool = False, tier: str = "local") -> None:
+        self.escalate, self.tier = escalate, tier
+        self.endpoints: list[Endpoint] = []
+
+    def before(self, messages, local, tier, spend_today):
+        t = tier if tier != "auto" else self.tier
+        return RouteDecision(t, local.model_id if t == "local" else "remote-model",
+                             endpoint=None if t == "local" else "lan", reason=f"scripted {t}")
+
+    def after(self, completion, messages):
+        return Verdict(self.escalate)
+
+    def escalation_target(self, spend_today):
+        return self.endpoints[0] if self.endpoints else None
+
+
+class ScriptedClient:
+    def __init__(self, engine: FakeEngine, fail: Exception | None = None) -> None:
+        self.engine, self.fail = engine, fail
+
+    def stream(self, request, cancel=None):
+        if self.fail:
+            raise self.fail
+        return self.engine.stream(request, cancel)
+
+
+class ScriptedTiers:
+    def __init__(self, client: ScriptedClient) -> None:
+        self._client = client
+        self.sent: list = []
+
+    def prepare(self, messages, action):
+        from baton.core.cloud.tiers import CloudTiers
+
+        out, found = CloudTiers(Settings()).prepare(messages, action)
+        self.sent.append(out)
+        return out, found
+
+    def client(self, endpoint):
+        return RemoteTier(endpoint, self._client)
+
+
+ENDPOINT = Endpoint("lan", "http://127.0.0.1:9/v1", "remote-model", usd_per_mtok_in=1.0, usd_per_mtok_out=2.0,
+                    j_per_token=0.5)
+
+
+def _service(tmp_path: Path, engine: FakeEngine, router: ScriptedRouter, remote: FakeEngine | None = None,
+             fail: Exception | None = None, mode: str = "auto") -> tuple[BatonService, ScriptedTiers | None]:
+    settings = Settings()
+    settings.routing.mode = mode
+    paths = Paths.from_env({"BATON_HOME": str(tmp_path / "home")}).ensure()
+    tiers = None
+    if remote is not None:
+        settings.endpoints = [ENDPOINT]
+        router.endpoints = [ENDPOINT]
+        tiers = ScriptedTiers(ScriptedClient(remote, fail))
+    svc = BatonService(paths, settings, Store(paths.db_file), EnergyMeter.for_machine(settings.telemetry), router,
+                       lambda path, model_id, plan: engine, tiers)
+    svc.resolve_model = lambda model: (Path("/unused.gguf"), engine.model_id)  # type: ignore[method-assign]
+    svc._plan = lambda path: None  # type: ignore[method-assign]
+    return svc, tiers
+
+
+def test_a_local_answer_streams_persists_and_has_a_receipt(tmp_path):
+    engine = FakeEngine("small")
+    engine.enqueue(["The ", "answer ", "is ", "4."])
+    svc, _ = _service(tmp_path, engine, ScriptedRouter())
+    seen: list[str] = []
+    r = svc.ask("What is 2+2?", on_text=seen.append)
+    assert seen == ["The ", "answer ", "is ", "4."] and r.text == "The answer is 4."
+    rec = r.receipt()
+    assert rec["route"]["tier"] == "local" and rec["energy"]["parts"][0]["source"] == "estimated"
+    msgs = svc.store.history(r.thread_id)
+    assert [(m.role, m.status) for m in msgs] == [("user", "done"), ("assistant", "done")]
+    assert svc.store.receipt(r.message_id)["text"] == "The answer is 4."
+    svc.close()
+
+
+def test_the_thread_history_is_sent_with_the_next_question(tmp_path):
+    engine = FakeEngine("small")
+    engine.enqueue("Hi Ada.")
+    engine.enqueue("Your name is Ada.")
+    svc, _ = _service(tmp_path, engine, ScriptedRouter())
+    first = svc.ask("My name is Ada.")
+    svc.ask("What is my name?", thread_id=first.thread_id)
+    sent = [(m.role, m.content) for m in engine.requests[1].messages]
+    assert sent[1:] == [("user", "My name is Ada."), ("assistant", "Hi Ada."), ("user", "What is my name?")]
+    svc.close()
+
+
+def test_empty_prompt_writes_nothing(tmp_path):
+    svc, _ = _service(tmp_path, FakeEngine(), ScriptedRouter())
+    with pytest.raises(BatonError, match="empty"):
+        svc.ask("  \n")
+    assert svc.store.list_threads() == []
+    svc.close()
+
+
+def test_cancel_keeps_the_partial_answer(tmp_path):
+    engine = FakeEngine("small")
+    engine.enqueue([f"w{i} " for i in range(50)])
+    svc, _ = _service(tmp_path, engine, ScriptedRouter(escalate=True))
+    cancel = threading.Event()
+
+    def on_text(t: str) -> None:
+        if t == "w4 ":
+            cancel.set()
+
+    r = svc.ask("go", on_text=on_text, cancel=cancel)
+    assert r.finish_reason == "cancelled" and r.text.startswith("w0 w1") and not r.route.escalated
+    assert svc.store.history(r.thread_id)[-1].status == "cancelled"
+    svc.close()
+
+
+def test_escalation_replaces_the_answer_and_counts_both_tiers(tmp_path):
+    local, remote = FakeEngine("small"), FakeEngine("remote-model")
+    local.enqueue("I think 41.")
+    remote.enqueue("It is 42.")
+    svc, tiers = _service(tmp_path, local, ScriptedRouter(escalate=True), remote)
+    statuses: list[str] = []
+    r = svc.ask("What is 6*7?", on_status=statuses.append)
+    assert r.text == "It is 42." and r.local_text == "I think 41."
+    assert r.route.tier == "cloud" and r.route.escalated and "low confidence" in r.route.reason
+    rec = r.receipt()
+    scopes = {p["scope"] for p in rec["energy"]["parts"]}
+    assert scopes == {"cpu_package", "remote"}, "energy counts every tier that ran"
+    assert rec["cost"]["usd"] > 0
+    assert any(s.startswith("escalating") for s in statuses)
+    msgs = svc.store.history(r.thread_id)
+    assert [(m.role, m.status) for m in msgs] == [("user", "done"), ("assistant", "escalated"), ("assistant", "done")]
+    svc.close()
+
+
+def test_a_failing_cloud_keeps_the_local_answer_and_says_so(tmp_path):
+    local, remote = FakeEngine("small"), FakeEngine("remote-model")
+    local.enqueue("I think 41.")
+    svc, _ = _service(tmp_path, local, ScriptedRouter(escalate=True), remote,
+                      fail=CloudUnavailable("lan answered 503; try again later"))
+    r = svc.ask("What is 6*7?")
+    assert r.text == "I think 41." and r.route.tier == "local" and not r.route.escalated
+    assert any("503" in n for n in r.notices) and "escalation failed" in r.route.reason
+    assert svc.store.history(r.thread_id)[1].status == "done"
+    svc.close()
+
+
+def test_secrets_never_leave_and_the_local_answer_stays(tmp_path):
+    local, remote = FakeEngine("small"), FakeEngine("remote-model")
+    local.enqueue("Looks fine.")
+    svc, tiers = _service(tmp_path, local, ScriptedRouter(escalate=True), remote)
+    key = "AKIA" + "Q3XK7VT2PLMZR4WN"
+    r = svc.ask(f"Why does boto fail with aws_access_key_id = {key} ?")
+    assert r.text == "Looks fine." and remote.requests == []
+    assert any("secret" in n or "aws" in n.lower() for n in r.notices)
+    svc.close()
+
+
+def test_ask_mode_sends_nothing_without_approval(tmp_path):
+    local, remote = FakeEngine("small"), FakeEngine("remote-model")
+    local.enqueue("maybe")
+    local.enqueue("maybe again")
+    remote.enqueue("surely")
+    svc, _ = _service(tmp_path, local, ScriptedRouter(escalate=True), remote, mode="ask")
+    plans = []
+    r = svc.ask("q1", approve=lambda plan: plans.append(plan) or False)
+    assert r.text == "maybe" and remote.requests == [] and len(plans) == 1
+    assert plans[0].endpoint == "lan" and "q1" in plans[0].text_to_send and plans[0].est_usd > 0
+    r2 = svc.ask("q2", approve=lambda plan: True)
+    assert r2.text == "surely" and r2.route.escalated
+    svc.close()
