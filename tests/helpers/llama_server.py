@@ -81,6 +81,7 @@ def llama_server(model_path: Path | None = None, n_ctx: int = 2048, alias: str =
             if time.monotonic() > deadline:
                 raise RuntimeError(f"llama_cpp.server did not answer /v1/models within {start_timeout_s:.0f} s")
             time.sleep(0.25)
+        _warm_up(root, alias)
         yield LlamaServer(root + "/v1", root, port, alias, proc.pid, Path(log.name))
     finally:
         proc.terminate()
@@ -91,3 +92,12 @@ def llama_server(model_path: Path | None = None, n_ctx: int = 2048, alias: str =
             proc.wait(timeout=5)
         log.close()
         Path(log.name).unlink(missing_ok=True)
+
+
+def _warm_up(root: str, alias: str) -> None:
+    """One tiny completion, so the first test's request does not pay for the server's first-call setup."""
+    body = json.dumps({"model": alias, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1}).encode()
+    req = urllib.request.Request(root + "/v1/chat/completions", data=body,
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=120) as r:
+        r.read()
