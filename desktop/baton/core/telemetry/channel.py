@@ -59,7 +59,7 @@ class Channel:
     def poll_interval_s(self, power_hz: float) -> float:
         """How often this channel must be read while a window is open."""
         if not self.is_counter:
-            return 1.0 / power_hz
+            return 1.0 / (self.sensor.poll_hz or power_hz)
         rng = self.sensor.max_energy_j
         if rng:
             # Read often enough to see every wrap: a quarter of the range at the highest power seen.

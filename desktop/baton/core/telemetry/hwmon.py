@@ -94,7 +94,8 @@ def discover_amd_gpus(root: Path, opener: Opener = read_text) -> list[Sensor]:
                 sensors.append(AmdGpuSensor(card, hwmon, opener))
     if not sensors:
         sensors.append(
-            NullSensor("amdgpu", "gpu_board", f"no amdgpu hwmon power file under {base}/card*/device/hwmon")
+            NullSensor("amdgpu", "gpu_board", f"no amdgpu hwmon power file under {base}/card*/device/hwmon",
+                       source="sensor_integrated")
         )
     return sensors
 
@@ -108,6 +109,7 @@ class BatterySensor(Sensor):
     source = "battery_gauge"
     cross_check = True
     update_period_s = 5.0  # most battery gauges refresh every few seconds
+    poll_hz = 2.0  # so polling faster only costs CPU
     stale_after_s = None  # a gauge may legitimately repeat the same value for a long time
 
     def __init__(self, bat_dir: Path, opener: Opener = read_text) -> None:

@@ -47,6 +47,7 @@ class MacBattery(Sensor):
     source = "battery_gauge"
     cross_check = True
     update_period_s = 5.0
+    poll_hz = 2.0  # the gauge refreshes every few seconds: polling faster only costs CPU
     stale_after_s = None
     name = "battery:AppleSmartBattery"
 

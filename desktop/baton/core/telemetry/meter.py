@@ -123,7 +123,10 @@ class EnergyMeter:
             from baton.core.telemetry.macos import MacBattery
 
             sensors = [s for s in sensors if not (isinstance(s, NullSensor) and s.scope == "system_dc")]
-            sensors.append(MacBattery())
+            mac_battery = MacBattery()
+            ok, reason = mac_battery.is_available()
+            has_battery = ok or "charger" in reason  # a laptop on its charger may be unplugged later
+            sensors.append(mac_battery if has_battery else NullSensor("battery", "system_dc", reason, "battery_gauge"))
         sensors.append(CpuEstimate.from_settings(tdp_w, basis))
         sample_hz = float(getattr(telemetry_settings, "sample_hz", 4.0) or 4.0)
         return cls(sensors, notes, power_hz=power_hz, nvml_session=session, sample_hz=sample_hz)

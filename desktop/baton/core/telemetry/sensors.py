@@ -72,6 +72,8 @@ class Sensor:
     stale_after_s: float | None = 5.0
     # Cumulative counters wrap at this many joules (None: they do not wrap in practice).
     max_energy_j: float | None = None
+    # Power sensors: how often to poll while a window is open (None: the meter's 20 Hz default).
+    poll_hz: float | None = None
     # A sensor of scope "system_dc" is a whole-system cross-check and is never added to the total.
     cross_check: bool = False
 
