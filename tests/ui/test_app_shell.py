@@ -35,6 +35,12 @@ def test_baton_gui_without_a_display_exits_1_and_names_the_alternatives(baton_ho
         assert len(proc.stderr.strip().splitlines()) == 1
 
 
+def test_the_installed_qt_binding_does_not_leak_none():
+    from baton.ui.app import binding_is_sound
+
+    assert binding_is_sound(), "this PySide6 build drops references to None; install PySide6-Essentials<6.12"
+
+
 def test_markdown_is_rendered_and_model_html_is_shown_as_text():
     r = Renderer(dark=False)
     html = r.to_html("**hi** <script>alert(1)</script>\n\n```python\nx = 1\n```", key="m1")

@@ -9,12 +9,27 @@ from typing import Any
 from PySide6.QtWidgets import QApplication
 
 from baton.config import Settings
+from baton.core.errors import BatonError
 from baton.paths import Paths
 from baton.ui.backend import Backend
 from baton.ui.main_window import MainWindow, UiContext
 from baton.ui.registry import Registry
 from baton.ui.render import Renderer
 from baton.ui.theme import Theme, app_icon, assets_dir
+
+
+def binding_is_sound() -> bool:
+    """False when this PySide6 build drops a reference to None on every void call (6.12.0 does on
+    Python 3.11, where None is not immortal: the app then aborts after some thousands of calls)."""
+    if sys.version_info >= (3, 12):
+        return True
+    from PySide6.QtCore import QObject
+
+    probe = QObject()
+    before = sys.getrefcount(None)
+    for _ in range(64):
+        probe.setObjectName("probe")
+    return before - sys.getrefcount(None) < 32
 
 
 def make_application(argv: list[str] | None = None) -> QApplication:
@@ -40,6 +55,12 @@ def build_context(app: QApplication, service: Any, paths: Paths, settings: Setti
 
 def run(paths: Paths, settings: Settings, service: Any, argv: list[str] | None = None) -> int:
     """Open the window on ``service`` and run until it closes. Returns the exit code."""
+    if not binding_is_sound():
+        import PySide6
+
+        raise BatonError(f"PySide6 {PySide6.__version__} has a reference-counting bug on Python "
+                         f"{sys.version_info.major}.{sys.version_info.minor} that crashes the app; install another "
+                         "version with: pip install 'PySide6-Essentials>=6.6,<6.12'")
     app = make_application(argv)
     ui = build_context(app, service, paths, settings)
     window = MainWindow(ui)
