@@ -1,0 +1,90 @@
+"""Feature vectors for the two stages.
+
+Stage one sees only the prompt (``prompt_vector``); stage two adds what the local answer looks like
+(``answer_features``): the per-token confidence the engine recorded, how the generation ended, and
+format checks. Every feature is a float with a stable name so coefficients can be shipped as a dict.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from baton.core.router.categorize import CATEGORIES, categorize, last_number, numbers_in, prompt_features
+from baton.core.types import Completion, TokenSignals
+
+PROMPT_NAMES = [
+    "n_numbers", "max_digits", "min_digits", "total_digits", "op_add", "op_sub", "op_mul", "op_div", "n_ops",
+    "log_words", "log_chars", "has_decimal", *(f"cat_{c}" for c in CATEGORIES),
+]
+SIGNAL_NAMES = [
+    "mean_lp", "min_lp", "first_lp", "mean_entropy", "max_entropy", "log_tokens", "finish_length", "loop",
+    "signals_missing",
+]
+FORMAT_NAMES = ["no_number", "echo_number", "log_answer_numbers", "refusal"]
+ANSWER_NAMES = SIGNAL_NAMES + FORMAT_NAMES
+ALL_NAMES = PROMPT_NAMES + ANSWER_NAMES
+MATH_CATEGORIES = ("arithmetic", "word_problem")
+
+_REFUSAL = re.compile(r"\b(?:I (?:can(?:no|')t|am unable|don't know)|as an AI|I'm sorry|not sure)\b", re.IGNORECASE)
+
+
+def last_user_text(messages: list[Any]) -> str:
+    """The text of the last user message (accepts ChatMessage objects or dicts)."""
+    for m in reversed(messages):
+        role = m.get("role") if isinstance(m, dict) else getattr(m, "role", "")
+        if role == "user":
+            return (m.get("content") if isinstance(m, dict) else m.content) or ""
+    return ""
+
+
+def prompt_vector(text: str) -> dict[str, float]:
+    feats = prompt_features(text)
+    cat = categorize(text)
+    for c in CATEGORIES:
+        feats[f"cat_{c}"] = 1.0 if c == cat else 0.0
+    return feats
+
+
+def signal_features(signals: TokenSignals | dict[str, Any] | None, finish_reason: str) -> dict[str, float]:
+    s = signals.as_dict() if isinstance(signals, TokenSignals) else dict(signals or {})
+    n = int(s.get("n_tokens") or 0)
+    missing = s.get("mean_top1_logprob") is None
+    return {
+        "mean_lp": float(s.get("mean_top1_logprob") or 0.0),
+        "min_lp": float(s.get("min_top1_logprob") or 0.0),
+        "first_lp": float(s.get("first_top1_logprob") or 0.0),
+        "mean_entropy": float(s.get("mean_entropy") or 0.0),
+        "max_entropy": float(s.get("max_entropy") or 0.0),
+        "log_tokens": math.log1p(n),
+        "finish_length": 1.0 if finish_reason == "length" else 0.0,
+        "loop": 1.0 if (s.get("loop_detected") or finish_reason == "loop") else 0.0,
+        "signals_missing": 1.0 if missing else 0.0,
+    }
+
+
+def format_features(question: str, answer: str) -> dict[str, float]:
+    """Format checks: a math question answered without any number, an answer whose final number only
+    repeats one of the question's numbers, how many numbers it juggles, and refusals."""
+    cat = categorize(question)
+    is_math = cat in MATH_CATEGORIES
+    final = last_number(answer)
+    q_nums = {n for n in (last_number(x) for x in numbers_in(question)) if n is not None}
+    return {
+        "no_number": 1.0 if is_math and final is None else 0.0,
+        "echo_number": 1.0 if is_math and final is not None and final in q_nums else 0.0,
+        "log_answer_numbers": math.log1p(len(numbers_in(answer))),
+        "refusal": 1.0 if _REFUSAL.search(answer) else 0.0,
+    }
+
+
+def answer_features(question: str, text: str, finish_reason: str,
+                    signals: TokenSignals | dict[str, Any] | None) -> dict[str, float]:
+    out = signal_features(signals, finish_reason)
+    out.update(format_features(question, text))
+    return out
+
+
+def completion_features(question: str, completion: Completion) -> dict[str, float]:
+    return answer_features(question, completion.text, completion.finish_reason, completion.signals)

@@ -1,0 +1,119 @@
+"""What the router learns from its user, persisted in the store's key/value table.
+
+Per category it keeps two small things:
+- a Beta count of local answers that were good (accepted, or rated well) and bad (escalated by hand,
+  or rated badly). Its posterior mean, against the shipped base rate of the category, becomes an offset
+  in logits added to both stages' scores: a category where the user keeps escalating drifts towards
+  "local is hopeless here" and stage one starts skipping the local model;
+- a threshold offset driven towards a target rate of hand escalations: every hand escalation raises
+  the category's threshold by ``step * (1 - target)``, every acceptance lowers it by ``step * target``,
+  so it settles where about ``target`` of the accepted-then-judged local answers get escalated by hand.
+
+Only feedback on answers the local tier produced counts (a judgement of a cloud answer says nothing
+about the local model). Items used to score the router are never fed here in the benchmark.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from baton.core.errors import UsageError
+from baton.core.router.calibration import logit
+
+KV_KEY = "router.learned.v1"
+FEEDBACK_KINDS = ("accept", "escalate", "rate")
+PRIOR_STRENGTH = 8.0  # pseudo-observations the shipped base rate is worth
+TARGET_HAND_ESCALATION_RATE = 0.1
+THRESHOLD_STEP = 0.05
+THRESHOLD_OFFSET_LIMIT = 0.25
+
+
+class KeyValueStore(Protocol):
+    """The part of ``baton.core.store.Store`` the router uses."""
+
+    def kv_get(self, key: str, default: Any = None) -> Any: ...
+
+    def kv_set(self, key: str, value: Any) -> None: ...
+
+
+@dataclass
+class CategoryState:
+    good: float = 0.0
+    bad: float = 0.0
+    threshold_offset: float = 0.0
+
+    @property
+    def n(self) -> float:
+        return self.good + self.bad
+
+
+@dataclass
+class Learned:
+    categories: dict[str, CategoryState] = field(default_factory=dict)
+    n_feedback: int = 0
+
+    # ---- persistence ---------------------------------------------------------------------------
+    @classmethod
+    def load(cls, store: KeyValueStore | None) -> "Learned":
+        if store is None:
+            return cls()
+        raw = store.kv_get(KV_KEY, None) or {}
+        cats = {
+            name: CategoryState(float(v.get("good", 0)), float(v.get("bad", 0)), float(v.get("threshold_offset", 0)))
+            for name, v in (raw.get("categories") or {}).items()
+        }
+        return cls(cats, int(raw.get("n_feedback", 0)))
+
+    def save(self, store: KeyValueStore | None) -> None:
+        if store is None:
+            return
+        store.kv_set(KV_KEY, {
+            "categories": {k: {"good": round(v.good, 4), "bad": round(v.bad, 4),
+                               "threshold_offset": round(v.threshold_offset, 5)}
+                           for k, v in self.categories.items()},
+            "n_feedback": self.n_feedback,
+        })
+
+    # ---- reading ---------------------------------------------------------------------------------
+    def state(self, category: str) -> CategoryState:
+        return self.categories.get(category, CategoryState())
+
+    def prior_offset(self, category: str, base_rate: float) -> float:
+        """Logit shift from the shipped base rate to the user's posterior for this category."""
+        s = self.state(category)
+        if s.n <= 0:
+            return 0.0
+        posterior = (PRIOR_STRENGTH * base_rate + s.good) / (PRIOR_STRENGTH + s.n)
+        return logit(posterior) - logit(base_rate)
+
+    def threshold_offset(self, category: str) -> float:
+        return self.state(category).threshold_offset
+
+    # ---- learning --------------------------------------------------------------------------------
+    def update(self, category: str, kind: str, value: float | None = None) -> dict[str, float]:
+        """Apply one piece of feedback on a local answer; returns what changed."""
+        if kind not in FEEDBACK_KINDS:
+            raise UsageError(f"feedback kind must be one of {', '.join(FEEDBACK_KINDS)}, not '{kind}'")
+        s = self.categories.setdefault(category, CategoryState())
+        if kind == "accept":
+            good = 1.0
+            s.threshold_offset -= THRESHOLD_STEP * TARGET_HAND_ESCALATION_RATE
+        elif kind == "escalate":
+            good = 0.0
+            s.threshold_offset += THRESHOLD_STEP * (1 - TARGET_HAND_ESCALATION_RATE)
+        else:
+            good = rating_to_good(value)
+        s.threshold_offset = max(-THRESHOLD_OFFSET_LIMIT, min(THRESHOLD_OFFSET_LIMIT, s.threshold_offset))
+        s.good += good
+        s.bad += 1.0 - good
+        self.n_feedback += 1
+        return {"good": s.good, "bad": s.bad, "threshold_offset": s.threshold_offset}
+
+
+def rating_to_good(value: float | None) -> float:
+    """A rating is the share of 'good' in 0..1 (a UI with stars maps 1..5 to 0, 0.25, .., 1 first)."""
+    if value is None or not math.isfinite(float(value)) or not 0.0 <= float(value) <= 1.0:
+        raise UsageError(f"a 'rate' feedback needs a value from 0 (bad) to 1 (good), not {value!r}")
+    return float(value)

@@ -1,0 +1,236 @@
+"""Baton's router: stage one before generating, stage two after the local answer, learning from the user.
+
+Stage one (``before``), no model call, in this order: user pins, hard limits (prompt plus answer budget
+over the local context, the model does not fit), then the learned per-category prior ("local is
+hopeless here": skip to the next tier). Offline mode and budgets decide which remote tiers are
+eligible at all. Stage two (``after``): a calibrated probability that the local answer is good, from the
+token signals, the finish reason and format checks (optionally blended with a self-check by the local
+model); escalate when it is under the threshold. The privacy gate is applied by the service, through
+``privacy_check``, before any text goes to a tier that is not on this machine.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from baton.config import Endpoint, RoutingSettings
+from baton.core.cloud.client import is_loopback_url
+from baton.core.errors import ContextOverflow, ModelDoesNotFit, PolicyError, UsageError
+from baton.core.router.features import completion_features, last_user_text, prompt_vector
+from baton.core.router.learning import KeyValueStore, Learned
+from baton.core.router.scoring import Calibration
+from baton.core.types import Completion, LocalInfo, RouteDecision
+
+TIERS = ("auto", "local", "cloud")
+_SIGNAL_WORDS = {
+    "mean_lp": "average token confidence", "min_lp": "least confident token", "first_lp": "first token confidence",
+    "mean_entropy": "average uncertainty", "max_entropy": "peak uncertainty", "log_tokens": "answer length",
+    "finish_length": "answer cut at the token limit", "loop": "repetition loop", "no_number": "no number in the answer",
+    "echo_number": "answer only repeats a number from the question", "log_answer_numbers": "numbers juggled",
+    "refusal": "refusal", "max_digits": "size of the numbers", "total_digits": "digits in the question",
+}
+
+
+@dataclass
+class Verdict:
+    escalate: bool
+    score: float
+    threshold: float
+    reason: str
+    signals: dict[str, Any] = field(default_factory=dict)
+
+
+def _charges_money(ep: Endpoint) -> bool:
+    return ep.usd_per_mtok_in > 0 or ep.usd_per_mtok_out > 0
+
+
+class Router:
+    def __init__(self, routing: RoutingSettings, store: KeyValueStore | None = None,
+                 endpoints: Sequence[Endpoint] = (), offline: bool = False,
+                 calibration: Calibration | None = None,
+                 self_check: Callable[[str, str], float] | None = None) -> None:
+        if calibration is None:
+            from baton.core.router.shipped import shipped_calibration
+
+            calibration = shipped_calibration()
+        self.routing = routing
+        self.store = store
+        self.endpoints = list(endpoints)
+        self.offline = offline or routing.mode == "offline"
+        self.calibration = calibration
+        self.self_check = self_check
+        self.learned = Learned.load(store)
+
+    # ---- tiers -------------------------------------------------------------------------------------
+    def eligible_endpoints(self, spend_today: dict[str, float] | None = None,
+                           needed_tokens: int = 0) -> tuple[list[Endpoint], dict[str, str]]:
+        """Remote tiers that may be used now, in order, and why each other one may not."""
+        spend = spend_today or {}
+        usd_left = self.routing.budget_usd_per_day - float(spend.get("usd", 0.0))
+        ok: list[Endpoint] = []
+        refused: dict[str, str] = {}
+        for ep in self.endpoints:
+            if self.offline and not is_loopback_url(ep.base_url):
+                refused[ep.name] = "offline mode: only loopback endpoints may be contacted"
+            elif _charges_money(ep) and self.routing.budget_usd_per_day > 0 and usd_left <= 0:
+                refused[ep.name] = (f"today's cloud budget (${self.routing.budget_usd_per_day:.2f}) is spent; "
+                                    "raise routing.budget_usd_per_day")
+            elif needed_tokens and ep.context_window and needed_tokens > ep.context_window:
+                refused[ep.name] = f"needs {needed_tokens} tokens, its context is {ep.context_window}"
+            else:
+                ok.append(ep)
+        return ok, refused
+
+    def escalation_target(self, spend_today: dict[str, float] | None = None) -> Endpoint | None:
+        """The remote tier an escalation goes to now, or None when none may be used."""
+        eligible, _ = self.eligible_endpoints(spend_today)
+        if not eligible or self._energy_budget_spent(spend_today):
+            return None
+        return eligible[0]
+
+    def _energy_budget_spent(self, spend_today: dict[str, float] | None) -> bool:
+        limit_wh = self.routing.budget_wh_per_day
+        return limit_wh > 0 and float((spend_today or {}).get("energy_j", 0.0)) / 3600.0 >= limit_wh
+
+    def threshold_for(self, category: str) -> float:
+        base = self.routing.threshold if self.routing.threshold >= 0 else self.calibration.threshold
+        return min(1.0, max(0.0, base + self.learned.threshold_offset(category)))
+
+    def _offset(self, category: str) -> float:
+        return self.learned.prior_offset(category, self.calibration.base_rate(category))
+
+    # ---- stage one ---------------------------------------------------------------------------------
+    def before(self, messages: Sequence[Any], local: LocalInfo, tier: str = "auto",
+               spend_today: dict[str, float] | None = None) -> RouteDecision:
+        if tier not in TIERS:
+            raise UsageError(f"tier must be one of {', '.join(TIERS)}, not '{tier}'")
+        text = last_user_text(list(messages))
+        feats = prompt_vector(text)
+        category = next((c[4:] for c, v in feats.items() if c.startswith("cat_") and v), "prose")
+        needed = local.prompt_tokens + local.max_tokens
+        eligible, refused = self.eligible_endpoints(spend_today, needed)
+        energy_spent = self._energy_budget_spent(spend_today)
+        mode = self.routing.mode
+        threshold = self.threshold_for(category)
+        p1 = self.calibration.p_prompt(feats, category, self._offset(category))
+        skip_below = min(self.calibration.skip_below, threshold)
+        signals: dict[str, Any] = {
+            "category": category, "p_local_prompt": None if p1 is None else round(p1, 4),
+            "threshold": round(threshold, 4), "skip_below": round(skip_below, 4), "mode": mode,
+            "offline": self.offline, "refused_endpoints": refused, "prompt_tokens": local.prompt_tokens,
+            "n_ctx": local.n_ctx, "max_tokens": local.max_tokens, "prompt_features": feats,
+        }
+        may_escalate = mode in ("auto", "ask") and bool(eligible) and not energy_spent
+        why_not = self._why_no_escalation(mode, eligible, refused, energy_spent)
+        overflow = needed > local.n_ctx
+
+        def local_decision(reason: str, escalate_ok: bool) -> RouteDecision:
+            signals.update(may_escalate=escalate_ok, no_escalation_reason=None if escalate_ok else why_not,
+                           next_endpoint=eligible[0].name if eligible and escalate_ok else None,
+                           needs_approval=escalate_ok and mode == "ask")
+            return RouteDecision("local", local.model_id, None, False, reason, signals)
+
+        def cloud_decision(reason: str) -> RouteDecision:
+            ep = eligible[0]
+            loop = is_loopback_url(ep.base_url)
+            signals.update(may_escalate=False, endpoint_loopback=loop, privacy_check=not loop,
+                           needs_approval=mode == "ask" and tier != "cloud", next_endpoint=None)
+            return RouteDecision("cloud", ep.model, ep.name, False, reason, signals)
+
+        if tier == "local":
+            self._check_local(local, overflow)
+            return local_decision("pinned to the local model by the user", False)
+        if tier == "cloud":
+            if not eligible:
+                raise PolicyError(f"no remote tier can take this request: {why_not}")
+            return cloud_decision(f"pinned to {eligible[0].name} by the user")
+        if not local.fits or overflow:
+            if eligible and mode != "never":
+                what = ("the local model does not fit in memory" if not local.fits else
+                        f"prompt ({local.prompt_tokens}) + answer budget ({local.max_tokens}) tokens exceed "
+                        f"the local context ({local.n_ctx})")
+                return cloud_decision(f"{what}; sent to {eligible[0].name}")
+            self._check_local(local, overflow, why_not)
+        if p1 is not None and may_escalate and p1 < skip_below:
+            return cloud_decision(
+                f"local is hopeless on {category.replace('_', ' ')} questions like this "
+                f"(p={p1:.2f} < {skip_below:.2f}); skipped to {eligible[0].name}")
+        reason = "local first" + (f" (p={p1:.2f} from the prompt)" if p1 is not None else "")
+        return local_decision(reason, may_escalate)
+
+    @staticmethod
+    def _why_no_escalation(mode: str, eligible: list[Endpoint], refused: dict[str, str], energy_spent: bool) -> str:
+        if mode == "never":
+            return "routing.mode is 'never'"
+        if energy_spent:
+            return "today's energy budget is spent (routing.budget_wh_per_day)"
+        if not eligible:
+            if refused:
+                return "; ".join(f"{k}: {v}" for k, v in refused.items())
+            return "no endpoint is configured (add one with `baton endpoints add`)"
+        return ""
+
+    @staticmethod
+    def _check_local(local: LocalInfo, overflow: bool, why_not: str = "") -> None:
+        extra = f" No remote tier can take it: {why_not}." if why_not else ""
+        if not local.fits:
+            raise ModelDoesNotFit(f"{local.model_id or 'the local model'} does not fit in this machine's memory; "
+                                  f"pick a smaller model with --model or add an endpoint.{extra}")
+        if overflow:
+            raise ContextOverflow(
+                f"the prompt ({local.prompt_tokens} tokens) plus the answer budget ({local.max_tokens}) exceed "
+                f"{local.model_id or 'the local model'}'s {local.n_ctx}-token context; shorten the prompt, lower "
+                f"--max-tokens or raise engine.n_ctx.{extra}")
+
+    # ---- stage two ---------------------------------------------------------------------------------
+    def after(self, completion: Completion, messages: Sequence[Any],
+              decision: RouteDecision | None = None) -> Verdict:
+        question = last_user_text(list(messages))
+        feats = prompt_vector(question)
+        category = next((c[4:] for c, v in feats.items() if c.startswith("cat_") and v), "prose")
+        feats.update(completion_features(question, completion))
+        score = self.calibration.p_answer(feats, category, self._offset(category))
+        signals: dict[str, Any] = {"category": category, "tier": "local", "model_score": round(score, 4),
+                                   "features": {k: round(v, 4) for k, v in feats.items()},
+                                   "finish_reason": completion.finish_reason}
+        if self.routing.self_check and self.self_check is not None and completion.text.strip():
+            p_self = min(1.0, max(0.0, float(self.self_check(question, completion.text))))
+            signals["self_check"] = round(p_self, 4)
+            score = math.sqrt(max(score, 1e-9) * max(p_self, 1e-9))  # geometric mean of the two
+        threshold = self.threshold_for(category)
+        signals["threshold"] = round(threshold, 4)
+        drivers = self.calibration.explain(feats, category)
+        why = ", ".join(f"{_SIGNAL_WORDS.get(n, n.replace('_', ' '))} {'+' if c > 0 else '-'}" for n, c in drivers)
+        if completion.finish_reason == "cancelled":
+            return Verdict(False, score, threshold, "stopped by the user; not escalated", signals)
+        escalate = score < threshold
+        if escalate and decision is not None and not decision.signals.get("may_escalate", True):
+            reason = (f"confidence {score:.2f} < {threshold:.2f} but not escalated: "
+                      f"{decision.signals.get('no_escalation_reason') or 'pinned'}")
+            return Verdict(False, score, threshold, reason, signals)
+        cmp = "<" if escalate else ">="
+        verb = "escalate" if escalate else "keep local"
+        return Verdict(escalate, score, threshold, f"{verb}: confidence {score:.2f} {cmp} {threshold:.2f} ({why})",
+                       signals)
+
+    # ---- learning and privacy ----------------------------------------------------------------------
+    def record_feedback(self, message_features: dict[str, Any], kind: str, value: float | None = None) -> dict[str, Any]:
+        """Learn from the user's judgement of an answer. ``message_features`` is the ``signals`` dict of
+        the verdict (or decision) stored with the message; only answers from the local tier teach."""
+        category = str(message_features.get("category") or "prose")
+        if message_features.get("tier", "local") != "local":
+            return {"learned": False, "why": "the judged answer came from a remote tier"}
+        changed = self.learned.update(category, kind, value)
+        self.learned.save(self.store)
+        return {"learned": True, "category": category, **changed,
+                "threshold": round(self.threshold_for(category), 4)}
+
+    def privacy_check(self, text: str) -> list[Any]:
+        """Secrets found in ``text`` (the service refuses or redacts per routing.privacy before a
+        non-loopback tier sees it)."""
+        from baton.core.router import privacy
+
+        return list(privacy.scan(text))

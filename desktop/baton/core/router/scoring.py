@@ -1,0 +1,137 @@
+"""The calibrated scores both stages use, in one object the router and the benchmark share.
+
+- ``p_prompt``: stage one, from the prompt alone: how likely the local model's answer is good.
+- ``p_answer``: stage two, from the prompt plus the local answer (token confidence, finish, format).
+Both return probabilities; the user's history enters as an offset in logits (see ``learning``).
+
+Categories the fitted data never covered (``code`` and ``prose`` for the shipped defaults, fitted on
+arithmetic and word problems) are not extrapolated: stage one never skips them, and stage two uses the
+token-signal model alone, re-centred on the category's prior (``unseen_prior`` until the user's own
+feedback moves it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from baton.core.router.calibration import LogisticModel, fit_logistic, kfold, logit, sigmoid
+from baton.core.router.features import ALL_NAMES, PROMPT_NAMES, SIGNAL_NAMES
+
+MIN_ITEMS_PER_CATEGORY = 20  # fewer than this in the fitted data: the category counts as unseen
+HARD_FAIL_P = 0.01  # a loop or an empty answer is never accepted as good
+
+
+@dataclass
+class Calibration:
+    stage_one: LogisticModel
+    stage_two: LogisticModel
+    signals_only: LogisticModel
+    base_rates: dict[str, float]
+    trained: dict[str, int]
+    threshold: float
+    skip_below: float
+    unseen_prior: float = 0.6
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    # ---- scores ---------------------------------------------------------------------------------
+    def covers(self, category: str) -> bool:
+        return self.trained.get(category, 0) >= MIN_ITEMS_PER_CATEGORY
+
+    def base_rate(self, category: str) -> float:
+        return self.base_rates[category] if self.covers(category) else self.unseen_prior
+
+    def p_prompt(self, features: dict[str, float], category: str, offset: float = 0.0) -> float | None:
+        """Stage one; ``None`` for a category the fit has not seen (no basis to skip the local model)."""
+        if not self.covers(category):
+            return None if offset == 0.0 else float(sigmoid(logit(self.unseen_prior) + offset))
+        return self.stage_one.predict_one(features, offset)
+
+    def p_answer(self, features: dict[str, float], category: str, offset: float = 0.0) -> float:
+        if features.get("loop", 0.0) >= 1.0 or features.get("log_tokens", 1.0) <= 0.0:
+            return HARD_FAIL_P
+        if self.covers(category):
+            return self.stage_two.predict_one(features, offset)
+        m = self.signals_only
+        x = np.array([float(features.get(n, 0.0)) for n in m.names])
+        z = float(((x - m.mean) / m.scale) @ m.weights) + logit(self.unseen_prior) + offset
+        return float(sigmoid(z))
+
+    def explain(self, features: dict[str, float], category: str, top: int = 3) -> list[tuple[str, float]]:
+        model = self.stage_two if self.covers(category) else self.signals_only
+        return model.contributions(features, top)
+
+    # ---- batch scores for the benchmark ---------------------------------------------------------
+    def batch(self, rows: list[dict[str, float]], categories: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(p_prompt, p_answer) per item; an unseen category's p_prompt is 1.0 (never skipped)."""
+        p1 = np.array([(lambda v: 1.0 if v is None else v)(self.p_prompt(r, c)) for r, c in zip(rows, categories)])
+        p2 = np.array([self.p_answer(r, c) for r, c in zip(rows, categories)])
+        return p1, p2
+
+    # ---- persistence ----------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "stage_one": self.stage_one.to_dict(), "stage_two": self.stage_two.to_dict(),
+            "signals_only": self.signals_only.to_dict(),
+            "base_rates": {k: round(v, 6) for k, v in self.base_rates.items()}, "trained": dict(self.trained),
+            "threshold": round(self.threshold, 6), "skip_below": round(self.skip_below, 6),
+            "unseen_prior": self.unseen_prior, "meta": self.meta,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Calibration":
+        return cls(LogisticModel.from_dict(d["stage_one"]), LogisticModel.from_dict(d["stage_two"]),
+                   LogisticModel.from_dict(d["signals_only"]), dict(d["base_rates"]), dict(d["trained"]),
+                   float(d["threshold"]), float(d["skip_below"]), float(d.get("unseen_prior", 0.6)),
+                   dict(d.get("meta", {})))
+
+
+# ---- fitting ------------------------------------------------------------------------------------
+@dataclass
+class FitOptions:
+    l2: float = 1.0
+    inner_folds: int = 5
+    seed: int = 0
+    threshold_rule: str = "epca"  # how the default threshold is chosen on the training items
+
+
+def _matrix(rows: list[dict[str, float]], names: list[str]) -> np.ndarray:
+    return np.array([[float(r.get(n, 0.0)) for n in names] for r in rows], dtype=float).reshape(len(rows), len(names))
+
+
+def fit_models(rows: list[dict[str, float]], categories: list[str], labels: np.ndarray,
+               options: FitOptions) -> Calibration:
+    """The three logistic models and per-category base rates (threshold and skip are set by the caller)."""
+    y = np.asarray(labels, dtype=float)
+    s1 = fit_logistic(_matrix(rows, PROMPT_NAMES), y, PROMPT_NAMES, options.l2)
+    s2 = fit_logistic(_matrix(rows, ALL_NAMES), y, ALL_NAMES, options.l2)
+    so = fit_logistic(_matrix(rows, SIGNAL_NAMES), y, SIGNAL_NAMES, options.l2)
+    base: dict[str, float] = {}
+    trained: dict[str, int] = {}
+    for cat in sorted(set(categories)):
+        mask = np.array([c == cat for c in categories])
+        trained[cat] = int(mask.sum())
+        base[cat] = float((y[mask].sum() + 0.5) / (mask.sum() + 1.0))
+    return Calibration(s1, s2, so, base, trained, threshold=0.5, skip_below=0.0)
+
+
+def fit_calibration(rows: list[dict[str, float]], categories: list[str], labels: np.ndarray,
+                    choose: Any, options: FitOptions | None = None) -> Calibration:
+    """Fit on these items; the threshold and the skip level are chosen by ``choose(p1, p2, idx)`` on
+    out-of-fold predictions over the same training items (an inner k-fold), never on in-sample scores."""
+    options = options or FitOptions()
+    labels = np.asarray(labels, dtype=bool)
+    cal = fit_models(rows, categories, labels, options)
+    n = len(rows)
+    p1 = np.ones(n)
+    p2 = np.zeros(n)
+    k = min(options.inner_folds, max(2, int(labels.sum())), n)
+    for train, test in kfold(labels, k, options.seed + 1):
+        inner = fit_models([rows[i] for i in train], [categories[i] for i in train], labels[train], options)
+        a, b = inner.batch([rows[i] for i in test], [categories[i] for i in test])
+        p1[test], p2[test] = a, b
+    cal.threshold, cal.skip_below = choose(p1, p2, np.arange(n))
+    cal.meta["threshold_rule"] = options.threshold_rule
+    return cal
