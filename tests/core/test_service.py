@@ -37,11 +37,11 @@ class ScriptedRouter:
         return RouteDecision(t, local.model_id if t == "local" else "remote-model",
                              endpoint=None if t == "local" else "lan", reason=f"scripted {t}")
 
-    def after(self, completion, messages):
-        return Verdict(self.escalate)
+    def after(self, completion, messages, decision=None):
+        return Verdict(self.escalate and completion.finish_reason != "cancelled")
 
-    def escalation_target(self, spend_today):
-        return self.endpoints[0] if self.endpoints else None
+    def eligible_endpoints(self, spend_today=None, needed_tokens=0):
+        return list(self.endpoints), {}
 
 
 class ScriptedClient:
@@ -70,7 +70,7 @@ class ScriptedTiers:
         return RemoteTier(endpoint, self._client)
 
 
-ENDPOINT = Endpoint("lan", "http://127.0.0.1:9/v1", "remote-model", usd_per_mtok_in=1.0, usd_per_mtok_out=2.0,
+ENDPOINT = Endpoint("lan", "https://llm.example.net/v1", "remote-model", usd_per_mtok_in=1.0, usd_per_mtok_out=2.0,
                     j_per_token=0.5)
 
 

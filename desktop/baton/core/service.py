@@ -176,7 +176,7 @@ class BatonService:
         if completion.finish_reason == "loop":
             result.notices.append("the local model fell into a loop; the answer was cut there")
         if completion.finish_reason != "cancelled" and tier == "auto":
-            verdict = self.router.after(completion, messages)
+            verdict = self.router.after(completion, messages, decision)
             decision.signals.update(verdict.signals)
             decision.signals["score"] = verdict.score
             if verdict.escalate:
@@ -195,15 +195,9 @@ class BatonService:
                         cancel: threading.Event | None, approve: ApproveCallback | None, emit: StatusCallback,
                         local: AskResult, writer: AnswerWriter) -> AskResult | None:
         """Try the next tier; on refusal or failure keep the local answer and say why."""
-        mode = self.settings.routing.mode
-        if mode in ("never", "offline") or self.settings.is_offline or not self.settings.endpoints:
-            why_not = ("offline mode" if self.settings.is_offline or mode == "offline" else
-                       "routing mode is never" if mode == "never" else "no cloud endpoint is configured")
-            decision.reason = f"{decision.reason}; would escalate ({why}) but {why_not}"
-            return None
-        target = self.router.escalation_target(spend_today=self.spend_today())
+        target = self._escalation_target(decision)
         if target is None:
-            decision.reason = f"{decision.reason}; would escalate ({why}) but the daily budget is spent"
+            decision.reason = f"{decision.reason}; would escalate ({why}) but no remote tier may take it"
             return None
         esc = RouteDecision(tier="cloud", model=target.model, endpoint=target.name, escalated=True,
                             reason=f"escalated: {why}", signals=dict(decision.signals))
@@ -224,7 +218,12 @@ class BatonService:
         if self.cloud is None:
             raise PolicyError("cloud tiers are not available in this build; install the `cloud` extra")
         endpoint = self.settings.endpoint(decision.endpoint) if decision.endpoint else self.settings.endpoints[0]
-        outgoing, redactions = self.cloud.prepare(messages, self.settings.routing.privacy)
+        from baton.core.router.policy import is_loopback_url
+
+        if is_loopback_url(endpoint.base_url):  # nothing leaves the machine: no privacy gate needed
+            outgoing, redactions = list(messages), []
+        else:
+            outgoing, redactions = self.cloud.prepare(messages, self.settings.routing.privacy)
         client = self.cloud.client(endpoint)
         est_usd = client.estimate_usd(outgoing, max_tokens)
         if self.settings.routing.mode == "ask":
@@ -292,6 +291,13 @@ class BatonService:
         return completion, energy
 
     # ---- helpers -------------------------------------------------------------------------------
+    def _escalation_target(self, decision: RouteDecision) -> Any:
+        name = decision.signals.get("next_endpoint")
+        if name:
+            return self.settings.endpoint(name)
+        eligible, _refused = self.router.eligible_endpoints(self.spend_today())
+        return eligible[0] if eligible else None
+
     def _history(self, thread_id: str) -> list[ChatMessage]:
         self.store.get_thread(thread_id)  # clear error for an unknown thread
         return [ChatMessage(m.role, m.content) for m in self.store.history(thread_id)
