@@ -146,3 +146,18 @@ def test_bad_keys_are_refused(memory_keyring: MemoryKeyring, bad: str) -> None:
     with pytest.raises(UsageError):
         Credentials(env={}).set("openai", bad)
     assert memory_keyring.store == {}
+
+
+def test_a_plain_file_keyring_is_refused_for_storing(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from keyrings.alt.file import PlaintextKeyring
+
+    backend = PlaintextKeyring()
+    backend.file_path = str(tmp_path / "keyring_pass.cfg")  # type: ignore[misc]
+    previous = keyring.get_keyring()
+    keyring.set_keyring(backend)
+    try:
+        with pytest.raises(NoKeyring, match="plain file.*--key-env VAR"):
+            Credentials(env={}).set("openai", "sk-would-be-plaintext")
+        assert not (tmp_path / "keyring_pass.cfg").exists()
+    finally:
+        keyring.set_keyring(previous)

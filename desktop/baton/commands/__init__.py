@@ -7,4 +7,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "gui",
     "threads",
     "energy",
+    "endpoints",
+    "keys",
+    "config",
 )

@@ -3,6 +3,8 @@
 Keys are never written to the config file, the database or a log, and never put in an error
 message. A headless box often has no keyring backend (``keyring.errors.NoKeyringError``): reading
 then returns None (the env-var route still works); storing says so and points to ``--key-env``.
+A backend that keeps keys in a plain file (``keyrings.alt``'s PlaintextKeyring, which keyring picks
+by itself when it is installed and nothing better is) is refused for storing, for the same reason.
 """
 
 from __future__ import annotations
@@ -16,6 +18,12 @@ from baton.core.errors import BatonError, UsageError
 
 class NoKeyring(BatonError):
     """There is no OS keyring on this machine."""
+
+
+def _plaintext_message(name: str, backend: str) -> str:
+    return (f"the only keyring here ({backend}) keeps keys in a plain file, so the key for '{name}' was not stored; "
+            f"put it in an environment variable and name it with `baton endpoints add {name} ... --key-env VAR` "
+            "(or install a real keyring backend such as gnome-keyring or KWallet)")
 
 
 def _no_keyring_message(name: str) -> str:
@@ -38,6 +46,19 @@ class Credentials:
 
             self._keyring = keyring
         return self._keyring
+
+    def _plaintext_backend(self) -> str | None:
+        """The name of the active backend when it stores keys in a plain file, else None."""
+        get = getattr(self.keyring, "get_keyring", None)
+        if get is None:
+            return None
+        backend = get()
+        chained = getattr(backend, "backends", None)
+        if chained:
+            backend = chained[0]
+        cls = type(backend)
+        name = f"{cls.__module__}.{cls.__name__}"
+        return name if "plaintext" in cls.__name__.lower() else None
 
     def _errors(self) -> Any:
         import keyring.errors
@@ -80,6 +101,9 @@ class Credentials:
         if any(c in key for c in "\r\n\0"):
             raise UsageError(f"the key for '{name}' contains a line break; paste the key alone")
         errors = self._errors()
+        plain = self._plaintext_backend()
+        if plain:
+            raise NoKeyring(_plaintext_message(name, plain))
         try:
             self.keyring.set_password(self.service, name, key)
         except errors.NoKeyringError:
