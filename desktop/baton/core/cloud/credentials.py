@@ -82,6 +82,13 @@ class Credentials:
                              "unlock it, or use `--key-env VAR` with an environment variable") from None
         return value or None
 
+    def get_stored(self, name: str) -> str | None:
+        """A secret stored under ``name`` in the keyring (no env lookup); None if absent or no keyring."""
+        try:
+            return self.keyring.get_password(self.service, name) or None
+        except self._errors().KeyringError:
+            return None
+
     def source(self, endpoint: Endpoint) -> str:
         """Where the key would come from: 'env:VAR', 'keyring', or 'none' (never the key itself)."""
         env = os.environ if self._env is None else self._env
