@@ -45,8 +45,14 @@ class ScriptedRouter:
 
 
 class ScriptedClient:
+    """Streams from a scripted engine instead of the network; prices like the real client."""
+
     def __init__(self, engine: FakeEngine, fail: Exception | None = None) -> None:
+        from baton.core.cloud.client import CloudClient
+
         self.engine, self.fail = engine, fail
+        pricing = CloudClient(ENDPOINT, None, offline=True)
+        self.cost_usd, self.energy_part = pricing.cost_usd, pricing.energy_part
 
     def stream(self, request, cancel=None):
         if self.fail:

@@ -8,7 +8,7 @@ from typing import Any
 
 from baton.config import Endpoint, Settings
 from baton.core.errors import PrivacyBlocked
-from baton.core.types import ChatMessage, Chunk, EnergyPart, GenerationRequest, Measurement, Usage
+from baton.core.types import ChatMessage, Chunk, GenerationRequest, Measurement, Usage
 
 CHARS_PER_TOKEN = 4.0  # rough, for the pre-send cost estimate only
 
@@ -24,19 +24,14 @@ class RemoteTier:
         return self._client.stream(request, cancel)
 
     def cost_usd(self, usage: Usage) -> float:
-        ep = self.endpoint
-        return (usage.prompt_tokens * ep.usd_per_mtok_in + usage.completion_tokens * ep.usd_per_mtok_out) / 1e6
+        return self._client.cost_usd(usage)
 
     def estimate_usd(self, messages: list[ChatMessage], max_tokens: int) -> float:
         prompt_tokens = int(sum(len(m.content) for m in messages) / CHARS_PER_TOKEN) + 8 * len(messages)
         return self.cost_usd(Usage(prompt_tokens, max_tokens))
 
     def energy_measurement(self, usage: Usage) -> Measurement:
-        tokens = usage.prompt_tokens + usage.completion_tokens
-        j = tokens * self.endpoint.j_per_token
-        note = (f"{self.endpoint.name}: {tokens} tokens x {self.endpoint.j_per_token} J/token (endpoint setting)"
-                if self.endpoint.j_per_token else f"{self.endpoint.name}: no J/token set for this endpoint")
-        return Measurement([EnergyPart("remote", "estimated", j, note)], 0.0)
+        return Measurement([self._client.energy_part(usage)], 0.0)
 
 
 class CloudTiers:
