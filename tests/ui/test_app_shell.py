@@ -72,7 +72,11 @@ def test_theme_follows_the_forced_scheme_and_loads_its_stylesheet(qapp, monkeypa
 
 
 def test_power_panel_shows_today_and_the_memory_curve(qtbot, make_window):
-    h = make_window()
+    from baton.core.engine.fake import FakeEngine
+
+    engine = FakeEngine("fake-local", token_delay_s=0.01)
+    engine.enqueue(["tok "] * 30)
+    h = make_window(engine=engine)
     w = h.window
     w.session.send("hello", "auto")
     wait_idle(qtbot, h)
@@ -93,6 +97,7 @@ def test_power_panel_shows_today_and_the_memory_curve(qtbot, make_window):
 
     # The meter's sampler (a real core thread) feeds the curves: RAM, and watts per scope with the source.
     qtbot.waitUntil(lambda: plotted("rss") >= 2, timeout=5000)
+    assert plotted("tok") >= 2 and max(w.power._curves["tok"][0].getData()[1]) > 0  # the answer's speed
     scopes = [k for k in w.power._curves if k.startswith("w:")]
     assert scopes, "no power curve"
     legend = [item[1].text for item in w.power.power_plot.legend.items]

@@ -8,6 +8,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 from baton.config import Settings
+from baton.ui.models import SHORTCUT_ROLE
 from baton.ui.palette import CommandPalette
 from baton.ui.settings_dialog import SettingsDialog
 
@@ -65,6 +66,32 @@ def test_settings_dialog_round_trip(qtbot, make_window, memory_keyring):
     dlg2.reject()
 
 
+def test_an_endpoint_added_in_settings_is_used_at_once(qtbot, make_window):
+    from baton.core.engine.fake import FakeEngine
+    from tests.ui.conftest import wait_idle
+
+    local = FakeEngine("fake-local")
+    local.enqueue("a local answer")
+    cloud = FakeEngine("big-model")
+    cloud.enqueue("a better answer")
+    h = make_window(engine=local, cloud=cloud)
+    w = h.window
+    w.session.send("tell me about tides", "auto")
+    wait_idle(qtbot, h)
+    assert not w.actions_.escalate.isEnabled()
+    dlg = w.open_settings()
+    dlg.add_endpoint()
+    dlg.ep_name.setText("loop")
+    dlg.ep_url.setText("http://127.0.0.1:9/v1")
+    dlg.ep_model.setText("big-model")
+    dlg.save()
+    assert w.actions_.escalate.isEnabled()
+    w.actions_.escalate.trigger()
+    wait_idle(qtbot, h)
+    assert len(cloud.requests) == 1
+    assert w.chat.receipt_bars()[-1].badge.text().startswith("cloud · big-model")
+
+
 def test_settings_dialog_refuses_an_incomplete_endpoint(qtbot, make_window):
     h = make_window()
     dlg = h.window.open_settings()
@@ -101,9 +128,11 @@ def test_command_palette_filters_and_runs_an_action(qtbot, make_window):
     qtbot.keyClick(w, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier)
     palette = next(d for d in QApplication.topLevelWidgets() if isinstance(d, CommandPalette) and d.isVisible())
     assert palette.proxy.rowCount() >= 20  # every action, each with its shortcut
-    shown = [palette.proxy.index(r, 0).data() for r in range(palette.proxy.rowCount())]
-    assert any(s.startswith("New thread\t") for s in shown)
-    assert any(s.startswith("Escalate this answer\t") for s in shown)
+    shown = {palette.proxy.index(r, 0).data(): palette.proxy.index(r, 0).data(SHORTCUT_ROLE)
+             for r in range(palette.proxy.rowCount())}
+    assert shown["New thread"] == "Ctrl+N"
+    assert shown["Escalate this answer"] == "Ctrl+E"
+    assert shown["Stop answer"] == "Esc"
     qtbot.keyClicks(palette.filter, "new thr")
     assert palette.proxy.rowCount() == 1
     qtbot.keyClick(palette.filter, Qt.Key.Key_Return)

@@ -74,7 +74,7 @@ def test_weak_local_answer_escalates_on_its_own_and_shows_both(qtbot, make_windo
     assert "escalated" in last.badge.text()
     last.toggle.setChecked(True)
     assert last.details.isVisibleTo(last)
-    assert "escalated: low confidence (scripted)" in last.details.text()
+    assert "escalated: escalate: confidence" in last.details.text()
     assert w.thread_model.get(tid).state == "escalated"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import QSortFilterProxyModel, Qt
 from PySide6.QtGui import QAction
 
-from baton.ui.models import ActionListModel, ModelTableModel, QueueModel, QueueRow, ThreadListModel, ThreadRow
+from baton.ui.models import SHORTCUT_ROLE, ActionListModel, ModelTableModel, QueueModel, QueueRow, ThreadListModel, ThreadRow
 
 MODEL_ROW = {"id": "m", "path": "/m.gguf", "origin": "baton", "name": "m", "arch": "llama", "params": 135_000_000,
              "quant": "Q4_1", "size_bytes": 98_362_432, "context_length": 8192, "chat_template": True,
@@ -56,7 +56,8 @@ def test_action_list_model_and_its_filter(qtmodeltester, qapp):
     model = ActionListModel(acts)
     qtmodeltester.check(model)
     assert model.rowCount() == 2  # actions without text are left out
-    assert model.index(0, 0).data() == "New thread\tCtrl+N"
+    assert model.index(0, 0).data() == "New thread"
+    assert model.index(0, 0).data(SHORTCUT_ROLE) == "Ctrl+N"
     assert not model.flags(model.index(1, 0)) & Qt.ItemFlag.ItemIsEnabled
     proxy = QSortFilterProxyModel()
     proxy.setSourceModel(model)

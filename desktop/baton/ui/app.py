@@ -3,6 +3,8 @@ and passed down), the main window."""
 
 from __future__ import annotations
 
+import logging
+import logging.handlers
 import sys
 from typing import Any
 
@@ -53,6 +55,18 @@ def build_context(app: QApplication, service: Any, paths: Paths, settings: Setti
                      renderer=Renderer(dark=theme.dark), assets=assets)
 
 
+def log_to_file(paths: Paths) -> logging.Handler:
+    """Unexpected errors of the app go to ``<log dir>/baton-gui.log`` (keys never reach a log line)."""
+    paths.log_dir.mkdir(parents=True, exist_ok=True)
+    handler = logging.handlers.RotatingFileHandler(paths.log_dir / "baton-gui.log", maxBytes=1 << 20,
+                                                   backupCount=2, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("baton")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    return handler
+
+
 def run(paths: Paths, settings: Settings, service: Any, argv: list[str] | None = None) -> int:
     """Open the window on ``service`` and run until it closes. Returns the exit code."""
     if not binding_is_sound():
@@ -62,6 +76,7 @@ def run(paths: Paths, settings: Settings, service: Any, argv: list[str] | None =
                          f"{sys.version_info.major}.{sys.version_info.minor} that crashes the app; install another "
                          "version with: pip install 'PySide6-Essentials>=6.6,<6.12'")
     app = make_application(argv)
+    handler = log_to_file(paths)
     ui = build_context(app, service, paths, settings)
     window = MainWindow(ui)
     window.show()
@@ -70,3 +85,5 @@ def run(paths: Paths, settings: Settings, service: Any, argv: list[str] | None =
         return int(app.exec())
     finally:
         window.shutdown()
+        logging.getLogger("baton").removeHandler(handler)
+        handler.close()

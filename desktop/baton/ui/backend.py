@@ -148,6 +148,14 @@ class Backend:
         new.validate()
         _copy_into(self.settings, new)
         self.settings.save(self.paths.config_file)
+        hook = getattr(self.service, "settings_changed", None)
+        if callable(hook):
+            hook()
+            return
+        router = getattr(self.service, "router", None)  # keeps its own copy of the endpoint list
+        if router is not None and hasattr(router, "endpoints"):
+            router.endpoints = list(self.settings.endpoints)
+            router.offline = self.settings.is_offline
 
     def _credentials(self) -> Any:
         creds = getattr(getattr(self.service, "cloud", None), "credentials", None)
@@ -188,6 +196,15 @@ class Backend:
         import psutil
 
         return {"rss_bytes": psutil.Process().memory_info().rss, "vram_bytes": None}
+
+    def start_sampling(self) -> None:
+        """Start the meter's background sampler (a core thread; stopped when the service closes)."""
+        meter = getattr(self.service, "meter", None)
+        if meter is not None:
+            try:
+                meter.sampler  # noqa: B018 (the property starts it)
+            except Exception:
+                pass
 
     def power_history(self) -> list[PowerReading] | None:
         """The meter's sampler ring buffer as readings, or None when this machine has no sampler."""

@@ -152,7 +152,6 @@ class ChatView(QScrollArea):
         if m.role == "user":
             b = Bubble("user", "You")
             b.add_text(m.content, rich=False)
-            b.setContentsMargins(48, 0, 0, 0)
             return b
         if m.status == "escalated":
             b = Bubble("replaced", f"Local answer from {m.model or '?'}, replaced by an escalation")
@@ -194,7 +193,6 @@ class ChatView(QScrollArea):
         self.end_live()
         self._live_user = Bubble("user", "You")
         self._live_user.add_text(prompt, rich=False)
-        self._live_user.setContentsMargins(48, 0, 0, 0)
         self._add(self._live_user)
         self._live_bubble = Bubble("assistant", "Answer")
         self.live_status = QLabel(status)

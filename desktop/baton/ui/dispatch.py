@@ -5,6 +5,7 @@ and turns worker signals into window-level signals. Lives on the GUI thread; all
 from __future__ import annotations
 
 import time
+from collections import deque
 
 from PySide6.QtCore import QObject, Signal
 
@@ -13,6 +14,8 @@ from baton.ui.registry import Registry
 from baton.ui.workers import Approval, Job, JobIds, Lane
 
 DRAIN_INTERVAL_MS = 50
+RATE_EVERY_S = 1.0
+RATE_HISTORY = 900  # 15 minutes of once-a-second figures
 LANE_STOP_WAIT_MS = 15000
 
 
@@ -35,6 +38,9 @@ class Dispatcher(QObject):
         self._local.start()
         self._drain_timer = registry.timer("stream-drain", self, DRAIN_INTERVAL_MS, self._drain)
         self._closed = False
+        self._pieces_done = 0  # pieces of jobs that have finished (keeps the running total monotonic)
+        self._rate_mark: tuple[float, int] | None = None
+        self.rate_history: deque[tuple[float, float]] = deque(maxlen=RATE_HISTORY)  # (monotonic s, tok/s)
 
     # ---- queries ------------------------------------------------------------------------------
     def job_for_thread(self, thread_id: str) -> Job | None:
@@ -50,8 +56,8 @@ class Dispatcher(QObject):
         return bool(self._jobs)
 
     def pieces_total(self) -> int:
-        """Pieces of text produced so far by running jobs (for a live tokens-per-second figure)."""
-        return sum(j.buffer.pieces for j in self._jobs.values())
+        """Pieces of text (about one per token) produced since the window opened."""
+        return self._pieces_done + sum(j.buffer.pieces for j in self._jobs.values())
 
     # ---- commands -----------------------------------------------------------------------------
     def submit(self, thread_id: str, prompt: str, tier: str = "auto", model: str | None = None,
@@ -153,11 +159,15 @@ class Dispatcher(QObject):
         self._finish(job)
 
     def _finish(self, job: Job) -> None:
-        self._jobs.pop(job.id, None)
+        if self._jobs.pop(job.id, None) is not None:
+            self._pieces_done += job.buffer.pieces
         self._cloud.pop(job.id, None)
         self._approvals = [a for a in self._approvals if a.job is not job]
         if not self.running():
             self._drain_timer.stop()
+            self._sample_rate(force=True)
+            self.rate_history.append((time.monotonic(), 0.0))
+            self._rate_mark = None
         job.status = ""
         self.jobChanged.emit(job)
         self.jobFinished.emit(job)
@@ -166,6 +176,19 @@ class Dispatcher(QObject):
         for job in list(self._jobs.values()):
             if job.state == "running":
                 self._take_text(job)
+        self._sample_rate()
+
+    def _sample_rate(self, force: bool = False) -> None:
+        now = time.monotonic()
+        pieces = self.pieces_total()
+        if self._rate_mark is None:
+            self._rate_mark = (now, pieces)
+            return
+        t0, p0 = self._rate_mark
+        if force or now - t0 >= RATE_EVERY_S:
+            if now > t0:
+                self.rate_history.append((now, max(0, pieces - p0) / (now - t0)))
+            self._rate_mark = (now, pieces)
 
     def _take_text(self, job: Job) -> None:
         text = job.buffer.drain()
@@ -173,11 +196,3 @@ class Dispatcher(QObject):
             job.shown_text += text
             self.textArrived.emit(job, text)
 
-
-def live_tokens_per_s(prev: tuple[float, int] | None, pieces: int) -> tuple[float, tuple[float, int]]:
-    """Tokens per second since the previous sample (pieces of streamed text approximate tokens)."""
-    now = time.monotonic()
-    if prev is None or now <= prev[0]:
-        return 0.0, (now, pieces)
-    rate = max(0, pieces - prev[1]) / (now - prev[0])
-    return rate, (now, pieces)

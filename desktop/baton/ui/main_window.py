@@ -63,7 +63,7 @@ class MainWindow(QMainWindow):
         self.composer = Composer()
         self.session = Session(ui.backend, self.dispatcher, self.thread_model, self.queue_model, self.chat,
                                self.composer, self._empty_state, self)
-        self.power = PowerPanel(ui.backend, ui.registry, ui.theme, self.dispatcher.pieces_total)
+        self.power = PowerPanel(ui.backend, ui.registry, ui.theme, lambda: self.dispatcher.rate_history)
 
         self._build_layout()
         self.actions_ = build_actions(self, {
@@ -81,6 +81,7 @@ class MainWindow(QMainWindow):
         self.refresh_endpoints()
         self.session.load()
         self._closing = False
+        self.backend.start_sampling()  # so the power panel has the last minutes when it opens
 
     # ---- layout ----------------------------------------------------------------------------------
     def _build_layout(self) -> None:

@@ -15,6 +15,7 @@ Index = QModelIndex | QPersistentModelIndex
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
 STATE_ROLE = Qt.ItemDataRole.UserRole + 2
 UNREAD_ROLE = Qt.ItemDataRole.UserRole + 3
+SHORTCUT_ROLE = Qt.ItemDataRole.UserRole + 4
 
 STATE_LABELS = {"idle": "idle", "queued": "queued", "generating": "generating", "escalated": "escalated",
                 "failed": "failed", "loading": "loading model", "waiting": "waiting for you"}
@@ -241,8 +242,9 @@ class ActionListModel(QAbstractListModel):
         a = self._actions[index.row()]
         text = a.text().replace("&", "")
         if role == Qt.ItemDataRole.DisplayRole:
-            keys = a.shortcut().toString(a.shortcut().SequenceFormat.NativeText)
-            return f"{text}\t{keys}" if keys else text
+            return text
+        if role == SHORTCUT_ROLE:
+            return a.shortcut().toString(a.shortcut().SequenceFormat.NativeText)
         if role == Qt.ItemDataRole.ToolTipRole:
             return a.toolTip() or text
         if role == Qt.ItemDataRole.UserRole:

@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QObject, QSortFilterProxyModel, Qt
-from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QDialog, QLineEdit, QListView, QVBoxLayout, QWidget
+from PySide6.QtCore import QEvent, QModelIndex, QObject, QSortFilterProxyModel, Qt
+from PySide6.QtGui import QAction, QPainter
+from PySide6.QtWidgets import (QDialog, QLineEdit, QListView, QStyle, QStyledItemDelegate, QStyleOptionViewItem,
+                               QVBoxLayout, QWidget)
 
-from baton.ui.models import ActionListModel
+from baton.ui.models import SHORTCUT_ROLE, ActionListModel
+
+
+class ShortcutDelegate(QStyledItemDelegate):
+    """The command on the left, its shortcut right-aligned."""
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+        super().paint(painter, option, index)
+        keys = index.data(SHORTCUT_ROLE)
+        if not keys:
+            return
+        painter.save()
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        role = option.palette.ColorRole.HighlightedText if selected else option.palette.ColorRole.PlaceholderText
+        painter.setPen(option.palette.color(role))
+        painter.drawText(option.rect.adjusted(0, 0, -8, 0),
+                         int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter), keys)
+        painter.restore()
 
 
 class CommandPalette(QDialog):
@@ -28,6 +46,7 @@ class CommandPalette(QDialog):
         self.list = QListView()
         self.list.setObjectName("paletteList")
         self.list.setModel(self.proxy)
+        self.list.setItemDelegate(ShortcutDelegate(self.list))
         self.list.activated.connect(self._run_index)
         self.list.clicked.connect(self._run_index)
         layout = QVBoxLayout(self)

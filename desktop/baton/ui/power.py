@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import pyqtgraph as pg
 from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
 
 from baton.ui.backend import Backend, PowerReading, Totals
-from baton.ui.dispatch import live_tokens_per_s
 from baton.ui.format import fmt_energy, fmt_usd, fmt_wh
 from baton.ui.registry import Registry
 from baton.ui.theme import Theme
@@ -22,15 +21,13 @@ TOTALS_EVERY_TICKS = 5
 
 
 class PowerPanel(QWidget):
-    def __init__(self, backend: Backend, registry: Registry, theme: Theme, pieces: Callable[[], int],
-                 parent: QWidget | None = None) -> None:
+    def __init__(self, backend: Backend, registry: Registry, theme: Theme,
+                 rates: Callable[[], Iterable[tuple[float, float]]], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("powerPanel")
         self._backend = backend
         self._theme = theme
-        self._pieces = pieces
-        self._tok_prev: tuple[float, int] | None = None
-        self._tok: deque[tuple[float, float]] = deque(maxlen=int(HISTORY_S))
+        self._rates = rates
         self._own: deque[PowerReading] = deque(maxlen=int(HISTORY_S))  # when there is no sampler
         self._ticks = 0
         self._curves: dict[str, tuple[pg.PlotDataItem, int]] = {}
@@ -96,8 +93,6 @@ class PowerPanel(QWidget):
     # ---- one refresh -----------------------------------------------------------------------------
     def tick(self) -> None:
         now = time.monotonic()
-        rate, self._tok_prev = live_tokens_per_s(self._tok_prev, self._pieces())
-        self._tok.append((now, rate))
         readings = self._backend.power_history()
         if readings is None:
             mem = self._backend.memory()
@@ -123,9 +118,19 @@ class PowerPanel(QWidget):
         vram = [(r.t_s - now, r.vram_bytes / 1e9) for r in recent if r.vram_bytes]
         if vram:
             self._curve("vram", self.memory_plot, "VRAM", 1).setData([v[0] for v in vram], [v[1] for v in vram])
-        tok = [(t - now, v) for t, v in self._tok if now - t <= HISTORY_S]
+        tok = [(t - now, v) for t, v in self._rates() if now - t <= HISTORY_S]
+        if tok:
+            tok.append((0.0, tok[-1][1]))
         self._curve("tok", self.speed_plot, None, 2).setData([t[0] for t in tok], [t[1] for t in tok])
+        self._fit_y(self.power_plot, [w for r in recent for w in r.watts.values()], 1.0)
+        self._fit_y(self.memory_plot, [r.rss_bytes / 1e9 for r in recent] + [v[1] for v in vram], 0.5)
+        self._fit_y(self.speed_plot, [t[1] for t in tok], 10.0)
 
+    @staticmethod
+    def _fit_y(plot: pg.PlotItem, values: list[float], floor: float) -> None:
+        """From zero to a little above the largest value, so small wiggles do not look like cliffs."""
+        top = max([floor, *values]) * 1.15
+        plot.setYRange(0, top, padding=0)
     def _curve(self, key: str, plot: pg.PlotItem, name: str | None, color_index: int) -> pg.PlotDataItem:
         known = self._curves.get(key)
         if known is not None:
@@ -146,7 +151,7 @@ class PowerPanel(QWidget):
     def show_totals(self, t: Totals) -> None:
         self.local_value.setText(fmt_wh(t.local_j))
         if t.local_j <= 0:
-            share = "no local answers yet today"
+            share = "nothing spent on this computer yet today"
         elif t.local_measured_j <= 0:
             share = "estimated (no hardware counter here)"
         else:
@@ -173,6 +178,8 @@ class PowerPanel(QWidget):
             p.setTitle(p.titleLabel.text, color=c["text"])
             if p.legend is not None:
                 p.legend.setLabelTextColor(c["text"])
+                for _sample, label in p.legend.items:
+                    label.setText(label.text, color=c["text"])
         for curve, i in self._curves.values():
             curve.setPen(pg.mkPen(c["series"][i % len(c["series"])], width=2))
 

@@ -72,7 +72,7 @@ class ReceiptBar(QWidget):
         if actions and retry_targets:
             self.retry_button = QToolButton()
             self.retry_button.setObjectName("answerAction")
-            self.retry_button.setText("Retry on ▾")
+            self.retry_button.setText("Retry on")
             self.retry_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
             menu = QMenu(self.retry_button)
             for label, t, target in retry_targets:

@@ -112,6 +112,7 @@ class SettingsDialog(QDialog):
         self.ep_form = QWidget()
         form = QFormLayout(self.ep_form)
         self.ep_name = QLineEdit()
+        self.ep_name.textEdited.connect(self._rename_item)
         self.ep_url = QLineEdit()
         self.ep_url.setPlaceholderText("https://api.example.com/v1 or http://192.168.1.20:8080/v1")
         self.ep_model = QLineEdit()
@@ -247,6 +248,11 @@ class SettingsDialog(QDialog):
         item = self.ep_list.item(i)
         if item is not None:
             item.setText(name)
+
+    def _rename_item(self, text: str) -> None:
+        item = self.ep_list.item(self._current_ep)
+        if item is not None and text.strip():
+            item.setText(text.strip())
 
     def add_endpoint(self) -> None:
         self._commit_endpoint()

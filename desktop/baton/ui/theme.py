@@ -74,6 +74,11 @@ class Theme(QObject):
     def colors(self) -> dict:
         return COLORS["dark" if self._dark else "light"]
 
+    def force(self, scheme: str | None) -> None:
+        """Use 'light' or 'dark' regardless of the system (None: follow the system again)."""
+        self._forced = scheme if scheme in ("light", "dark") else None
+        self.apply()
+
     def system_is_dark(self) -> bool:
         return self._app.styleHints().colorScheme() == Qt.ColorScheme.Dark
 

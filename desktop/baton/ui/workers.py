@@ -9,6 +9,7 @@ GUI thread takes the buffered text about every 50 ms (``Dispatcher``), never onc
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -17,7 +18,10 @@ from typing import Any
 
 from PySide6.QtCore import QThread, Signal
 
+from baton.core.errors import BatonError
 from baton.ui.backend import Backend, describe_error
+
+log = logging.getLogger(__name__)
 
 
 class StreamBuffer:
@@ -219,6 +223,8 @@ class Lane(QThread):
                 job.receipt = self._backend.ask(job.prompt, job.thread_id, job.model, job.tier,
                                                 on_text, job.cancel, approve, on_status)
         except Exception as e:  # every failure becomes a message in the thread, never a crash
+            if not isinstance(e, BatonError):
+                log.exception("answer %s in thread %s failed", job.id, job.thread_id)
             job.error = describe_error(e)
         self.jobDone.emit(job)
 
