@@ -1,12 +1,14 @@
 """What the telemetry costs: decode speed of the default model with the GUI's sampler running vs
-switched off, interleaved in one run (the order alternates every round), plus the CPU time the
-sampler and the meter's poller threads spend.
+switched off, interleaved in one run, plus the CPU time the sampler and the meter's poller spend.
 
-Every generation runs inside a meter window, as a real request does, in both arms: the arms
-differ only by the sampler thread. The ratio reported is the median of the per-round ratios
-(sampler on / sampler off).
+The machine this runs on is often shared, so the arms are interleaved finely: inside each
+generation the sampler is switched on and off every ``--segment-tokens`` decoded tokens, and each
+"on" segment is compared with the "off" segment next to it (same generation, a second apart, same
+background load). The ratio reported is the median of those paired ratios; which arm opens a
+generation alternates. Every generation runs inside a meter window, as a real request does, so the
+arms differ only by the sampler thread.
 
-    .venv/bin/python bench/bench_sampler.py [--rounds 8] [--tokens 128] [--hz 4] [--json]
+    .venv/bin/python bench/bench_sampler.py [--generations 6] [--tokens 480] [--segment-tokens 60] [--json]
 """
 
 from __future__ import annotations
@@ -26,30 +28,53 @@ from baton.core.telemetry.meter import EnergyMeter  # noqa: E402
 from baton.core.telemetry.sampler import Sampler  # noqa: E402
 from baton.core.types import ChatMessage, GenerationRequest  # noqa: E402
 
-PROMPT = "Write a long, detailed story about a lighthouse keeper. Use many paragraphs."
+PROMPTS = (
+    "Write a long, detailed story about a lighthouse keeper. Use many paragraphs.",
+    "Write a long, detailed story about a clockmaker. Use many paragraphs.",
+    "Write a long, detailed story about a river pilot. Use many paragraphs.",
+)
 
 
-def generate(engine: object, meter: EnergyMeter, tokens: int) -> dict[str, float]:
-    request = GenerationRequest([ChatMessage("user", PROMPT)], max_tokens=tokens, temperature=0.0, seed=0)
+def generation(engine: object, meter: EnergyMeter, sampler: Sampler, prompt: str, tokens: int,
+               segment_tokens: int, start_on: bool) -> tuple[list[tuple[bool, int, float]], float]:
+    """One answer with the sampler toggled every ``segment_tokens``: [(sampler_on, tokens, seconds)]."""
+    request = GenerationRequest([ChatMessage("user", prompt)], max_tokens=tokens, temperature=0.0, seed=0)
+    segments: list[tuple[bool, int, float]] = []
+    on = start_on
     window = meter.begin()
-    completion = None
-    first = True
-    for chunk in engine.stream(request):  # type: ignore[attr-defined]
-        if chunk.text and first:
-            window.first_token()
-            first = False
-        if chunk.completion is not None:
-            completion = chunk.completion
-    m = window.end()
-    assert completion is not None
-    return {"tokens_per_s": completion.timing.decode_tokens_per_s, "tokens": completion.usage.completion_tokens,
-            "energy_j": m.total_j, "duration_s": m.duration_s}
+    t_seg: float | None = None
+    count = 0
+    try:
+        for chunk in engine.stream(request):  # type: ignore[attr-defined]
+            if not chunk.text:
+                continue
+            now = time.perf_counter()
+            if t_seg is None:  # first token: prefill ends, decode segments start
+                window.first_token()
+                if on:
+                    sampler.start()
+                t_seg = now
+                continue
+            count += 1
+            if count == segment_tokens:
+                segments.append((on, count, now - t_seg))
+                on = not on
+                if on:
+                    sampler.start()
+                else:
+                    sampler.stop()
+                t_seg, count = time.perf_counter(), 0
+    finally:
+        sampler.stop()
+        energy_j = window.end().total_j
+    return segments, energy_j
 
 
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--rounds", type=int, default=8)
-    ap.add_argument("--tokens", type=int, default=128)
+    ap.add_argument("--generations", type=int, default=6)
+    ap.add_argument("--tokens", type=int, default=480, help="max tokens per generation")
+    ap.add_argument("--segment-tokens", type=int, default=60)
     ap.add_argument("--hz", type=float, default=4.0, help="sampler rate (the GUI polls at 2-4 Hz)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
@@ -60,65 +85,60 @@ def main(argv: list[str]) -> int:
     engine = LlamaEngine(default_model_path(None), n_ctx=2048)
     engine.load()
     meter = EnergyMeter.for_machine(TelemetrySettings())
-    on: list[dict[str, float]] = []
-    off: list[dict[str, float]] = []
-    sampler_cpu_s = sampler_wall_s = 0.0
-    sampler_ticks = 0
+    sampler = Sampler(meter, hz=args.hz)
+    pairs: list[float] = []
+    on_tps: list[float] = []
+    off_tps: list[float] = []
+    energies: list[float] = []
     try:
-        generate(engine, meter, args.tokens)  # warm-up, not counted
-
-        def with_sampler() -> None:
-            nonlocal sampler_cpu_s, sampler_wall_s, sampler_ticks
-            sampler = Sampler(meter, hz=args.hz).start()
-            t0 = time.monotonic()
-            try:
-                on.append(generate(engine, meter, args.tokens))
-            finally:
-                sampler.stop()
-            sampler_wall_s += time.monotonic() - t0
-            sampler_cpu_s += sampler.cpu_s
-            sampler_ticks += sampler.ticks
-
-        def without_sampler() -> None:
-            off.append(generate(engine, meter, args.tokens))
-
-        for i in range(args.rounds):
-            for arm in (with_sampler, without_sampler) if i % 2 == 0 else (without_sampler, with_sampler):
-                arm()
-        window_s = sum(r["duration_s"] for r in on + off)
+        generation(engine, meter, sampler, PROMPTS[0], 64, 1000, False)  # warm-up, not counted
+        sampler.cpu_s, sampler.ticks = 0.0, 0
+        on_wall_s = 0.0
+        for g in range(args.generations):
+            segs, energy_j = generation(engine, meter, sampler, PROMPTS[g % len(PROMPTS)], args.tokens,
+                                        args.segment_tokens, start_on=g % 2 == 0)
+            energies.append(energy_j)
+            for (a_on, a_n, a_s), (_, b_n, b_s) in zip(segs[0::2], segs[1::2], strict=False):
+                tps_a, tps_b = a_n / a_s, b_n / b_s
+                on_t, off_t = (tps_a, tps_b) if a_on else (tps_b, tps_a)
+                pairs.append(on_t / off_t)
+                on_tps.append(on_t)
+                off_tps.append(off_t)
+            on_wall_s += sum(s for on, _, s in segs if on)
         poller_cpu_s = meter.poller_cpu_s
         sources = sorted({f"{c.sensor.scope}:{c.sensor.source}" for c in meter.channels})
     finally:
+        sampler.stop()
         meter.close()
         engine.close()
 
-    ratios = [a["tokens_per_s"] / b["tokens_per_s"] for a, b in zip(on, off) if b["tokens_per_s"] > 0]
     result = {
         "model": "default (SmolLM2-135M-Instruct Q4_1)",
-        "rounds": args.rounds,
-        "tokens": args.tokens,
+        "generations": args.generations,
+        "segment_tokens": args.segment_tokens,
+        "pairs": len(pairs),
         "sampler_hz": args.hz,
         "sources": sources,
-        "tokens_per_s_sampler_on": round(statistics.median(r["tokens_per_s"] for r in on), 2),
-        "tokens_per_s_sampler_off": round(statistics.median(r["tokens_per_s"] for r in off), 2),
-        "ratio_median": round(statistics.median(ratios), 4),
-        "ratios": [round(r, 4) for r in ratios],
-        "energy_j_per_answer": round(statistics.median(r["energy_j"] for r in on + off), 3),
-        "sampler_cpu_share": round(sampler_cpu_s / sampler_wall_s, 6) if sampler_wall_s else None,
-        "sampler_tick_us": round(1e6 * sampler_cpu_s / sampler_ticks, 1) if sampler_ticks else None,
-        "poller_cpu_share": round(poller_cpu_s / window_s, 6) if window_s else None,
+        "tokens_per_s_sampler_on": round(statistics.median(on_tps), 2) if on_tps else None,
+        "tokens_per_s_sampler_off": round(statistics.median(off_tps), 2) if off_tps else None,
+        "ratio_median": round(statistics.median(pairs), 4) if pairs else None,
+        "ratio_quartiles": [round(q, 4) for q in statistics.quantiles(pairs, n=4)] if len(pairs) >= 4 else None,
+        "sampler_cpu_share": round(sampler.cpu_s / on_wall_s, 6) if on_wall_s else None,
+        "sampler_tick_us": round(1e6 * sampler.cpu_s / sampler.ticks, 1) if sampler.ticks else None,
+        "poller_cpu_s": round(poller_cpu_s, 4),
+        "energy_j_per_answer": round(statistics.median(energies), 3) if energies else None,
     }
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"decode with sampler on / off ({args.rounds} interleaved rounds, {args.tokens} tokens, "
-              f"sampler at {args.hz:g} Hz, sources {', '.join(sources)}):")
-        print(f"  {result['tokens_per_s_sampler_on']} vs {result['tokens_per_s_sampler_off']} tok/s, "
-              f"median ratio {result['ratio_median']}  (per round: {result['ratios']})")
-        print(f"  sampler thread: {100 * (result['sampler_cpu_share'] or 0):.3f}% of one CPU, "
-              f"{result['sampler_tick_us']} us per tick; meter poller: "
-              f"{100 * (result['poller_cpu_share'] or 0):.3f}% of one CPU while a window is open")
-        print(f"  energy per answer (median): {result['energy_j_per_answer']} J")
+        print(f"decode with the sampler on / off, {len(pairs)} adjacent segment pairs of {args.segment_tokens} "
+              f"tokens in {args.generations} generations (sampler at {args.hz:g} Hz; sources {', '.join(sources)}):")
+        print(f"  {result['tokens_per_s_sampler_on']} vs {result['tokens_per_s_sampler_off']} tok/s; "
+              f"median paired ratio {result['ratio_median']} (quartiles {result['ratio_quartiles']})")
+        print(f"  sampler thread: {100 * (result['sampler_cpu_share'] or 0):.3f}% of one CPU while on, "
+              f"{result['sampler_tick_us']} us per tick; meter poller: {result['poller_cpu_s']} s CPU in total")
+        print(f"  energy per answer (median, {sources[0] if len(sources) == 1 else 'all sources'}): "
+              f"{result['energy_j_per_answer']} J")
     return 0
 
 

@@ -31,7 +31,7 @@ from baton.core.telemetry.nvml import NvmlGpu, NvmlSession, discover_nvml
 from baton.core.telemetry.poller import Poller
 from baton.core.telemetry.rapl import discover_rapl
 from baton.core.telemetry.sensors import NullSensor, Opener, Sensor, read_text
-from baton.core.types import MEASURED_SOURCES, EnergyPart, Measurement
+from baton.core.types import EnergyPart, Measurement
 from baton.paths import sysfs_root as env_sysfs_root
 
 
@@ -404,4 +404,4 @@ def _add(flags: list[str], flag: str) -> None:
         flags.append(flag)
 
 
-__all__ = ["EnergyMeter", "IdleBaseline", "Window", "MEASURED_SOURCES"]
+__all__ = ["EnergyMeter", "IdleBaseline", "Window"]
