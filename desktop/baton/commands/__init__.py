@@ -11,4 +11,5 @@ COMMAND_MODULES: tuple[str, ...] = (
     "keys",
     "config",
     "serve",
+    "bench",
 )

@@ -156,16 +156,17 @@ def threshold_candidates(*scores: np.ndarray) -> np.ndarray:
     return np.concatenate([[-np.inf], vals, [np.inf]])
 
 
-def cascade_decisions(p_prompt: np.ndarray, p_answer: np.ndarray, threshold: float,
-                      skip_below: float) -> tuple[np.ndarray, np.ndarray]:
+def cascade_decisions(p_prompt: np.ndarray, p_answer: np.ndarray, threshold: float | np.ndarray,
+                      skip_below: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Baton's rule at one threshold: skip the weak tier when the prompt-only probability is under
     ``min(skip_below, threshold)``; escalate when the answer's probability is under ``threshold``."""
-    skip = p_prompt < min(skip_below, threshold)
+    skip = p_prompt < np.minimum(skip_below, threshold)
     escalate = skip | (p_answer < threshold)
     return escalate, skip
 
 
-def cascade_curve(o: Outcomes, p_prompt: np.ndarray, p_answer: np.ndarray, skip_below: float) -> list[tuple[float, Point]]:
+def cascade_curve(o: Outcomes, p_prompt: np.ndarray, p_answer: np.ndarray,
+                  skip_below: float | np.ndarray) -> list[tuple[float, Point]]:
     """Operating points of the cascade over every threshold that changes a decision."""
     out = []
     for t in threshold_candidates(p_prompt, p_answer):
@@ -176,9 +177,10 @@ def cascade_curve(o: Outcomes, p_prompt: np.ndarray, p_answer: np.ndarray, skip_
     return out
 
 
-def score_cascade(o: Outcomes, p_prompt: np.ndarray, p_answer: np.ndarray, threshold: float,
-                  skip_below: float) -> dict[str, float | None]:
-    """APGR/CPT of the cascade over all thresholds, and the numbers at the given (default) threshold."""
+def score_cascade(o: Outcomes, p_prompt: np.ndarray, p_answer: np.ndarray, threshold: float | np.ndarray,
+                  skip_below: float | np.ndarray) -> dict[str, float | None]:
+    """APGR/CPT of the cascade over all thresholds, and the numbers at the given (default) threshold
+    (per item when arrays: out-of-fold, each item is judged with its own fold's threshold)."""
     curve = cascade_curve(o, p_prompt, p_answer, skip_below)
     metrics = _curve_metrics(o, [p for _, p in curve])
     esc, skip = cascade_decisions(p_prompt, p_answer, threshold, skip_below)

@@ -1,0 +1,105 @@
+"""`baton bench ...`: benchmarks that print ratios measured in one run.
+
+Each benchmark is its own subcommand with its own ``register_*`` and ``run_*``: ``route`` (routing
+quality and energy, scored by ``baton.core.router.benchmark``). Keep this module thin: the work lives
+in the core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from baton.core.errors import UsageError
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("bench", help="benchmarks (route: routing quality and energy)",
+                       description="Benchmarks that print ratios measured in one run.")
+    p.set_defaults(func=lambda args, ctx: _usage(p))
+    actions = p.add_subparsers(dest="bench_command", metavar="BENCH")
+    register_route(actions)
+
+
+def _usage(p: argparse.ArgumentParser) -> int:
+    p.print_help(sys.stderr)
+    return 2
+
+
+# ---- bench route --------------------------------------------------------------------------------
+def register_route(actions: Any) -> None:
+    r = actions.add_parser(
+        "route", help="score Baton's router against random, oracle, always-local and always-strong",
+        description="Runs the weak and the strong tier over a JSONL file of {id, question, answer, tag}, caches "
+                    "every item's result, and scores routers with APGR, CPT(50%%), CPT(80%%) and energy per "
+                    "correct answer. Baton's numbers are out-of-fold (k-fold).")
+    r.add_argument("--data", required=True, help="JSONL file of {\"id\",\"question\",\"answer\",\"tag\"}")
+    r.add_argument("--weak", default=None, help="weak tier: a model id from `baton models` or a .gguf path "
+                                                "(default: the default local model)")
+    r.add_argument("--strong", default=None, help="strong tier: an endpoint name, or a .gguf served on loopback "
+                                                  "by llama-cpp-python's server (default: the first endpoint, "
+                                                  "else the Qwen2.5-Coder-0.5B fixture from `make fixtures-strong`)")
+    r.add_argument("--limit", type=int, default=None, help="only the first N items")
+    r.add_argument("--folds", type=int, default=5, help="k for the out-of-fold scores (default 5)")
+    r.add_argument("--cache-dir", default=None, help="where per-item results are cached "
+                                                    "(default: Baton's cache dir / bench-route)")
+    r.add_argument("--no-run", action="store_true", help="score cached items only; never run a model")
+    r.add_argument("--strong-j-per-token", type=float, default=None,
+                   help="estimated joules per token of the strong tier (overrides the endpoint's setting)")
+    r.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    r.set_defaults(func=run_route)
+
+
+def run_route(args: argparse.Namespace, ctx: Any) -> int:
+    from baton.core.router.bench_tiers import BenchTiers
+    from baton.core.router.benchmark import score
+    from baton.core.router.collect import load_items
+    from baton.core.router.shipped import shipped_calibration
+
+    if args.limit is not None and args.limit < 1:
+        raise UsageError("--limit must be at least 1")
+    if args.folds < 2:
+        raise UsageError("--folds must be at least 2")
+    items = load_items(Path(args.data), args.limit)
+    cache_dir = Path(args.cache_dir) if args.cache_dir else ctx.paths.cache_dir / "bench-route"
+    with BenchTiers(ctx, cache_dir, args.weak, args.strong, args.strong_j_per_token) as tiers:
+        weak = tiers.run("weak", items, run=not args.no_run)
+        strong = tiers.run("strong", items, run=not args.no_run)
+    keep = [i for i, (w, s) in enumerate(zip(weak, strong)) if w is not None and s is not None]
+    if len(keep) < 2 * args.folds:
+        raise UsageError(f"only {len(keep)} items have results for both tiers; run without --no-run first")
+    items = [items[i] for i in keep]
+    weak_r = [weak[i] for i in keep]
+    strong_r = [strong[i] for i in keep]
+    shipped = shipped_calibration()
+    doc = score(items, weak_r, strong_r, k=args.folds, shipped=shipped if shipped.meta.get("fitted_ids") else None)
+    doc["weak_model"], doc["strong_model"] = tiers.labels["weak"], tiers.labels["strong"]
+    if args.json:
+        print(json.dumps(doc, indent=2))
+    else:
+        print(format_table(doc))
+    return 0
+
+
+def format_table(doc: dict[str, Any]) -> str:
+    def f(v: Any, pct: bool = False) -> str:
+        if v is None:
+            return "-"
+        return f"{100 * v:.1f}%" if pct else f"{v:.3f}"
+
+    lines = [
+        f"route benchmark: {doc['n']} items, weak {doc.get('weak_model', '?')}, strong {doc.get('strong_model', '?')}",
+        f"accuracy: weak {f(doc['acc_weak'], True)}, strong {f(doc['acc_strong'], True)}, "
+        f"oracle {f(doc['acc_oracle'], True)}; Baton out-of-fold ({doc['folds']} folds)",
+        f"{'router':<14}{'APGR':>7}{'CPT50':>8}{'CPT80':>8}{'EPCA J':>9}{'acc@def':>9}{'strong@def':>11}",
+    ]
+    for name, m in doc["routers"].items():
+        lines.append(f"{name:<14}{f(m['apgr']):>7}{f(m['cpt50'], True):>8}{f(m['cpt80'], True):>8}"
+                     f"{f(m['epca_j']):>9}{f(m['acc_at_default'], True):>9}{f(m['strong_calls_at_default'], True):>11}")
+    e = doc["energy"]
+    lines.append(f"energy per item: weak {e['weak_j_per_item']} J ({', '.join(e['weak_sources'])}), "
+                 f"strong {e['strong_j_per_item']} J ({', '.join(e['strong_sources'])}); {e['note']}")
+    return "\n".join(lines)

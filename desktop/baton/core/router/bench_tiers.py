@@ -1,0 +1,143 @@
+"""The two tiers `baton bench route` runs, started lazily: nothing loads when every item is cached.
+
+Weak: a local model through ``LlamaEngine``, metered by the service's ``EnergyMeter`` like any receipt.
+Strong: an endpoint from the settings through the cloud client, or a GGUF (by default the Qwen2.5-Coder-0.5B
+fixture) served by llama-cpp-python's own server on loopback. The strong tier's joules are its J/token
+estimate when one is set; for a loopback server this benchmark started, the CPU-time power model
+applied to that server process. Both are estimates and labelled so.
+"""
+
+from __future__ import annotations
+
+import sys
+from contextlib import ExitStack
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from baton.config import Endpoint
+from baton.core.errors import UsageError
+from baton.core.router.collect import (ItemResult, ResultCache, cache_file, collect, local_runner, loopback_server,
+                                       process_cpu_seconds, remote_runner)
+
+
+def fixture_candidates(ctx: Any) -> list[Path]:
+    return [Path(sys.prefix) / "fixtures", Path.cwd() / ".venv" / "fixtures", ctx.paths.models_dir]
+
+
+class BenchTiers:
+    def __init__(self, ctx: Any, cache_dir: Path, weak: str | None, strong: str | None,
+                 strong_j_per_token: float | None = None, progress: Any = None) -> None:
+        self.ctx = ctx
+        self.cache_dir = cache_dir
+        self.weak_arg = weak
+        self.strong_j_per_token = strong_j_per_token
+        self.progress = progress if progress is not None else _stderr_progress
+        self._stack = ExitStack()
+        self.labels: dict[str, str] = {}
+        self._strong_endpoint, self._strong_gguf = self._resolve_strong(strong)
+        self.labels["strong"] = (f"{self._strong_gguf.stem}@loopback" if self._strong_gguf is not None else
+                                 f"{self._strong_endpoint.model}@{urlsplit(self._strong_endpoint.base_url).hostname}")
+        self._weak_path, self.labels["weak"] = ctx.service().resolve_model(weak)
+
+    def __enter__(self) -> "BenchTiers":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+    # ---- which tiers -------------------------------------------------------------------------------
+    def _resolve_strong(self, strong: str | None) -> tuple[Endpoint | None, Path | None]:
+        settings = self.ctx.settings
+        if strong:
+            for ep in settings.endpoints:
+                if ep.name == strong:
+                    return ep, None
+            p = Path(strong).expanduser()
+            if p.suffix == ".gguf" or p.exists():
+                if not p.is_file():
+                    raise UsageError(f"strong tier model not found: {p}")
+                return None, p
+            raise UsageError(f"no endpoint named '{strong}' and no such .gguf file; see `baton endpoints list`")
+        if settings.endpoints:
+            return settings.endpoints[0], None
+        from baton.core.engine.defaults import strong_fixture_path
+
+        for root in fixture_candidates(self.ctx):
+            found = strong_fixture_path(root)
+            if found is not None:
+                return None, found
+        raise UsageError("no strong tier: add an endpoint (`baton endpoints add`), pass --strong MODEL.gguf, "
+                         "or run `make fixtures-strong` for the Qwen2.5-Coder-0.5B fixture")
+
+    # ---- running -----------------------------------------------------------------------------------
+    def run(self, which: str, items: list[dict[str, str]], run: bool = True) -> list[ItemResult | None]:
+        cache = ResultCache(cache_file(self.cache_dir, self.labels[which]))
+        if not run:
+            out: list[ItemResult | None] = [cache.get(it) for it in items]
+        else:
+            runner: dict[str, Any] = {}
+
+            def lazy(item: dict[str, str]) -> ItemResult:
+                if "fn" not in runner:
+                    runner["fn"] = self._weak_runner() if which == "weak" else self._strong_runner()
+                return runner["fn"](item)
+
+            out = list(collect(items, lazy, cache, lambda i, n, r, c: self.progress(which, i, n, r, c)))
+        if which == "strong":
+            out = [self._reprice(r) if r is not None else None for r in out]
+        return out
+
+    def _reprice(self, r: ItemResult) -> ItemResult:
+        """Apply a J/token estimate to cached strong results (the cache keeps the tokens)."""
+        jpt = self.strong_j_per_token
+        if jpt is None and self._strong_endpoint is not None:
+            jpt = self._strong_endpoint.j_per_token or None
+        if jpt is None:
+            return r
+        return replace(r, energy_j=(r.prompt_tokens + r.completion_tokens) * jpt, energy_source="estimated:j_per_token")
+
+    def _weak_runner(self) -> Any:
+        service = self.ctx.service()
+        engine, _ = service.engine(self.weak_arg)
+        return local_runner(engine, service.meter)
+
+    def _strong_runner(self) -> Any:
+        from baton.core.cloud.tiers import CloudTiers, RemoteTier
+
+        settings = self.ctx.settings
+        if self._strong_endpoint is not None:
+            ep = self._strong_endpoint
+            if self.strong_j_per_token is not None:
+                ep = replace(ep, j_per_token=self.strong_j_per_token)
+            return remote_runner(CloudTiers(settings).client(ep))
+        from baton.core.cloud.client import CloudClient
+
+        import psutil
+
+        threads = max(1, psutil.cpu_count(logical=False) or 1)
+        log = self.cache_dir / "strong-server.log"
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        srv = self._stack.enter_context(loopback_server(self._strong_gguf, "bench-strong", n_threads=threads,
+                                                        log_path=log))
+        ep = Endpoint(name="bench-strong", base_url=srv.base_url, model=srv.model,
+                      j_per_token=self.strong_j_per_token or 0.0, context_window=2048, timeout_s=300.0)
+        client = CloudClient(ep, None, offline=settings.is_offline)
+        self._stack.callback(client.close)
+        return remote_runner(RemoteTier(ep, client), process_estimate=_server_estimate(srv.pid, settings))
+
+
+def _server_estimate(pid: int, settings: Any) -> Any:
+    """The telemetry's CPU power model, fed with the server process's CPU time instead of ours."""
+    from baton.core.telemetry.estimate import CpuEstimate
+
+    base = CpuEstimate.from_settings(settings.telemetry.cpu_tdp_w, "process")
+    return CpuEstimate(base.tdp_w, base.tdp_note, "process", base.n_logical, cpu_seconds=process_cpu_seconds(pid))
+
+
+def _stderr_progress(which: str, i: int, n: int, r: ItemResult, cached: bool) -> None:
+    if cached and i != n and i % 100:
+        return
+    tag = "cached" if cached else f"{r.duration_s:.1f} s, {r.energy_j:.1f} J, {'right' if r.correct else 'wrong'}"
+    print(f"bench route: {which} {i}/{n} ({tag})", file=sys.stderr, flush=True)

@@ -1,0 +1,162 @@
+"""`baton bench route`'s scoring: cached tier results in, the CONTRACT's table out.
+
+Baton's router is scored out-of-fold: the items are split into k stratified folds; for each fold the
+score models, the default threshold and the skip level are fitted on the other folds only (the
+threshold and skip level on an inner k-fold of those, see ``scoring.fit_calibration``), then the
+held-out fold is scored. No item is ever scored by a model that saw it.
+
+Default operating point ("escalation that earns its keep"): the threshold with the best accuracy among
+those whose energy per correct answer is below both always-local's and always-strong's on the training
+items; when none is, the one with the lowest energy per correct answer. Stage one skips the local model
+when its prompt-only probability is under ``weak J / strong J`` (mean per item): trying local is only
+worth it when its chance of being good beats what the try costs relative to the strong tier.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import numpy as np
+
+from baton.core.router.calibration import auc, kfold, log_loss
+from baton.core.router.categorize import categorize
+from baton.core.router.collect import ItemResult
+from baton.core.router.evaluate import (Outcomes, cascade_curve, score_cascade, score_reference_routers,
+                                        threshold_candidates)
+from baton.core.router.features import answer_features, prompt_vector
+from baton.core.router.scoring import Calibration, FitOptions, fit_calibration
+
+
+def item_features(items: list[dict[str, str]], weak: list[ItemResult]) -> tuple[list[dict[str, float]], list[str]]:
+    rows, cats = [], []
+    for item, w in zip(items, weak):
+        f = prompt_vector(item["question"])
+        f.update(answer_features(item["question"], w.text, w.finish_reason, w.signals))
+        rows.append(f)
+        cats.append(categorize(item["question"]))
+    return rows, cats
+
+
+def skip_level(o: Outcomes) -> float:
+    ew = float(np.mean(o.weak_energy_j)) if o.n else 0.0
+    es = float(np.mean(o.strong_energy_j)) if o.n else 0.0
+    if es <= 0:
+        return 0.0
+    return float(np.clip(ew / es, 0.02, 0.5))
+
+
+def choose_operating_point(o: Outcomes):  # noqa: ANN201 - returns the chooser fit_calibration calls
+    """The default-threshold rule above, on the training items ``idx`` of ``o``."""
+
+    def choose(p1: np.ndarray, p2: np.ndarray, idx: np.ndarray) -> tuple[float, float]:
+        sub = o.subset(idx)
+        skip = skip_level(sub)
+        curve = cascade_curve(sub, p1, p2, skip)
+        local_c = float(sub.weak_correct.sum())
+        strong_c = float(sub.strong_correct.sum())
+        limits = [e / c for e, c in ((sub.weak_energy_j.sum(), local_c), (sub.strong_energy_j.sum(), strong_c)) if c]
+        limit = min(limits) if limits else float("inf")
+        scored = [(i, p) for i, (_, p) in enumerate(curve) if p.epca_j is not None]
+        feasible = [(i, p) for i, p in scored if p.epca_j < limit]
+        if feasible:
+            best = max(feasible, key=lambda ip: (round(ip[1].accuracy, 9), -ip[1].energy_j))[0]
+        elif scored:
+            best = min(scored, key=lambda ip: ip[1].epca_j)[0]
+        else:
+            best = 0
+        values = threshold_candidates(p1, p2)
+        lo, hi = values[best], values[min(best + 1, len(values) - 1)]
+        if np.isfinite(lo) and np.isfinite(hi):
+            t = (lo + hi) / 2  # midway to the next score: the same decisions here, sturdier on new items
+        elif np.isfinite(lo):
+            t = min(1.0, lo + 1e-6)
+        else:
+            t = 0.0
+        return float(t), skip
+
+    return choose
+
+
+def outcomes_of(weak: list[ItemResult], strong: list[ItemResult]) -> Outcomes:
+    return Outcomes([w.correct for w in weak], [s.correct for s in strong], [w.energy_j for w in weak],
+                    [s.energy_j for s in strong])
+
+
+def out_of_fold(items: list[dict[str, str]], weak: list[ItemResult], strong: list[ItemResult], k: int = 5,
+                seed: int = 0, options: FitOptions | None = None) -> dict[str, np.ndarray]:
+    rows, cats = item_features(items, weak)
+    o = outcomes_of(weak, strong)
+    labels = o.weak_correct
+    n = len(items)
+    p1, p2, thr, skip = np.ones(n), np.zeros(n), np.zeros(n), np.zeros(n)
+    k = max(2, min(k, n))
+    for train, test in kfold(labels, k, seed):
+        cal = fit_calibration([rows[i] for i in train], [cats[i] for i in train], labels[train],
+                              choose_operating_point(o.subset(train)), options)
+        a, b = cal.batch([rows[i] for i in test], [cats[i] for i in test])
+        p1[test], p2[test], thr[test], skip[test] = a, b, cal.threshold, cal.skip_below
+    return {"p_prompt": p1, "p_answer": p2, "threshold": thr, "skip_below": skip}
+
+
+def fit_all(items: list[dict[str, str]], weak: list[ItemResult], strong: list[ItemResult],
+            options: FitOptions | None = None) -> Calibration:
+    """The calibration to ship: fitted on every item (its numbers are reported out-of-fold elsewhere)."""
+    rows, cats = item_features(items, weak)
+    o = outcomes_of(weak, strong)
+    cal = fit_calibration(rows, cats, o.weak_correct, choose_operating_point(o), options)
+    cal.meta["fitted_ids"] = sorted(id_digest(it["id"]) for it in items)
+    return cal
+
+
+def id_digest(item_id: str) -> str:
+    return hashlib.sha256(item_id.encode()).hexdigest()[:8]
+
+
+def _round(d: dict[str, Any], nd: int = 4) -> dict[str, Any]:
+    return {k: (round(v, nd) if isinstance(v, float) else v) for k, v in d.items()}
+
+
+def score(items: list[dict[str, str]], weak: list[ItemResult], strong: list[ItemResult], k: int = 5,
+          seed: int = 0, shipped: Calibration | None = None) -> dict[str, Any]:
+    """The CONTRACT document, plus details (per tag, calibration quality, energy sources)."""
+    o = outcomes_of(weak, strong)
+    oof = out_of_fold(items, weak, strong, k, seed)
+    baton = score_cascade(o, oof["p_prompt"], oof["p_answer"], oof["threshold"], oof["skip_below"])
+    routers: dict[str, Any] = {"baton": _round(baton)}
+    routers.update({name: _round(m) for name, m in score_reference_routers(o, baton["strong_calls_at_default"]).items()})
+    if shipped is not None:
+        rows, cats = item_features(items, weak)
+        p1, p2 = shipped.batch(rows, cats)
+        m = score_cascade(o, p1, p2, shipped.threshold, shipped.skip_below)
+        fitted = set(shipped.meta.get("fitted_ids", []))
+        m["in_sample_share"] = float(np.mean([id_digest(it["id"]) in fitted for it in items]))
+        routers["baton_shipped"] = _round(m)
+    labels = o.weak_correct
+    by_tag: dict[str, dict[str, Any]] = {}
+    for tag in sorted({it.get("tag", "") for it in items}):
+        idx = np.array([it.get("tag", "") == tag for it in items])
+        by_tag[tag or "-"] = {"n": int(idx.sum()), "acc_weak": round(float(o.weak_correct[idx].mean()), 4),
+                              "acc_strong": round(float(o.strong_correct[idx].mean()), 4),
+                              "weak_j": round(float(o.weak_energy_j[idx].mean()), 3),
+                              "strong_j": round(float(o.strong_energy_j[idx].mean()), 3)}
+    a = auc(oof["p_answer"], labels)
+    return {
+        "n": o.n, "acc_weak": round(o.acc_weak, 4), "acc_strong": round(o.acc_strong, 4),
+        "acc_oracle": round(o.acc_oracle, 4), "routers": routers,
+        "folds": k, "threshold_default": round(float(np.mean(oof["threshold"])), 4),
+        "skip_below_default": round(float(np.mean(oof["skip_below"])), 4),
+        "calibration": {"auc": None if a is None else round(a, 4),
+                        "log_loss": round(log_loss(oof["p_answer"], labels), 4),
+                        "brier": round(float(np.mean((oof["p_answer"] - labels) ** 2)), 4)},
+        "energy": {
+            "weak_j_per_item": round(float(o.weak_energy_j.mean()), 3),
+            "strong_j_per_item": round(float(o.strong_energy_j.mean()), 3),
+            "weak_sources": sorted({w.energy_source for w in weak}),
+            "strong_sources": sorted({s.energy_source for s in strong}),
+            "note": "joules as receipts report them; sources named 'estimated...' are estimates, not measurements",
+        },
+        "tokens": {"weak_completion_mean": round(float(np.mean([w.completion_tokens for w in weak])), 1),
+                   "strong_completion_mean": round(float(np.mean([s.completion_tokens for s in strong])), 1)},
+        "by_tag": by_tag,
+    }

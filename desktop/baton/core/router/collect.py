@@ -1,0 +1,292 @@
+"""Runs a tier over a benchmark file and caches each item's result, so reruns are instant.
+
+A cache file holds one JSON line per item, keyed by the tier's model, the prompt format, the answer
+budget and the temperature (all in the file name); a line also records the question's hash, so an
+edited question is run again. Results: the text, whether it was right, the token signals, tokens,
+joules (with where the number came from) and seconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from baton.core.errors import BatonError, UsageError
+from baton.core.router.categorize import last_number, normalize_number
+from baton.core.types import ChatMessage, Completion, GenerationRequest
+
+# One prompt for both tiers: a short answer that ends with the number keeps tokens and joules low. Two
+# worked examples (one bare sum, one two-step story) show the shape; measured on 32 route-dev items, the
+# weak tier's arithmetic answers shrank from 60-100 tokens of preamble to 20-40.
+BENCH_SYSTEM_PROMPT = "Give a short answer that ends with the final number."
+BENCH_SHOTS = (
+    ("user", "What is 12 + 30?"),
+    ("assistant", "12 + 30 = 42"),
+    ("user", "Tom has 3 bags with 4 apples each and eats 2 apples. How many apples are left?"),
+    ("assistant", "3 * 4 = 12 apples, 12 - 2 = 10. The answer is 10."),
+)
+PROMPT_VERSION = "p2"
+BENCH_MAX_TOKENS = 256
+BENCH_TEMPERATURE = 0.0
+
+
+def load_items(path: Path, limit: int | None = None) -> list[dict[str, str]]:
+    """``{"id","question","answer","tag"}`` lines; blank lines are skipped."""
+    if not path.is_file():
+        raise UsageError(f"no benchmark file at {path}; pass --data FILE.jsonl")
+    items: list[dict[str, str]] = []
+    seen: set[str] = set()
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise UsageError(f"{path}:{n} is not JSON ({e.msg}); each line must be one JSON object") from None
+        missing = [k for k in ("id", "question", "answer") if k not in row]
+        if missing:
+            raise UsageError(f"{path}:{n} lacks {', '.join(missing)}; lines need id, question and answer")
+        if str(row["id"]) in seen:
+            raise UsageError(f"{path}:{n} repeats id {row['id']}; ids must be unique")
+        seen.add(str(row["id"]))
+        items.append({"id": str(row["id"]), "question": str(row["question"]), "answer": str(row["answer"]),
+                      "tag": str(row.get("tag", ""))})
+        if limit is not None and len(items) >= limit:
+            break
+    if not items:
+        raise UsageError(f"{path} has no items")
+    return items
+
+
+def is_correct(text: str, answer: str) -> bool:
+    """The last number in the reply equals the gold answer (thousands separators removed)."""
+    got = last_number(text)
+    return got is not None and got == normalize_number(answer)
+
+
+def bench_messages(question: str, system_prompt: str = BENCH_SYSTEM_PROMPT) -> list[ChatMessage]:
+    return [ChatMessage("system", system_prompt), *(ChatMessage(r, c) for r, c in BENCH_SHOTS),
+            ChatMessage("user", question)]
+
+
+def question_hash(question: str) -> str:
+    return hashlib.sha256(question.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass
+class ItemResult:
+    id: str
+    question_sha: str
+    text: str
+    correct: bool
+    finish_reason: str
+    signals: dict[str, Any]
+    prompt_tokens: int
+    completion_tokens: int
+    energy_j: float
+    energy_source: str
+    duration_s: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ItemResult":
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+class ResultCache:
+    """An append-only JSON-lines file of ``ItemResult``; the last line for an id wins."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._rows: dict[str, ItemResult] = {}
+        if path.exists():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                try:
+                    r = ItemResult.from_dict(json.loads(line))
+                except (json.JSONDecodeError, TypeError):
+                    continue  # a line cut by a crash: that item runs again
+                self._rows[r.id] = r
+
+    def get(self, item: dict[str, str]) -> ItemResult | None:
+        r = self._rows.get(item["id"])
+        return r if r is not None and r.question_sha == question_hash(item["question"]) else None
+
+    def put(self, result: ItemResult) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(asdict(result)) + "\n")
+        self._rows[result.id] = result
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+
+def cache_file(cache_dir: Path, model_label: str, max_tokens: int = BENCH_MAX_TOKENS,
+               temperature: float = BENCH_TEMPERATURE, prompt_version: str = PROMPT_VERSION) -> Path:
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", model_label)[:80]
+    key = f"{model_label}|{prompt_version}|{max_tokens}|{temperature:g}"
+    return cache_dir / f"{slug}-{hashlib.sha256(key.encode()).hexdigest()[:10]}.jsonl"
+
+
+Runner = Callable[[dict[str, str]], ItemResult]
+
+
+def collect(items: list[dict[str, str]], run: Runner, cache: ResultCache,
+            progress: Callable[[int, int, ItemResult, bool], None] | None = None) -> list[ItemResult]:
+    """Every item's result, from the cache or by running it (and caching it at once)."""
+    out: list[ItemResult] = []
+    for i, item in enumerate(items):
+        r = cache.get(item)
+        cached = r is not None
+        if r is None:
+            r = run(item)
+            cache.put(r)
+        out.append(r)
+        if progress is not None:
+            progress(i + 1, len(items), r, cached)
+    return out
+
+
+def _finish(item: dict[str, str], c: Completion, energy_j: float, source: str, duration_s: float,
+            extra: dict[str, Any] | None = None) -> ItemResult:
+    return ItemResult(item["id"], question_hash(item["question"]), c.text, is_correct(c.text, item["answer"]),
+                      c.finish_reason, c.signals.as_dict(), c.usage.prompt_tokens, c.usage.completion_tokens,
+                      float(energy_j), source, duration_s, extra or {})
+
+
+def _drain(chunks: Iterator[Any], on_first: Callable[[], None] | None = None) -> Completion:
+    completion = None
+    first = True
+    for ch in chunks:
+        if ch.text and first and on_first is not None:
+            on_first()
+            first = False
+        if ch.completion is not None:
+            completion = ch.completion
+    if completion is None:
+        raise BatonError("the tier stopped without finishing its answer; run the benchmark again to retry")
+    return completion
+
+
+def local_runner(engine: Any, meter: Any, max_tokens: int = BENCH_MAX_TOKENS,
+                 system_prompt: str = BENCH_SYSTEM_PROMPT) -> Runner:
+    """The weak tier through our engine, metered like a receipt (every part of the measurement summed)."""
+
+    def run(item: dict[str, str]) -> ItemResult:
+        request = GenerationRequest(bench_messages(item["question"], system_prompt), max_tokens=max_tokens,
+                                    temperature=BENCH_TEMPERATURE, seed=0)
+        t0 = time.perf_counter()
+        window = meter.begin()
+        try:
+            completion = _drain(engine.stream(request), window.first_token)
+        finally:
+            measurement = window.end()
+        sources = sorted({p.source for p in measurement.parts}) or ["unavailable"]
+        return _finish(item, completion, measurement.total_j, "+".join(sources), time.perf_counter() - t0)
+
+    return run
+
+
+def remote_runner(tier: Any, max_tokens: int = BENCH_MAX_TOKENS, system_prompt: str = BENCH_SYSTEM_PROMPT,
+                  process_estimate: Any = None) -> Runner:
+    """The strong tier through the cloud client. Joules: the endpoint's J/token when it has one; else, for a
+    server this benchmark started on this machine, the CPU-time power model applied to that server process."""
+
+    def run(item: dict[str, str]) -> ItemResult:
+        request = GenerationRequest(bench_messages(item["question"], system_prompt), max_tokens=max_tokens,
+                                    temperature=BENCH_TEMPERATURE, seed=0)
+        t0 = time.perf_counter()
+        e0 = process_estimate.read_energy_j() if process_estimate is not None else 0.0
+        completion = _drain(tier.stream(request))
+        duration = time.perf_counter() - t0
+        est = tier.energy_measurement(completion.usage)
+        extra = {"j_per_token_energy_j": est.total_j}
+        if tier.endpoint.j_per_token > 0 or process_estimate is None:
+            return _finish(item, completion, est.total_j, "estimated:j_per_token", duration, extra)
+        energy = process_estimate.read_energy_j() - e0
+        return _finish(item, completion, energy, "estimated:server_cpu_time", duration, extra)
+
+    return run
+
+
+# ---- the strong tier for the benchmark: llama-cpp-python's own server on loopback -------------------
+@dataclass(frozen=True)
+class LoopbackServer:
+    base_url: str
+    model: str
+    pid: int
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def loopback_server(model_path: Path, alias: str, n_ctx: int = 2048, n_threads: int = 2,
+                    start_timeout_s: float = 180.0, log_path: Path | None = None) -> Iterator[LoopbackServer]:
+    """Start ``python -m llama_cpp.server`` on 127.0.0.1 and stop it on exit."""
+    port = _free_port()
+    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path), "--host", "127.0.0.1",
+           "--port", str(port), "--n_ctx", str(n_ctx), "--model_alias", alias, "--n_threads", str(n_threads),
+           "--n_threads_batch", str(n_threads), "--verbose", "False"]
+    env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
+    log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+    root = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + start_timeout_s
+        while True:
+            if proc.poll() is not None:
+                raise BatonError(f"llama_cpp.server exited with code {proc.returncode}; install the server extra "
+                                 "(`pip install 'llama-cpp-python[server]'`) or pass --strong ENDPOINT")
+            try:
+                with urllib.request.urlopen(root + "/v1/models", timeout=2) as r:
+                    if alias in [m["id"] for m in json.load(r)["data"]]:
+                        break
+            except (urllib.error.URLError, ConnectionError, TimeoutError, ValueError):
+                pass
+            if time.monotonic() > deadline:
+                raise BatonError(f"llama_cpp.server did not answer within {start_timeout_s:.0f} s")
+            time.sleep(0.25)
+        yield LoopbackServer(root + "/v1", alias, proc.pid)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+        if log_path:
+            log.close()  # type: ignore[union-attr]
+
+
+def process_cpu_seconds(pid: int) -> Callable[[], float]:
+    """CPU seconds (user + system) another process has used so far."""
+    import psutil
+
+    proc = psutil.Process(pid)
+    lock = threading.Lock()
+
+    def read() -> float:
+        with lock:
+            t = proc.cpu_times()
+            return float(t.user + t.system)
+
+    return read
