@@ -49,15 +49,10 @@ def main() -> int:
             pump_until(app, lambda: False, 0.3)
             save(w, out / f"first-run-{theme}.png")
         aut.settings.engine.max_tokens = args.tokens
-        aut.settings.routing.mode = "never"
         for prompt, tier in QUESTIONS:
             w.session.new_thread()
             ask_and_wait(aut, prompt, tier=tier)
         w.session.select_index(1)  # the code answer
-        bars = w.chat.receipt_bars()
-        if bars:
-            bars[-1].toggle.setChecked(True)
-        # A second local request waiting behind a running one shows the queue.
         example = Endpoint(name="lan-qwen", base_url="http://192.168.1.20:8080/v1", model="qwen2.5-coder-7b",
                            usd_per_mtok_in=0.0, usd_per_mtok_out=0.0, j_per_token=0.8)
         plan = EscalationPlan("lan-qwen", example.base_url, example.model,
@@ -66,7 +61,11 @@ def main() -> int:
         for theme in themes:
             w.ui.theme.force(theme)
             w.power_dock.hide()
-            pump_until(app, lambda: False, 0.4)
+            pump_until(app, lambda: False, 0.3)
+            bars = w.chat.receipt_bars()
+            if bars:
+                bars[-1].toggle.setChecked(True)  # the receipt, expanded
+            pump_until(app, lambda: False, 0.3)
             save(w, out / f"main-{theme}.png")
             w.power_dock.show()
             pump_until(app, lambda: False, 2.5)  # a few sampler ticks

@@ -80,6 +80,7 @@ def test_power_panel_shows_today_and_the_memory_curve(qtbot, make_window):
     w = h.window
     w.session.send("hello", "auto")
     wait_idle(qtbot, h)
+    assert w._power is None  # not built (nor pyqtgraph needed) until first shown
     w.actions_.toggle_power.trigger()
     assert w.power_dock.isVisible() and w.actions_.toggle_power.isChecked()
     w.power.tick()

@@ -81,6 +81,10 @@ def measured_share(energy: dict[str, Any]) -> str:
     return f"{share:.0%} measured"
 
 
+def _num(v: float) -> str:
+    return str(v) if isinstance(v, int) else f"{v:.3g}"
+
+
 def receipt_summary(receipt: dict[str, Any]) -> str:
     """One line: energy (with its measured share), tokens, speed, time to first token, dollars."""
     energy = receipt.get("energy") or {}
@@ -112,7 +116,7 @@ def receipt_details_html(receipt: dict[str, Any]) -> str:
     signals = route.get("signals") or {}
     shown = {k: v for k, v in signals.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     if shown:
-        rows.append("<b>Signals:</b> " + ", ".join(f"{esc(k)} {v:.3g}" for k, v in sorted(shown.items())))
+        rows.append("<b>Signals:</b> " + ", ".join(f"{esc(k)} {_num(v)}" for k, v in sorted(shown.items())))
     for p in energy.get("parts") or []:
         note = f" ({esc(p.get('note'))})" if p.get("note") else ""
         flags = f" [{esc(', '.join(p.get('flags') or []))}]" if p.get("flags") else ""

@@ -20,7 +20,6 @@ from baton.ui.escalation_dialog import EscalationDialog
 from baton.ui.models import ID_ROLE, QueueModel, ThreadListModel
 from baton.ui.models_dialog import ModelPicker
 from baton.ui.palette import CommandPalette
-from baton.ui.power import PowerPanel
 from baton.ui.registry import Registry
 from baton.ui.render import Renderer
 from baton.ui.session import Session
@@ -63,7 +62,7 @@ class MainWindow(QMainWindow):
         self.composer = Composer()
         self.session = Session(ui.backend, self.dispatcher, self.thread_model, self.queue_model, self.chat,
                                self.composer, self._empty_state, self)
-        self.power = PowerPanel(ui.backend, ui.registry, ui.theme, lambda: self.dispatcher.rate_history)
+        self._power: QWidget | None = None  # built on first show: pyqtgraph costs ~36 MB once imported
 
         self._build_layout()
         self.actions_ = build_actions(self, {
@@ -144,7 +143,6 @@ class MainWindow(QMainWindow):
 
         self.power_dock = QDockWidget("Power", self)
         self.power_dock.setObjectName("powerDock")
-        self.power_dock.setWidget(self.power)
         self.power_dock.setMinimumWidth(340)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.power_dock)
         self.power_dock.hide()
@@ -166,10 +164,11 @@ class MainWindow(QMainWindow):
         self.session.announce.connect(lambda msg: self.statusBar().showMessage(msg, 8000))
         self.session.currentChanged.connect(self._current_changed)
         self.dispatcher.jobChanged.connect(self._job_changed)
-        self.dispatcher.jobFinished.connect(lambda _job: self.power.refresh_totals())
+        self.dispatcher.jobFinished.connect(lambda _job: self._refresh_totals())
         self.dispatcher.approvalNeeded.connect(self._approval)
         self.dispatcher.queueChanged.connect(self._queue_changed)
         self.power_dock.visibilityChanged.connect(self.actions_.toggle_power.setChecked)
+        self.power_dock.visibilityChanged.connect(lambda shown: self.power if shown else None)
         self.ui.theme.changed.connect(self._theme_changed)
         self._queue_changed()
         self.actions_.toggle_queue.setChecked(True)
@@ -254,7 +253,7 @@ class MainWindow(QMainWindow):
 
     def _settings_saved(self) -> None:
         self.refresh_endpoints()
-        self.power.refresh_totals()
+        self._refresh_totals()
         self.statusBar().showMessage("Settings saved.", 4000)
 
     def open_models(self) -> ModelPicker:
@@ -291,7 +290,24 @@ class MainWindow(QMainWindow):
         if ok == QMessageBox.StandardButton.Yes:
             self.session.delete(row.id)
 
+    @property
+    def power(self) -> "PowerPanel":  # noqa: F821 (imported on first use)
+        """The power panel, built the first time it is needed."""
+        if self._power is None:
+            from baton.ui.power import PowerPanel
+
+            self._power = PowerPanel(self.ui.backend, self.ui.registry, self.ui.theme,
+                                     lambda: self.dispatcher.rate_history)
+            self.power_dock.setWidget(self._power)
+        return self._power  # type: ignore[return-value]
+
+    def _refresh_totals(self) -> None:
+        if self._power is not None:
+            self._power.refresh_totals()
+
     def toggle_power(self) -> None:
+        if not self.power_dock.isVisible():
+            self.power  # noqa: B018 (build it before the dock shows)
         self.power_dock.setVisible(not self.power_dock.isVisible())
 
     def toggle_queue(self) -> None:
@@ -391,7 +407,8 @@ class MainWindow(QMainWindow):
         self._closing = True
         for dlg in list(self.dialogs):
             dlg.reject()
-        self.power.stop()
+        if self._power is not None:
+            self._power.stop()
         self.dispatcher.shutdown()
         self.statusBar().clearMessage()  # stops the status bar's own message timer
         try:

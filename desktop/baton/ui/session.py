@@ -9,6 +9,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QWidget
 
 from baton.core.errors import BatonError
+from baton.core.store.records import title_from
 from baton.ui.backend import Backend, MessageView, ThreadInfo
 from baton.ui.chat import ChatView
 from baton.ui.composer import Composer
@@ -157,6 +158,9 @@ class Session(QObject):
             self.announce.emit("No cloud endpoint yet: add one in Settings → Endpoints (Ctrl+,).")
             return None
         was_empty = not self.chat.settled_texts()
+        row = self.threads.get(self.current_id)
+        if row is not None and not row.title:
+            self.threads.update(self.current_id, title=title_from(prompt))  # the store names it the same way
         job = self.dispatcher.submit(self.current_id, prompt, tier=tier, model=model)
         self.composer.set_text("")
         if was_empty:
