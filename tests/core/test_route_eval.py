@@ -12,7 +12,7 @@ from baton.core.router.evaluate import (Outcomes, cascade_point, oracle_point, r
 # acc_weak 0.25, acc_strong 0.75, gap 0.5; items 1 and 2 are the ones only strong gets right.
 O = Outcomes(weak_correct=[1, 0, 0, 0], strong_correct=[1, 1, 1, 0],
              weak_energy_j=[1.0, 1.0, 1.0, 1.0], strong_energy_j=[10.0, 10.0, 10.0, 10.0])
-NO_SKIP = np.ones(4)
+NO_SKIP = np.ones(4)  # keep-local scores from the prompt; nothing is hopeless by default
 
 
 def test_accuracies():
@@ -22,7 +22,7 @@ def test_accuracies():
 def test_perfect_ranking_matches_the_oracle():
     # worked by hand: PGR at shares 0, .25, .5, .75, 1 is 0, .5, 1, 1, 1
     # area = .25*.25 + .25*.75 + .5*1 = .75; CPT50 = .25; CPT80 = .25 + (.3/.5)*.25 = .40
-    m = score_cascade(O, NO_SKIP, np.array([0.9, 0.1, 0.2, 0.3]), threshold=0.25, skip_below=0.0)
+    m = score_cascade(O, NO_SKIP, np.array([0.9, 0.1, 0.2, 0.3]), threshold=0.25)
     assert m["apgr"] == pytest.approx(0.75)
     assert m["cpt50"] == pytest.approx(0.25)
     assert m["cpt80"] == pytest.approx(0.40)
@@ -33,14 +33,14 @@ def test_perfect_ranking_matches_the_oracle():
 
 def test_reversed_ranking_is_worse_than_random():
     # escalation order 0, 3, 2, 1: PGR 0, 0, 0, .5, 1 -> area .25*.25 + .25*.75 = .25
-    m = score_cascade(O, NO_SKIP, np.array([0.1, 0.9, 0.8, 0.7]), threshold=0.5, skip_below=0.0)
+    m = score_cascade(O, NO_SKIP, np.array([0.1, 0.9, 0.8, 0.7]), threshold=0.5)
     assert m["apgr"] == pytest.approx(0.25)
     assert m["cpt50"] == pytest.approx(0.75)
     assert m["cpt80"] == pytest.approx(0.90)
 
 
 def test_all_ties_give_the_random_line():
-    m = score_cascade(O, NO_SKIP, np.full(4, 0.4), threshold=0.3, skip_below=0.0)
+    m = score_cascade(O, NO_SKIP, np.full(4, 0.4), threshold=0.3)
     assert m["apgr"] == pytest.approx(0.5)
     assert m["cpt50"] == pytest.approx(0.5)
     assert m["strong_calls_at_default"] == 0.0
@@ -65,7 +65,7 @@ def test_cascade_pays_both_tiers_for_an_escalated_item():
 
 def test_stage_one_skip_saves_the_weak_run():
     p_prompt = np.array([0.9, 0.05, 0.05, 0.9])
-    m = score_cascade(O, p_prompt, np.array([0.9, 0.1, 0.2, 0.3]), threshold=0.25, skip_below=0.1)
+    m = score_cascade(O, p_prompt, np.array([0.9, 0.1, 0.2, 0.3]), threshold=0.25, hopeless=p_prompt < 0.1)
     # items 1, 2 skipped: weak on 0 and 3 (2 J) + strong on 1 and 2 (20 J) = 22 J over 3 correct
     assert m["epca_j"] == pytest.approx(22.0 / 3)
     assert m["skipped_local_at_default"] == pytest.approx(0.5)
@@ -74,8 +74,8 @@ def test_stage_one_skip_saves_the_weak_run():
 
 
 def test_skip_is_bounded_by_the_threshold():
-    # skip_below is high, but at a threshold of 0 nothing may be skipped or escalated
-    m = score_cascade(O, np.zeros(4), np.array([0.9, 0.1, 0.2, 0.3]), threshold=0.0, skip_below=0.9)
+    # every item is hopeless, but at a threshold of 0 nothing may be skipped or escalated
+    m = score_cascade(O, np.zeros(4), np.array([0.9, 0.1, 0.2, 0.3]), threshold=0.0, hopeless=np.ones(4, bool))
     assert m["strong_calls_at_default"] == 0.0 and m["epca_j"] == pytest.approx(4.0)
 
 

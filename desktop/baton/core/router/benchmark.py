@@ -1,15 +1,17 @@
 """`baton bench route`'s scoring: cached tier results in, the CONTRACT's table out.
 
 Baton's router is scored out-of-fold: the items are split into k stratified folds; for each fold the
-score models, the default threshold and the skip level are fitted on the other folds only (the
-threshold and skip level on an inner k-fold of those, see ``scoring.fit_calibration``), then the
-held-out fold is scored. No item is ever scored by a model that saw it.
+score models, the default margin and the skip level are fitted on the other folds only (the margin and
+skip level on an inner k-fold of those, see ``scoring.fit_calibration``), then the held-out fold is
+scored. No item is ever scored by a model that saw it.
 
-Default operating point ("escalation that earns its keep"): the threshold with the best accuracy among
-those whose energy per correct answer is below both always-local's and always-strong's on the training
-items; when none is, the one with the lowest energy per correct answer. Stage one skips the local model
-when its prompt-only probability is under ``weak J / strong J`` (mean per item): trying local is only
-worth it when its chance of being good beats what the try costs relative to the strong tier.
+The router escalates when ``p_answer < p_strong - margin``; the sweep over the margin gives the APGR/CPT
+curve. Default margin ("escalation that earns its keep"): the one with the best accuracy among those
+whose energy per correct answer is below both always-local's and always-strong's on the training items;
+when none is, the one with the lowest energy per correct answer. Stage one skips the local model when its
+prompt-only probability is under ``weak J / strong J`` (mean per item) and the prompt alone already puts
+it under the escalation line: trying local only pays when its chance of being good beats what the try
+costs relative to the strong tier.
 """
 
 from __future__ import annotations
@@ -47,15 +49,14 @@ def skip_level(o: Outcomes) -> float:
 
 
 def choose_operating_point(o: Outcomes):  # noqa: ANN201 - returns the chooser fit_calibration calls
-    """The default-threshold rule above, on the training items ``idx`` of ``o``."""
+    """The default-margin rule above, on training items whose outcomes are ``o`` (aligned with the scores)."""
 
-    def choose(p1: np.ndarray, p2: np.ndarray, idx: np.ndarray) -> tuple[float, float]:
-        sub = o.subset(idx)
-        skip = skip_level(sub)
-        curve = cascade_curve(sub, p1, p2, skip)
-        local_c = float(sub.weak_correct.sum())
-        strong_c = float(sub.strong_correct.sum())
-        limits = [e / c for e, c in ((sub.weak_energy_j.sum(), local_c), (sub.strong_energy_j.sum(), strong_c)) if c]
+    def choose(p1: np.ndarray, p2: np.ndarray, ps: np.ndarray) -> tuple[float, float]:
+        skip = skip_level(o)
+        k1, k2, hopeless = p1 - ps, p2 - ps, p1 < skip
+        curve = cascade_curve(o, k1, k2, hopeless)
+        limits = [e / c for e, c in ((o.weak_energy_j.sum(), o.weak_correct.sum()),
+                                     (o.strong_energy_j.sum(), o.strong_correct.sum())) if c]
         limit = min(limits) if limits else float("inf")
         scored = [(i, p) for i, (_, p) in enumerate(curve) if p.epca_j is not None]
         feasible = [(i, p) for i, p in scored if p.epca_j < limit]
@@ -65,15 +66,15 @@ def choose_operating_point(o: Outcomes):  # noqa: ANN201 - returns the chooser f
             best = min(scored, key=lambda ip: ip[1].epca_j)[0]
         else:
             best = 0
-        values = threshold_candidates(p1, p2)
+        values = threshold_candidates(k1, k2)
         lo, hi = values[best], values[min(best + 1, len(values) - 1)]
         if np.isfinite(lo) and np.isfinite(hi):
             t = (lo + hi) / 2  # midway to the next score: the same decisions here, sturdier on new items
         elif np.isfinite(lo):
-            t = min(1.0, lo + 1e-6)
+            t = lo + 1e-6
         else:
-            t = 0.0
-        return float(t), skip
+            t = -1.0
+        return float(-t), skip
 
     return choose
 
@@ -87,16 +88,15 @@ def out_of_fold(items: list[dict[str, str]], weak: list[ItemResult], strong: lis
                 seed: int = 0, options: FitOptions | None = None) -> dict[str, np.ndarray]:
     rows, cats = item_features(items, weak)
     o = outcomes_of(weak, strong)
-    labels = o.weak_correct
     n = len(items)
-    p1, p2, thr, skip = np.ones(n), np.zeros(n), np.zeros(n), np.zeros(n)
+    p1, p2, ps, margin, skip = np.ones(n), np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
     k = max(2, min(k, n))
-    for train, test in kfold(labels, k, seed):
-        cal = fit_calibration([rows[i] for i in train], [cats[i] for i in train], labels[train],
-                              choose_operating_point(o.subset(train)), options)
-        a, b = cal.batch([rows[i] for i in test], [cats[i] for i in test])
-        p1[test], p2[test], thr[test], skip[test] = a, b, cal.threshold, cal.skip_below
-    return {"p_prompt": p1, "p_answer": p2, "threshold": thr, "skip_below": skip}
+    for train, test in kfold(o.weak_correct, k, seed):
+        cal = fit_calibration([rows[i] for i in train], [cats[i] for i in train], o.weak_correct[train],
+                              o.strong_correct[train], choose_operating_point(o.subset(train)), options)
+        p1[test], p2[test], ps[test] = cal.batch([rows[i] for i in test], [cats[i] for i in test])
+        margin[test], skip[test] = cal.margin, cal.skip_below
+    return {"p_prompt": p1, "p_answer": p2, "p_strong": ps, "margin": margin, "skip_below": skip}
 
 
 def fit_all(items: list[dict[str, str]], weak: list[ItemResult], strong: list[ItemResult],
@@ -104,9 +104,16 @@ def fit_all(items: list[dict[str, str]], weak: list[ItemResult], strong: list[It
     """The calibration to ship: fitted on every item (its numbers are reported out-of-fold elsewhere)."""
     rows, cats = item_features(items, weak)
     o = outcomes_of(weak, strong)
-    cal = fit_calibration(rows, cats, o.weak_correct, choose_operating_point(o), options)
+    cal = fit_calibration(rows, cats, o.weak_correct, o.strong_correct, choose_operating_point(o), options)
     cal.meta["fitted_ids"] = sorted(id_digest(it["id"]) for it in items)
     return cal
+
+
+def cascade_scores(p1: np.ndarray, p2: np.ndarray, ps: np.ndarray, margin: float | np.ndarray,
+                   skip_below: float | np.ndarray) -> dict[str, Any]:
+    """Scores in the form ``evaluate.score_cascade`` takes: keep-local scores, threshold, hopeless items."""
+    return {"keep_prompt": p1 - ps, "keep_answer": p2 - ps, "threshold": -np.asarray(margin, dtype=float),
+            "hopeless": p1 < skip_below}
 
 
 def id_digest(item_id: str) -> str:
@@ -122,13 +129,14 @@ def score(items: list[dict[str, str]], weak: list[ItemResult], strong: list[Item
     """The CONTRACT document, plus details (per tag, calibration quality, energy sources)."""
     o = outcomes_of(weak, strong)
     oof = out_of_fold(items, weak, strong, k, seed)
-    baton = score_cascade(o, oof["p_prompt"], oof["p_answer"], oof["threshold"], oof["skip_below"])
+    baton = score_cascade(o, **cascade_scores(oof["p_prompt"], oof["p_answer"], oof["p_strong"], oof["margin"],
+                                              oof["skip_below"]))
     routers: dict[str, Any] = {"baton": _round(baton)}
     routers.update({name: _round(m) for name, m in score_reference_routers(o, baton["strong_calls_at_default"]).items()})
     if shipped is not None:
         rows, cats = item_features(items, weak)
-        p1, p2 = shipped.batch(rows, cats)
-        m = score_cascade(o, p1, p2, shipped.threshold, shipped.skip_below)
+        p1, p2, ps = shipped.batch(rows, cats)
+        m = score_cascade(o, **cascade_scores(p1, p2, ps, shipped.margin, shipped.skip_below))
         fitted = set(shipped.meta.get("fitted_ids", []))
         m["in_sample_share"] = float(np.mean([id_digest(it["id"]) in fitted for it in items]))
         routers["baton_shipped"] = _round(m)
@@ -141,12 +149,14 @@ def score(items: list[dict[str, str]], weak: list[ItemResult], strong: list[Item
                               "weak_j": round(float(o.weak_energy_j[idx].mean()), 3),
                               "strong_j": round(float(o.strong_energy_j[idx].mean()), 3)}
     a = auc(oof["p_answer"], labels)
+    a_strong = auc(oof["p_strong"], o.strong_correct)
     return {
         "n": o.n, "acc_weak": round(o.acc_weak, 4), "acc_strong": round(o.acc_strong, 4),
         "acc_oracle": round(o.acc_oracle, 4), "routers": routers,
-        "folds": k, "threshold_default": round(float(np.mean(oof["threshold"])), 4),
+        "folds": k, "margin_default": round(float(np.mean(oof["margin"])), 4),
         "skip_below_default": round(float(np.mean(oof["skip_below"])), 4),
         "calibration": {"auc": None if a is None else round(a, 4),
+                        "strong_auc": None if a_strong is None else round(a_strong, 4),
                         "log_loss": round(log_loss(oof["p_answer"], labels), 4),
                         "brier": round(float(np.mean((oof["p_answer"] - labels) ** 2)), 4)},
         "energy": {

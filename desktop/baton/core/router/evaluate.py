@@ -156,34 +156,38 @@ def threshold_candidates(*scores: np.ndarray) -> np.ndarray:
     return np.concatenate([[-np.inf], vals, [np.inf]])
 
 
-def cascade_decisions(p_prompt: np.ndarray, p_answer: np.ndarray, threshold: float | np.ndarray,
-                      skip_below: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Baton's rule at one threshold: skip the weak tier when the prompt-only probability is under
-    ``min(skip_below, threshold)``; escalate when the answer's probability is under ``threshold``."""
-    skip = p_prompt < np.minimum(skip_below, threshold)
-    escalate = skip | (p_answer < threshold)
+def cascade_decisions(keep_prompt: np.ndarray, keep_answer: np.ndarray, threshold: float | np.ndarray,
+                      hopeless: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Baton's rule at one threshold. ``keep_*`` are keep-local scores (higher: keep local) from the
+    prompt alone and from the answer; an item is escalated when its answer's score is under the threshold,
+    and the weak tier is skipped altogether when the item is ``hopeless`` (stage one) and its prompt's score
+    is already under the threshold. Both sets grow with the threshold, so the operating points are nested."""
+    keep_prompt = np.asarray(keep_prompt, dtype=float)
+    hopeless = np.zeros(len(keep_prompt), dtype=bool) if hopeless is None else np.asarray(hopeless, dtype=bool)
+    skip = hopeless & (keep_prompt < threshold)
+    escalate = skip | (np.asarray(keep_answer, dtype=float) < threshold)
     return escalate, skip
 
 
-def cascade_curve(o: Outcomes, p_prompt: np.ndarray, p_answer: np.ndarray,
-                  skip_below: float | np.ndarray) -> list[tuple[float, Point]]:
+def cascade_curve(o: Outcomes, keep_prompt: np.ndarray, keep_answer: np.ndarray,
+                  hopeless: np.ndarray | None = None) -> list[tuple[float, Point]]:
     """Operating points of the cascade over every threshold that changes a decision."""
     out = []
-    for t in threshold_candidates(p_prompt, p_answer):
-        # a threshold just above each score value: "escalate when p <= value"
+    for t in threshold_candidates(keep_prompt, keep_answer):
+        # a threshold just above each score value: "escalate when score <= value"
         tt = np.nextafter(t, np.inf) if np.isfinite(t) else t
-        esc, skip = cascade_decisions(p_prompt, p_answer, tt, skip_below)
+        esc, skip = cascade_decisions(keep_prompt, keep_answer, tt, hopeless)
         out.append((float(tt), cascade_point(o, esc, skip)))
     return out
 
 
-def score_cascade(o: Outcomes, p_prompt: np.ndarray, p_answer: np.ndarray, threshold: float | np.ndarray,
-                  skip_below: float | np.ndarray) -> dict[str, float | None]:
+def score_cascade(o: Outcomes, keep_prompt: np.ndarray, keep_answer: np.ndarray, threshold: float | np.ndarray,
+                  hopeless: np.ndarray | None = None) -> dict[str, float | None]:
     """APGR/CPT of the cascade over all thresholds, and the numbers at the given (default) threshold
-    (per item when arrays: out-of-fold, each item is judged with its own fold's threshold)."""
-    curve = cascade_curve(o, p_prompt, p_answer, skip_below)
+    (per item when an array: out-of-fold, each item is judged with its own fold's threshold)."""
+    curve = cascade_curve(o, keep_prompt, keep_answer, hopeless)
     metrics = _curve_metrics(o, [p for _, p in curve])
-    esc, skip = cascade_decisions(p_prompt, p_answer, threshold, skip_below)
+    esc, skip = cascade_decisions(keep_prompt, keep_answer, threshold, hopeless)
     at = cascade_point(o, esc, skip)
     metrics.update(_at_default(at))
     metrics["skipped_local_at_default"] = float(skip.mean()) if o.n else 0.0

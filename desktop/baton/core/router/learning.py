@@ -1,16 +1,18 @@
 """What the router learns from its user, persisted in the store's key/value table.
 
-Per category it keeps two small things:
+Per category it keeps three small things:
 - a Beta count of local answers that were good (accepted, or rated well) and bad (escalated by hand,
   or rated badly). Its posterior mean, against the shipped base rate of the category, becomes an offset
-  in logits added to both stages' scores: a category where the user keeps escalating drifts towards
+  in logits added to both stages' local scores: a category where the user keeps escalating drifts towards
   "local is hopeless here" and stage one starts skipping the local model;
+- the same count for answers of the remote tier (accepted, rated, or retried on another tier), which
+  moves the expected accuracy of the next tier the decision compares against;
 - a threshold offset driven towards a target rate of hand escalations: every hand escalation raises
   the category's threshold by ``step * (1 - target)``, every acceptance lowers it by ``step * target``,
   so it settles where about ``target`` of the accepted-then-judged local answers get escalated by hand.
 
-Only feedback on answers the local tier produced counts (a judgement of a cloud answer says nothing
-about the local model). Items used to score the router are never fed here in the benchmark.
+A judgement of a remote answer teaches only the remote count. Items used to score the router are never
+fed here in the benchmark.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ class CategoryState:
     good: float = 0.0
     bad: float = 0.0
     threshold_offset: float = 0.0
+    strong_good: float = 0.0
+    strong_bad: float = 0.0
 
     @property
     def n(self) -> float:
@@ -61,7 +65,8 @@ class Learned:
             return cls()
         raw = store.kv_get(KV_KEY, None) or {}
         cats = {
-            name: CategoryState(float(v.get("good", 0)), float(v.get("bad", 0)), float(v.get("threshold_offset", 0)))
+            name: CategoryState(float(v.get("good", 0)), float(v.get("bad", 0)), float(v.get("threshold_offset", 0)),
+                                float(v.get("strong_good", 0)), float(v.get("strong_bad", 0)))
             for name, v in (raw.get("categories") or {}).items()
         }
         return cls(cats, int(raw.get("n_feedback", 0)))
@@ -71,7 +76,8 @@ class Learned:
             return
         store.kv_set(KV_KEY, {
             "categories": {k: {"good": round(v.good, 4), "bad": round(v.bad, 4),
-                               "threshold_offset": round(v.threshold_offset, 5)}
+                               "threshold_offset": round(v.threshold_offset, 5),
+                               "strong_good": round(v.strong_good, 4), "strong_bad": round(v.strong_bad, 4)}
                            for k, v in self.categories.items()},
             "n_feedback": self.n_feedback,
         })
@@ -80,23 +86,30 @@ class Learned:
     def state(self, category: str) -> CategoryState:
         return self.categories.get(category, CategoryState())
 
-    def prior_offset(self, category: str, base_rate: float) -> float:
-        """Logit shift from the shipped base rate to the user's posterior for this category."""
+    def prior_offset(self, category: str, base_rate: float, tier: str = "local") -> float:
+        """Logit shift from the shipped base rate to the user's posterior for this category and tier."""
         s = self.state(category)
-        if s.n <= 0:
+        good, bad = (s.good, s.bad) if tier == "local" else (s.strong_good, s.strong_bad)
+        if good + bad <= 0:
             return 0.0
-        posterior = (PRIOR_STRENGTH * base_rate + s.good) / (PRIOR_STRENGTH + s.n)
+        posterior = (PRIOR_STRENGTH * base_rate + good) / (PRIOR_STRENGTH + good + bad)
         return logit(posterior) - logit(base_rate)
 
     def threshold_offset(self, category: str) -> float:
         return self.state(category).threshold_offset
 
     # ---- learning --------------------------------------------------------------------------------
-    def update(self, category: str, kind: str, value: float | None = None) -> dict[str, float]:
-        """Apply one piece of feedback on a local answer; returns what changed."""
+    def update(self, category: str, kind: str, value: float | None = None, tier: str = "local") -> dict[str, float]:
+        """Apply one piece of feedback on an answer of ``tier``; returns what changed."""
         if kind not in FEEDBACK_KINDS:
             raise UsageError(f"feedback kind must be one of {', '.join(FEEDBACK_KINDS)}, not '{kind}'")
         s = self.categories.setdefault(category, CategoryState())
+        if tier != "local":
+            good = 1.0 if kind == "accept" else 0.0 if kind == "escalate" else rating_to_good(value)
+            s.strong_good += good
+            s.strong_bad += 1.0 - good
+            self.n_feedback += 1
+            return {"strong_good": s.strong_good, "strong_bad": s.strong_bad}
         if kind == "accept":
             good = 1.0
             s.threshold_offset -= THRESHOLD_STEP * TARGET_HAND_ESCALATION_RATE

@@ -95,12 +95,17 @@ class Router:
         limit_wh = self.routing.budget_wh_per_day
         return limit_wh > 0 and float((spend_today or {}).get("energy_j", 0.0)) / 3600.0 >= limit_wh
 
-    def threshold_for(self, category: str) -> float:
-        base = self.routing.threshold if self.routing.threshold >= 0 else self.calibration.threshold
-        return min(1.0, max(0.0, base + self.learned.threshold_offset(category)))
+    def threshold_for(self, category: str, p_strong: float) -> float:
+        """Escalate a local answer whose confidence is under this: the next tier's expected accuracy minus
+        the calibrated margin (or the user's fixed ``routing.threshold``), plus what feedback taught."""
+        offset = self.learned.threshold_offset(category)
+        base = self.routing.threshold if self.routing.threshold >= 0 else p_strong - self.calibration.margin
+        return min(1.0, max(0.0, base + offset))
 
-    def _offset(self, category: str) -> float:
-        return self.learned.prior_offset(category, self.calibration.base_rate(category))
+    def _offsets(self, category: str) -> tuple[float, float]:
+        cal = self.calibration
+        return (self.learned.prior_offset(category, cal.base_rate(category), "local"),
+                self.learned.prior_offset(category, cal.strong_rate(category), "strong"))
 
     # ---- stage one ---------------------------------------------------------------------------------
     def before(self, messages: Sequence[Any], local: LocalInfo, tier: str = "auto",
@@ -114,12 +119,15 @@ class Router:
         eligible, refused = self.eligible_endpoints(spend_today, needed)
         energy_spent = self._energy_budget_spent(spend_today)
         mode = self.routing.mode
-        threshold = self.threshold_for(category)
-        p1 = self.calibration.p_prompt(feats, category, self._offset(category))
+        off_local, off_strong = self._offsets(category)
+        p1 = self.calibration.p_prompt(feats, category, off_local)
+        p_strong = self.calibration.p_strong(feats, category, off_strong)
+        threshold = self.threshold_for(category, p_strong)
         skip_below = min(self.calibration.skip_below, threshold)
         signals: dict[str, Any] = {
-            "category": category, "p_local_prompt": None if p1 is None else round(p1, 4),
-            "threshold": round(threshold, 4), "skip_below": round(skip_below, 4), "mode": mode,
+            "category": category, "tier": "local", "p_local_prompt": None if p1 is None else round(p1, 4),
+            "p_strong": round(p_strong, 4), "threshold": round(threshold, 4), "skip_below": round(skip_below, 4),
+            "mode": mode,
             "offline": self.offline, "refused_endpoints": refused, "prompt_tokens": local.prompt_tokens,
             "n_ctx": local.n_ctx, "max_tokens": local.max_tokens, "prompt_features": feats,
         }
@@ -136,7 +144,7 @@ class Router:
         def cloud_decision(reason: str) -> RouteDecision:
             ep = eligible[0]
             loop = is_loopback_url(ep.base_url)
-            signals.update(may_escalate=False, endpoint_loopback=loop, privacy_check=not loop,
+            signals.update(tier="cloud", may_escalate=False, endpoint_loopback=loop, privacy_check=not loop,
                            needs_approval=mode == "ask" and tier != "cloud", next_endpoint=None)
             return RouteDecision("cloud", ep.model, ep.name, False, reason, signals)
 
@@ -157,7 +165,7 @@ class Router:
         if p1 is not None and may_escalate and p1 < skip_below:
             return cloud_decision(
                 f"local is hopeless on {category.replace('_', ' ')} questions like this "
-                f"(p={p1:.2f} < {skip_below:.2f}); skipped to {eligible[0].name}")
+                f"(p={p1:.2f} < {skip_below:.2f}, next tier p={p_strong:.2f}); skipped to {eligible[0].name}")
         reason = "local first" + (f" (p={p1:.2f} from the prompt)" if p1 is not None else "")
         return local_decision(reason, may_escalate)
 
@@ -192,15 +200,18 @@ class Router:
         feats = prompt_vector(question)
         category = next((c[4:] for c, v in feats.items() if c.startswith("cat_") and v), "prose")
         feats.update(completion_features(question, completion))
-        score = self.calibration.p_answer(feats, category, self._offset(category))
+        off_local, off_strong = self._offsets(category)
+        score = self.calibration.p_answer(feats, category, off_local)
+        p_strong = self.calibration.p_strong(feats, category, off_strong)
         signals: dict[str, Any] = {"category": category, "tier": "local", "model_score": round(score, 4),
+                                   "p_strong": round(p_strong, 4),
                                    "features": {k: round(v, 4) for k, v in feats.items()},
                                    "finish_reason": completion.finish_reason}
         if self.routing.self_check and self.self_check is not None and completion.text.strip():
             p_self = min(1.0, max(0.0, float(self.self_check(question, completion.text))))
             signals["self_check"] = round(p_self, 4)
             score = math.sqrt(max(score, 1e-9) * max(p_self, 1e-9))  # geometric mean of the two
-        threshold = self.threshold_for(category)
+        threshold = self.threshold_for(category, p_strong)
         signals["threshold"] = round(threshold, 4)
         drivers = self.calibration.explain(feats, category)
         why = ", ".join(f"{_SIGNAL_WORDS.get(n, n.replace('_', ' '))} {'+' if c > 0 else '-'}" for n, c in drivers)
@@ -213,20 +224,21 @@ class Router:
             return Verdict(False, score, threshold, reason, signals)
         cmp = "<" if escalate else ">="
         verb = "escalate" if escalate else "keep local"
-        return Verdict(escalate, score, threshold, f"{verb}: confidence {score:.2f} {cmp} {threshold:.2f} ({why})",
-                       signals)
+        return Verdict(escalate, score, threshold, f"{verb}: confidence {score:.2f} {cmp} {threshold:.2f} "
+                       f"(next tier expected {p_strong:.2f}; {why})", signals)
 
     # ---- learning and privacy ----------------------------------------------------------------------
-    def record_feedback(self, message_features: dict[str, Any], kind: str, value: float | None = None) -> dict[str, Any]:
-        """Learn from the user's judgement of an answer. ``message_features`` is the ``signals`` dict of
-        the verdict (or decision) stored with the message; only answers from the local tier teach."""
+    def record_feedback(self, message_features: dict[str, Any], kind: str, value: float | None = None,
+                        tier: str | None = None) -> dict[str, Any]:
+        """Learn from the user's judgement of an answer: ``accept``, ``escalate`` (asked for another tier by
+        hand) or ``rate`` (``value`` from 0 = bad to 1 = good). ``message_features`` is the route's
+        ``signals`` dict stored with the message; ``tier`` is the tier that produced the judged answer
+        (the receipt's ``route.tier``; default: the one in ``message_features``)."""
         category = str(message_features.get("category") or "prose")
-        if message_features.get("tier", "local") != "local":
-            return {"learned": False, "why": "the judged answer came from a remote tier"}
-        changed = self.learned.update(category, kind, value)
+        tier = tier or str(message_features.get("tier") or "local")
+        changed = self.learned.update(category, kind, value, tier="local" if tier == "local" else "strong")
         self.learned.save(self.store)
-        return {"learned": True, "category": category, **changed,
-                "threshold": round(self.threshold_for(category), 4)}
+        return {"learned": True, "category": category, "tier": tier, **changed}
 
     def privacy_check(self, text: str) -> list[Any]:
         """Secrets found in ``text`` (the service refuses or redacts per routing.privacy before a

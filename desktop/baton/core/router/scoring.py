@@ -2,12 +2,16 @@
 
 - ``p_prompt``: stage one, from the prompt alone: how likely the local model's answer is good.
 - ``p_answer``: stage two, from the prompt plus the local answer (token confidence, finish, format).
-Both return probabilities; the user's history enters as an offset in logits (see ``learning``).
+- ``p_strong``: from the prompt alone: how likely the next tier's answer is good.
+The decision compares them: escalate when the next tier is expected to do clearly better than the local
+answer, ``p_answer < p_strong - margin``. Ranking by that gap (not by local confidence alone) is what keeps
+the router from spending strong calls on questions both tiers fail. The user's history enters as offsets
+in logits (see ``learning``).
 
 Categories the fitted data never covered (``code`` and ``prose`` for the shipped defaults, fitted on
-arithmetic and word problems) are not extrapolated: stage one never skips them, and stage two uses the
-token-signal model alone, re-centred on the category's prior (``unseen_prior`` until the user's own
-feedback moves it).
+arithmetic and word problems) are not extrapolated: stage one never skips them, stage two uses the
+token-signal model alone re-centred on ``unseen_prior``, and the next tier is assumed right with
+``unseen_strong_prior``, until the user's own feedback moves them.
 """
 
 from __future__ import annotations
@@ -29,11 +33,14 @@ class Calibration:
     stage_one: LogisticModel
     stage_two: LogisticModel
     signals_only: LogisticModel
+    strong: LogisticModel
     base_rates: dict[str, float]
+    strong_rates: dict[str, float]
     trained: dict[str, int]
-    threshold: float
+    margin: float
     skip_below: float
     unseen_prior: float = 0.6
+    unseen_strong_prior: float = 0.8
     meta: dict[str, Any] = field(default_factory=dict)
 
     # ---- scores ---------------------------------------------------------------------------------
@@ -42,6 +49,9 @@ class Calibration:
 
     def base_rate(self, category: str) -> float:
         return self.base_rates[category] if self.covers(category) else self.unseen_prior
+
+    def strong_rate(self, category: str) -> float:
+        return self.strong_rates[category] if self.covers(category) else self.unseen_strong_prior
 
     def p_prompt(self, features: dict[str, float], category: str, offset: float = 0.0) -> float | None:
         """Stage one; ``None`` for a category the fit has not seen (no basis to skip the local model)."""
@@ -59,33 +69,41 @@ class Calibration:
         z = float(((x - m.mean) / m.scale) @ m.weights) + logit(self.unseen_prior) + offset
         return float(sigmoid(z))
 
+    def p_strong(self, features: dict[str, float], category: str, offset: float = 0.0) -> float:
+        if not self.covers(category):
+            return float(sigmoid(logit(self.unseen_strong_prior) + offset))
+        return self.strong.predict_one(features, offset)
+
     def explain(self, features: dict[str, float], category: str, top: int = 3) -> list[tuple[str, float]]:
         model = self.stage_two if self.covers(category) else self.signals_only
         return model.contributions(features, top)
 
     # ---- batch scores for the benchmark ---------------------------------------------------------
-    def batch(self, rows: list[dict[str, float]], categories: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """(p_prompt, p_answer) per item; an unseen category's p_prompt is 1.0 (never skipped)."""
+    def batch(self, rows: list[dict[str, float]], categories: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(p_prompt, p_answer, p_strong) per item; an unseen category's p_prompt is 1.0 (never skipped)."""
         p1 = np.array([(lambda v: 1.0 if v is None else v)(self.p_prompt(r, c)) for r, c in zip(rows, categories)])
         p2 = np.array([self.p_answer(r, c) for r, c in zip(rows, categories)])
-        return p1, p2
+        ps = np.array([self.p_strong(r, c) for r, c in zip(rows, categories)])
+        return p1, p2, ps
 
     # ---- persistence ----------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         return {
             "stage_one": self.stage_one.to_dict(), "stage_two": self.stage_two.to_dict(),
-            "signals_only": self.signals_only.to_dict(),
-            "base_rates": {k: round(v, 6) for k, v in self.base_rates.items()}, "trained": dict(self.trained),
-            "threshold": round(self.threshold, 6), "skip_below": round(self.skip_below, 6),
-            "unseen_prior": self.unseen_prior, "meta": self.meta,
+            "signals_only": self.signals_only.to_dict(), "strong": self.strong.to_dict(),
+            "base_rates": {k: round(v, 6) for k, v in self.base_rates.items()},
+            "strong_rates": {k: round(v, 6) for k, v in self.strong_rates.items()}, "trained": dict(self.trained),
+            "margin": round(self.margin, 6), "skip_below": round(self.skip_below, 6),
+            "unseen_prior": self.unseen_prior, "unseen_strong_prior": self.unseen_strong_prior, "meta": self.meta,
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Calibration":
         return cls(LogisticModel.from_dict(d["stage_one"]), LogisticModel.from_dict(d["stage_two"]),
-                   LogisticModel.from_dict(d["signals_only"]), dict(d["base_rates"]), dict(d["trained"]),
-                   float(d["threshold"]), float(d["skip_below"]), float(d.get("unseen_prior", 0.6)),
-                   dict(d.get("meta", {})))
+                   LogisticModel.from_dict(d["signals_only"]), LogisticModel.from_dict(d["strong"]),
+                   dict(d["base_rates"]), dict(d["strong_rates"]), dict(d["trained"]), float(d["margin"]),
+                   float(d["skip_below"]), float(d.get("unseen_prior", 0.6)),
+                   float(d.get("unseen_strong_prior", 0.8)), dict(d.get("meta", {})))
 
 
 # ---- fitting ------------------------------------------------------------------------------------
@@ -94,44 +112,48 @@ class FitOptions:
     l2: float = 1.0
     inner_folds: int = 5
     seed: int = 0
-    threshold_rule: str = "epca"  # how the default threshold is chosen on the training items
 
 
 def _matrix(rows: list[dict[str, float]], names: list[str]) -> np.ndarray:
     return np.array([[float(r.get(n, 0.0)) for n in names] for r in rows], dtype=float).reshape(len(rows), len(names))
 
 
-def fit_models(rows: list[dict[str, float]], categories: list[str], labels: np.ndarray,
+def _rates(y: np.ndarray, categories: list[str]) -> dict[str, float]:
+    out = {}
+    for cat in sorted(set(categories)):
+        mask = np.array([c == cat for c in categories])
+        out[cat] = float((y[mask].sum() + 0.5) / (mask.sum() + 1.0))
+    return out
+
+
+def fit_models(rows: list[dict[str, float]], categories: list[str], labels: np.ndarray, strong_labels: np.ndarray,
                options: FitOptions) -> Calibration:
-    """The three logistic models and per-category base rates (threshold and skip are set by the caller)."""
+    """The four logistic models and per-category rates (the margin and skip level are set by the caller)."""
     y = np.asarray(labels, dtype=float)
+    ys = np.asarray(strong_labels, dtype=float)
     s1 = fit_logistic(_matrix(rows, PROMPT_NAMES), y, PROMPT_NAMES, options.l2)
     s2 = fit_logistic(_matrix(rows, ALL_NAMES), y, ALL_NAMES, options.l2)
     so = fit_logistic(_matrix(rows, SIGNAL_NAMES), y, SIGNAL_NAMES, options.l2)
-    base: dict[str, float] = {}
-    trained: dict[str, int] = {}
-    for cat in sorted(set(categories)):
-        mask = np.array([c == cat for c in categories])
-        trained[cat] = int(mask.sum())
-        base[cat] = float((y[mask].sum() + 0.5) / (mask.sum() + 1.0))
-    return Calibration(s1, s2, so, base, trained, threshold=0.5, skip_below=0.0)
+    st = fit_logistic(_matrix(rows, PROMPT_NAMES), ys, PROMPT_NAMES, options.l2)
+    trained = {c: categories.count(c) for c in sorted(set(categories))}
+    return Calibration(s1, s2, so, st, _rates(y, categories), _rates(ys, categories), trained, margin=0.0,
+                       skip_below=0.0)
 
 
 def fit_calibration(rows: list[dict[str, float]], categories: list[str], labels: np.ndarray,
-                    choose: Any, options: FitOptions | None = None) -> Calibration:
-    """Fit on these items; the threshold and the skip level are chosen by ``choose(p1, p2, idx)`` on
-    out-of-fold predictions over the same training items (an inner k-fold), never on in-sample scores."""
+                    strong_labels: np.ndarray, choose: Any, options: FitOptions | None = None) -> Calibration:
+    """Fit on these items; the margin and the skip level are chosen by ``choose(p1, p2, ps)`` on
+    out-of-fold scores of the same training items (an inner k-fold), never on in-sample scores."""
     options = options or FitOptions()
     labels = np.asarray(labels, dtype=bool)
-    cal = fit_models(rows, categories, labels, options)
+    strong_labels = np.asarray(strong_labels, dtype=bool)
+    cal = fit_models(rows, categories, labels, strong_labels, options)
     n = len(rows)
-    p1 = np.ones(n)
-    p2 = np.zeros(n)
+    p1, p2, ps = np.ones(n), np.zeros(n), np.zeros(n)
     k = min(options.inner_folds, max(2, int(labels.sum())), n)
     for train, test in kfold(labels, k, options.seed + 1):
-        inner = fit_models([rows[i] for i in train], [categories[i] for i in train], labels[train], options)
-        a, b = inner.batch([rows[i] for i in test], [categories[i] for i in test])
-        p1[test], p2[test] = a, b
-    cal.threshold, cal.skip_below = choose(p1, p2, np.arange(n))
-    cal.meta["threshold_rule"] = options.threshold_rule
+        inner = fit_models([rows[i] for i in train], [categories[i] for i in train], labels[train],
+                           strong_labels[train], options)
+        p1[test], p2[test], ps[test] = inner.batch([rows[i] for i in test], [categories[i] for i in test])
+    cal.margin, cal.skip_below = choose(p1, p2, ps)
     return cal

@@ -21,4 +21,5 @@ def shipped_calibration() -> Calibration:
         n = len(names)
         return LogisticModel(list(names), np.zeros(n), 0.0, np.zeros(n), np.ones(n))
 
-    return Calibration(neutral(PROMPT_NAMES), neutral(ALL_NAMES), neutral(SIGNAL_NAMES), {}, {}, 0.5, 0.0)
+    return Calibration(neutral(PROMPT_NAMES), neutral(ALL_NAMES), neutral(SIGNAL_NAMES), neutral(PROMPT_NAMES), {}, {}, {},
+                       0.1, 0.0)
