@@ -203,3 +203,18 @@ def test_ask_mode_sends_nothing_without_approval(tmp_path):
     r2 = svc.ask("q2", approve=lambda plan: True)
     assert r2.text == "surely" and r2.route.escalated
     svc.close()
+
+
+def test_a_long_thread_drops_its_oldest_turns_to_fit_the_context(tmp_path):
+    engine = FakeEngine("small", n_ctx=80)
+    svc, _ = _service(tmp_path, engine, ScriptedRouter())
+    tid = None
+    for i in range(6):
+        engine.enqueue(f"answer {i} " + "word " * 8)
+        tid = svc.ask(f"question {i} " + "word " * 8, thread_id=tid, max_tokens=16).thread_id
+    last = engine.requests[-1].messages
+    assert last[0].role == "system" and last[-1].content.startswith("question 5")
+    assert 3 <= len(last) < 12, "old turns are dropped, the newest kept"
+    assert engine.count_prompt_tokens(last) <= 80 - 16
+    assert len(svc.store.history(tid)) == 12, "nothing is dropped from the store"
+    svc.close()

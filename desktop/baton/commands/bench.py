@@ -17,11 +17,12 @@ from baton.core.errors import UsageError
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("bench", help="benchmarks (route: routing quality and energy)",
+    p = sub.add_parser("bench", help="benchmarks (speed: pipeline vs bare llama.cpp; route: routing quality)",
                        description="Benchmarks that print ratios measured in one run.")
     p.set_defaults(func=lambda args, ctx: _usage(p))
     actions = p.add_subparsers(dest="bench_command", metavar="BENCH")
     register_route(actions)
+    register_speed(actions)
 
 
 def _usage(p: argparse.ArgumentParser) -> int:
@@ -103,3 +104,35 @@ def format_table(doc: dict[str, Any]) -> str:
     lines.append(f"energy per item: weak {e['weak_j_per_item']} J ({', '.join(e['weak_sources'])}), "
                  f"strong {e['strong_j_per_item']} J ({', '.join(e['strong_sources'])}); {e['note']}")
     return "\n".join(lines)
+
+
+# ---- bench speed --------------------------------------------------------------------------------
+def register_speed(actions: Any) -> None:
+    r = actions.add_parser(
+        "speed", help="decode and prefill speed: Baton's pipeline vs bare llama-cpp-python",
+        description="Runs Baton's whole pipeline (engine thread, confidence signals, meter, store) and bare "
+                    "llama-cpp-python on the same model, threads and context, interleaved in one run, and prints "
+                    "the ratio of the medians.")
+    r.add_argument("--model", default=None, help="model id, name or .gguf path (default: the default model)")
+    r.add_argument("--tokens", type=int, default=128, help="tokens to generate per run (default 128)")
+    r.add_argument("--rounds", type=int, default=6, help="interleaved rounds (default 6)")
+    r.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    r.set_defaults(func=run_speed)
+
+
+def run_speed(args: argparse.Namespace, ctx: Any) -> int:
+    from baton.core.speedbench import run_speed_bench
+
+    if args.tokens < 2 or args.rounds < 1:
+        raise UsageError("--tokens must be at least 2 and --rounds at least 1")
+    doc = run_speed_bench(ctx.settings, args.model, args.tokens, args.rounds,
+                          progress=lambda s: print(f"bench speed: {s}", file=sys.stderr, flush=True))
+    if args.json:
+        print(json.dumps(doc, indent=2))
+    else:
+        print(f"decode: Baton {doc['baton_tokens_per_s']} tok/s, bare llama-cpp-python {doc['raw_tokens_per_s']} "
+              f"tok/s, ratio {doc['ratio']} (paired median {doc['ratio_paired_median']})\n"
+              f"time to first token: Baton {doc['baton_ttft_s'] * 1000:.1f} ms, bare {doc['raw_ttft_s'] * 1000:.1f} ms, "
+              f"overhead {doc['ttft_overhead_s'] * 1000:+.1f} ms ({doc['rounds']} rounds x {doc['tokens']} tokens, "
+              f"{doc['model']})")
+    return 0

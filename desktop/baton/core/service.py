@@ -134,8 +134,7 @@ class BatonService:
             try:
                 emit("loading model")
                 engine, load_s = self.engine(model)
-                messages = self._fit_history(engine, messages, max_tokens)
-                prompt_tokens = engine.count_prompt_tokens(messages)
+                messages, prompt_tokens = self._fit_history(engine, messages, max_tokens)
             except ModelDoesNotFit:
                 if tier == "local" or not self.settings.endpoints:
                     raise
@@ -303,12 +302,15 @@ class BatonService:
         return [ChatMessage(m.role, m.content) for m in self.store.history(thread_id)
                 if m.content and m.role in ("user", "assistant") and m.status != "escalated"]
 
-    def _fit_history(self, engine: Engine, messages: list[ChatMessage], max_tokens: int) -> list[ChatMessage]:
-        """Drop the oldest turns until the prompt leaves room for the answer."""
+    def _fit_history(self, engine: Engine, messages: list[ChatMessage],
+                     max_tokens: int) -> tuple[list[ChatMessage], int]:
+        """Drop the oldest turns until the prompt leaves room for the answer; returns the prompt's tokens."""
         budget = engine.n_ctx - min(max_tokens, engine.n_ctx // 2)
-        while len(messages) > 2 and engine.count_prompt_tokens(messages) > budget:
-            del messages[1]
-        return messages
+        tokens = engine.count_prompt_tokens(messages)
+        while len(messages) > 2 and tokens > budget:
+            del messages[1]  # the oldest turn after the system prompt; the new question always stays
+            tokens = engine.count_prompt_tokens(messages)
+        return messages, tokens
 
     def _local_info(self, engine: Engine | None, prompt_tokens: int, max_tokens: int, fits: bool) -> Any:
         return LocalInfo(n_ctx=engine.n_ctx if engine else 0, prompt_tokens=prompt_tokens, max_tokens=max_tokens,
