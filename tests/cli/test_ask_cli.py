@@ -141,3 +141,13 @@ def test_a_killed_ask_leaves_its_partial_answer_in_the_store(baton_home):
     assert answer.role == "assistant" and answer.status == "interrupted"
     assert len(answer.content) >= 150
     assert got.decode("utf-8", "ignore").strip()[:50] in answer.content
+
+
+def test_receipts_subtract_the_idle_baseline_once_one_was_measured(baton_home):
+    before = run_json(baton_home, "ask", "--json", "--max-tokens", "4", "hi")
+    assert before["energy"]["net_j"] is None, "no baseline yet: no net figure is invented"
+    assert run_baton(baton_home, "energy", "probe", "--idle-s", "0.3").returncode == 0
+    after = run_json(baton_home, "ask", "--json", "--max-tokens", "4", "hi")
+    net, gross = after["energy"]["net_j"], after["energy"]["total_j"]
+    assert net is not None and net < gross
+    assert "idle" in after["energy"]["parts"][0]["note"]

@@ -33,8 +33,12 @@ def run_probe(args: argparse.Namespace, ctx: Any) -> int:
     if args.idle_s < 0 or args.idle_s > 60:
         raise UsageError("--idle-s must be between 0 and 60 seconds")
     with EnergyMeter.for_machine(ctx.settings.telemetry) as meter:
-        if args.idle_s > 0:
-            meter.measure_idle(args.idle_s)
+        if args.idle_s > 0 and meter.measure_idle(args.idle_s) is not None:
+            from baton.core.store.db import Store
+            from baton.core.telemetry.idle_store import save_idle
+
+            with Store(ctx.paths.db_file) as store:  # later receipts subtract this baseline (net_j)
+                save_idle(store, meter)
         report = meter.probe()
         scopes = {ch.sensor.scope: ch.sensor.source for ch in meter.channels if not ch.sensor.cross_check}
     if args.json:

@@ -42,6 +42,10 @@ class BatonService:
         self._engines: dict[str, Engine] = {}
         self._engine_lock = threading.Lock()
         self.store.recover_interrupted()
+        if meter is not None:
+            from baton.core.telemetry.idle_store import load_idle
+
+            load_idle(store, meter)
 
     # ---- construction ------------------------------------------------------------------------
     @classmethod
@@ -315,6 +319,12 @@ class BatonService:
     def _local_info(self, engine: Engine | None, prompt_tokens: int, max_tokens: int, fits: bool) -> Any:
         return LocalInfo(n_ctx=engine.n_ctx if engine else 0, prompt_tokens=prompt_tokens, max_tokens=max_tokens,
                          fits=fits and engine is not None, model_id=engine.model_id if engine else "")
+
+    def refresh_idle_baseline(self, max_age_s: float = 600.0, duration_s: float = 2.0) -> bool:
+        """Measure idle power while nothing generates (the GUI calls this when it idles) and keep it."""
+        from baton.core.telemetry.idle_store import refresh_idle
+
+        return refresh_idle(self.store, self.meter, max_age_s, duration_s)
 
     def spend_today(self) -> dict[str, float]:
         midnight = time.mktime(time.localtime()[:3] + (0, 0, 0, 0, 0, -1))
