@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
@@ -67,6 +68,39 @@ class PowerReading:
     sources: dict[str, str] = field(default_factory=dict)  # scope -> source label
     rss_bytes: int = 0
     vram_bytes: int | None = None
+
+
+class PowerSeries:
+    """The last minutes of readings as ring buffers of (t, value), appended to, never rebuilt."""
+
+    def __init__(self, history_s: float, max_hz: float = 20.0) -> None:
+        self.maxlen = int(history_s * max_hz)
+        self.history_s = history_s
+        self.last_t = float("-inf")
+        self.watts: dict[str, deque[tuple[float, float]]] = {}
+        self.sources: dict[str, str] = {}
+        self.rss_gb: deque[tuple[float, float]] = deque(maxlen=self.maxlen)
+        self.vram_gb: deque[tuple[float, float]] = deque(maxlen=self.maxlen)
+
+    def add(self, readings: list[PowerReading]) -> None:
+        for r in readings:
+            if r.t_s <= self.last_t:
+                continue
+            self.last_t = r.t_s
+            for scope, w in r.watts.items():
+                self.watts.setdefault(scope, deque(maxlen=self.maxlen)).append((r.t_s, w))
+            self.sources.update(r.sources)
+            self.rss_gb.append((r.t_s, r.rss_bytes / 1e9))
+            if r.vram_bytes:
+                self.vram_gb.append((r.t_s, r.vram_bytes / 1e9))
+
+    def xy(self, points: Any, now: float) -> tuple[Any, Any]:
+        """Seconds before ``now`` and values, as numpy arrays, for the last ``history_s``."""
+        import numpy as np
+
+        arr = np.array(points, dtype=float).reshape(-1, 2)
+        arr = arr[arr[:, 0] >= now - self.history_s]
+        return arr[:, 0] - now, arr[:, 1]
 
 
 def midnight_ts(now: float | None = None) -> float:
@@ -206,8 +240,9 @@ class Backend:
             except Exception:
                 pass
 
-    def power_history(self) -> list[PowerReading] | None:
-        """The meter's sampler ring buffer as readings, or None when this machine has no sampler."""
+    def power_since(self, t_s: float) -> list[PowerReading] | None:
+        """The sampler's readings newer than ``t_s`` (monotonic seconds), oldest first; None when this
+        machine has no sampler. Only the new samples are converted, so a 1 Hz refresh stays cheap."""
         meter = getattr(self.service, "meter", None)
         sampler = getattr(meter, "sampler", None) if meter is not None else None
         if sampler is None or not hasattr(sampler, "snapshot"):
@@ -216,7 +251,12 @@ class Backend:
             snap = sampler.snapshot()
         except Exception:
             return None
-        return normalize_snapshot(snap)
+        if isinstance(snap, list):
+            i = len(snap)
+            while i > 0 and float(getattr(snap[i - 1], "t", getattr(snap[i - 1], "t_s", 0.0))) > t_s:
+                i -= 1
+            snap = snap[i:]
+        return [r for r in normalize_snapshot(snap) if r.t_s > t_s]
 
     def today(self) -> Totals:
         since = midnight_ts()

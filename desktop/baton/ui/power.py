@@ -4,13 +4,12 @@ today's totals. Reads the meter's sampler (a core thread) once a second while th
 from __future__ import annotations
 
 import time
-from collections import deque
 from collections.abc import Callable, Iterable
 
 import pyqtgraph as pg
 from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
 
-from baton.ui.backend import Backend, PowerReading, Totals
+from baton.ui.backend import Backend, PowerReading, PowerSeries, Totals
 from baton.ui.format import fmt_energy, fmt_usd, fmt_wh
 from baton.ui.registry import Registry
 from baton.ui.theme import Theme
@@ -28,7 +27,7 @@ class PowerPanel(QWidget):
         self._backend = backend
         self._theme = theme
         self._rates = rates
-        self._own: deque[PowerReading] = deque(maxlen=int(HISTORY_S))  # when there is no sampler
+        self.series = PowerSeries(HISTORY_S)
         self._ticks = 0
         self._curves: dict[str, tuple[pg.PlotDataItem, int]] = {}
 
@@ -93,44 +92,47 @@ class PowerPanel(QWidget):
     # ---- one refresh -----------------------------------------------------------------------------
     def tick(self) -> None:
         now = time.monotonic()
-        readings = self._backend.power_history()
-        if readings is None:
+        new = self._backend.power_since(self.series.last_t)
+        if new is None:  # no sampler on this machine: sample memory here, once a tick
             mem = self._backend.memory()
-            self._own.append(PowerReading(now, {}, {}, int(mem.get("rss_bytes") or 0), mem.get("vram_bytes")))
-            readings = list(self._own)
-        self._plot(readings, now)
+            new = [PowerReading(now, {}, {}, int(mem.get("rss_bytes") or 0), mem.get("vram_bytes"))]
+        self.series.add(new)
+        self._plot(now)
         if self._ticks % TOTALS_EVERY_TICKS == 0:
             self.refresh_totals()
         self._ticks += 1
 
-    def _plot(self, readings: list[PowerReading], now: float) -> None:
-        recent = [r for r in readings if now - r.t_s <= HISTORY_S]
-        scopes = list(dict.fromkeys(s for r in recent for s in r.watts))
+    def _plot(self, now: float) -> None:
+        ser = self.series
+        scopes = list(ser.watts)
         self.power_empty.setVisible(not scopes)
-        sources = recent[-1].sources if recent else {}
+        tops = [1.0]
         for i, scope in enumerate(scopes):
-            xs = [r.t_s - now for r in recent if scope in r.watts]
-            ys = [r.watts[scope] for r in recent if scope in r.watts]
-            label = f"{scope} ({sources.get(scope, '?')})"
+            xs, ys = ser.xy(ser.watts[scope], now)
+            label = f"{scope} ({ser.sources.get(scope, '?')})"
             self._curve(f"w:{scope}", self.power_plot, label, i).setData(xs, ys)
-        xs = [r.t_s - now for r in recent]
-        self._curve("rss", self.memory_plot, "RAM (this process)", 0).setData(xs, [r.rss_bytes / 1e9 for r in recent])
-        vram = [(r.t_s - now, r.vram_bytes / 1e9) for r in recent if r.vram_bytes]
-        if vram:
-            self._curve("vram", self.memory_plot, "VRAM", 1).setData([v[0] for v in vram], [v[1] for v in vram])
-        tok = [(t - now, v) for t, v in self._rates() if now - t <= HISTORY_S]
+            tops.append(float(ys.max()) if len(ys) else 0.0)
+        xs, ys = ser.xy(ser.rss_gb, now)
+        self._curve("rss", self.memory_plot, "RAM (this process)", 0).setData(xs, ys)
+        mem_tops = [0.5, float(ys.max()) if len(ys) else 0.0]
+        if ser.vram_gb:
+            xs, ys = ser.xy(ser.vram_gb, now)
+            self._curve("vram", self.memory_plot, "VRAM", 1).setData(xs, ys)
+            mem_tops.append(float(ys.max()) if len(ys) else 0.0)
+        tok = [(t, v) for t, v in self._rates() if now - t <= HISTORY_S]
         if tok:
-            tok.append((0.0, tok[-1][1]))
-        self._curve("tok", self.speed_plot, None, 2).setData([t[0] for t in tok], [t[1] for t in tok])
-        self._fit_y(self.power_plot, [w for r in recent for w in r.watts.values()], 1.0)
-        self._fit_y(self.memory_plot, [r.rss_bytes / 1e9 for r in recent] + [v[1] for v in vram], 0.5)
-        self._fit_y(self.speed_plot, [t[1] for t in tok], 10.0)
+            tok.append((now, tok[-1][1]))
+        xs, ys = ser.xy(tok, now)
+        self._curve("tok", self.speed_plot, None, 2).setData(xs, ys)
+        self._fit_y(self.power_plot, max(tops))
+        self._fit_y(self.memory_plot, max(mem_tops))
+        self._fit_y(self.speed_plot, max([10.0, float(ys.max()) if len(ys) else 0.0]))
 
     @staticmethod
-    def _fit_y(plot: pg.PlotItem, values: list[float], floor: float) -> None:
+    def _fit_y(plot: pg.PlotItem, top: float) -> None:
         """From zero to a little above the largest value, so small wiggles do not look like cliffs."""
-        top = max([floor, *values]) * 1.15
-        plot.setYRange(0, top, padding=0)
+        plot.setYRange(0, top * 1.15, padding=0)
+
     def _curve(self, key: str, plot: pg.PlotItem, name: str | None, color_index: int) -> pg.PlotDataItem:
         known = self._curves.get(key)
         if known is not None:
