@@ -138,3 +138,29 @@ def test_stop_while_waiting_for_approval_closes_the_question(qtbot, make_window)
     assert cloud.requests == []
     for d in list(w.dialogs):
         d.reject()
+
+
+def test_accept_and_escalate_are_recorded_as_feedback_the_router_learns_from(qtbot, make_window):
+    local = FakeEngine("fake-local")
+    local.enqueue("Tides come from the moon's pull.")
+    local.enqueue("Maybe the wind?")
+    cloud = FakeEngine("big-model")
+    cloud.enqueue("The moon and the sun pull the oceans.")
+    h = make_window(engine=local, cloud=cloud, with_endpoint=True)
+    w = h.window
+    w.session.send("why are there tides?", "auto")
+    wait_idle(qtbot, h)
+    first = w.chat.receipt_bars()[-1]
+    qtbot.mouseClick(first.accept_button, Qt.MouseButton.LeftButton)
+    assert not first.accept_button.isEnabled()
+    assert [f.kind for f in h.service.store.feedback(first.message_id)] == ["accept"]
+    saved = h.service.store.kv_get("router.learned.v1")
+    assert saved, "the router saved nothing it learned from the accepted answer"
+    w.session.send("and why twice a day?", "auto")
+    wait_idle(qtbot, h)
+    second = w.chat.receipt_bars()[-1]
+    assert first.accept_button is None or not first.accept_button.isVisibleTo(first)  # only on the newest
+    w.actions_.escalate.trigger()
+    wait_idle(qtbot, h)
+    assert [f.kind for f in h.service.store.feedback(second.message_id)] == ["escalate"]
+    assert h.service.store.kv_get("router.learned.v1") != saved  # the escalation taught it too

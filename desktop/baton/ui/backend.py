@@ -161,6 +161,19 @@ class Backend:
             return result.receipt()
         return self.ask(prompt, thread_id, endpoint, "cloud", on_text, cancel, approve, on_status)
 
+    def feedback(self, message_id: str, kind: str) -> None:
+        """The user judged an answer ('accept' or 'escalate'): store it and let the router learn from it."""
+        method = getattr(self.service, "feedback", None)
+        if callable(method):
+            method(message_id, kind)
+            return
+        self.store.add_feedback(message_id, kind)
+        receipt = self.store.receipt(message_id) or {}
+        route = receipt.get("route") or {}
+        router = getattr(self.service, "router", None)
+        if route.get("tier") == "local" and router is not None and hasattr(router, "record_feedback"):
+            router.record_feedback(route.get("signals") or {}, kind)
+
     # ---- models ---------------------------------------------------------------------------------
     def models(self) -> list[dict[str, Any]]:
         return [m.to_dict() if hasattr(m, "to_dict") else dict(m) for m in self.service.models()]

@@ -78,6 +78,7 @@ class LiveText(QTextBrowser):
 class ChatView(QScrollArea):
     escalateRequested = Signal(str)
     retryRequested = Signal(str, str, str)
+    acceptRequested = Signal(str)
     showEarlierRequested = Signal()
 
     def __init__(self, renderer: Renderer, parent: QWidget | None = None) -> None:
@@ -170,6 +171,7 @@ class ChatView(QScrollArea):
                              self._can_escalate)
             bar.escalateRequested.connect(self.escalateRequested)
             bar.retryRequested.connect(self.retryRequested)
+            bar.acceptRequested.connect(self.acceptRequested)
             b.body.addWidget(bar)
             if actions:
                 self._last_receipt = bar
@@ -179,7 +181,7 @@ class ChatView(QScrollArea):
 
     @staticmethod
     def _drop_actions(bar: ReceiptBar) -> None:
-        for button in (bar.escalate_button, bar.retry_button):
+        for button in (bar.escalate_button, bar.retry_button, bar.accept_button):
             if button is not None:
                 button.hide()
 

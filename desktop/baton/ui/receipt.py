@@ -16,6 +16,7 @@ class ReceiptBar(QWidget):
 
     escalateRequested = Signal(str)  # message id
     retryRequested = Signal(str, str, str)  # message id, tier, target (model id or endpoint name)
+    acceptRequested = Signal(str)  # message id
 
     def __init__(self, message_id: str, receipt: dict[str, Any], actions: bool,
                  retry_targets: list[tuple[str, str, str]], can_escalate: bool = True,
@@ -62,6 +63,14 @@ class ReceiptBar(QWidget):
         row.addWidget(self.toggle)
         self.escalate_button: QToolButton | None = None
         self.retry_button: QToolButton | None = None
+        self.accept_button: QToolButton | None = None
+        if actions and tier == "local":
+            self.accept_button = QToolButton()
+            self.accept_button.setObjectName("answerAction")
+            self.accept_button.setText("Good answer")
+            self.accept_button.setToolTip("Tell Baton this local answer was good enough; it learns when to stay local")
+            self.accept_button.clicked.connect(self._accept)
+            row.addWidget(self.accept_button)
         if actions and can_escalate:
             self.escalate_button = QToolButton()
             self.escalate_button.setObjectName("answerAction")
@@ -88,6 +97,12 @@ class ReceiptBar(QWidget):
         col.addLayout(top)
         col.addLayout(row)
         col.addWidget(self.details)
+
+    def _accept(self) -> None:
+        if self.accept_button is not None:
+            self.accept_button.setEnabled(False)
+            self.accept_button.setText("Noted ✓")
+        self.acceptRequested.emit(self.message_id)
 
     def _expand(self, on: bool) -> None:
         self.details.setVisible(on)

@@ -62,6 +62,7 @@ class Session(QObject):
         dispatcher.jobFinished.connect(self._on_finished)
         dispatcher.queueChanged.connect(self._refresh_queue)
         chat.showEarlierRequested.connect(self._show_earlier)
+        chat.acceptRequested.connect(self.accept)
 
     # ---- threads -------------------------------------------------------------------------------
     def load(self) -> None:
@@ -195,10 +196,22 @@ class Session(QObject):
         if answer is None or not question:
             self.announce.emit("There is no answer in this thread to escalate.")
             return None
+        target = message_id or answer.id
         job = self.dispatcher.submit(self.current_id, question, tier="cloud", model=endpoint, kind="escalate",
-                                     message_id=message_id or answer.id)
+                                     message_id=target)
+        self._learn(target, "escalate")
         self._rebuild()
         return job
+
+    def accept(self, message_id: str) -> None:
+        self._learn(message_id, "accept")
+        self.announce.emit("Noted: answers like this one can stay on this computer.")
+
+    def _learn(self, message_id: str, kind: str) -> None:
+        try:
+            self.backend.feedback(message_id, kind)
+        except BatonError as e:  # learning is a bonus; never block the user's action on it
+            self.announce.emit(f"Could not record that ({e}).")
 
     def retry(self, message_id: str, tier: str, target: str) -> Job | None:
         if tier == "cloud":
