@@ -76,13 +76,14 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--tokens", type=int, default=480, help="max tokens per generation")
     ap.add_argument("--segment-tokens", type=int, default=60)
     ap.add_argument("--hz", type=float, default=4.0, help="sampler rate (the GUI polls at 2-4 Hz)")
+    ap.add_argument("--threads", type=int, default=0, help="llama.cpp threads (default: physical cores)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
 
     from baton.core.engine.defaults import default_model_path
     from baton.core.engine.llama import LlamaEngine
 
-    engine = LlamaEngine(default_model_path(None), n_ctx=2048)
+    engine = LlamaEngine(default_model_path(None), n_ctx=2048, n_threads=args.threads)
     engine.load()
     meter = EnergyMeter.for_machine(TelemetrySettings())
     sampler = Sampler(meter, hz=args.hz)
@@ -115,6 +116,7 @@ def main(argv: list[str]) -> int:
     result = {
         "model": "default (SmolLM2-135M-Instruct Q4_1)",
         "generations": args.generations,
+        "threads": engine.n_threads,
         "segment_tokens": args.segment_tokens,
         "pairs": len(pairs),
         "sampler_hz": args.hz,
@@ -132,7 +134,7 @@ def main(argv: list[str]) -> int:
         print(json.dumps(result))
     else:
         print(f"decode with the sampler on / off, {len(pairs)} adjacent segment pairs of {args.segment_tokens} "
-              f"tokens in {args.generations} generations (sampler at {args.hz:g} Hz; sources {', '.join(sources)}):")
+              f"tokens in {args.generations} generations, {engine.n_threads} threads (sampler at {args.hz:g} Hz; sources {', '.join(sources)}):")
         print(f"  {result['tokens_per_s_sampler_on']} vs {result['tokens_per_s_sampler_off']} tok/s; "
               f"median paired ratio {result['ratio_median']} (quartiles {result['ratio_quartiles']})")
         print(f"  sampler thread: {100 * (result['sampler_cpu_share'] or 0):.3f}% of one CPU while on, "
