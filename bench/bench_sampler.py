@@ -8,7 +8,7 @@ background load). The ratio reported is the median of those paired ratios; which
 generation alternates. Every generation runs inside a meter window, as a real request does, so the
 arms differ only by the sampler thread.
 
-    .venv/bin/python bench/bench_sampler.py [--generations 6] [--tokens 480] [--segment-tokens 60] [--json]
+    .venv/bin/python bench/bench_sampler.py [--generations 20] [--tokens 480] [--segment-tokens 24] [--threads N] [--json]
 """
 
 from __future__ import annotations
@@ -72,9 +72,9 @@ def generation(engine: object, meter: EnergyMeter, sampler: Sampler, prompt: str
 
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--generations", type=int, default=6)
+    ap.add_argument("--generations", type=int, default=20)
     ap.add_argument("--tokens", type=int, default=480, help="max tokens per generation")
-    ap.add_argument("--segment-tokens", type=int, default=60)
+    ap.add_argument("--segment-tokens", type=int, default=24)
     ap.add_argument("--hz", type=float, default=4.0, help="sampler rate (the GUI polls at 2-4 Hz)")
     ap.add_argument("--threads", type=int, default=0, help="llama.cpp threads (default: physical cores)")
     ap.add_argument("--json", action="store_true")
