@@ -51,7 +51,7 @@ class AskResult:
                 "prefill_tokens_per_s": round(self.timing.prefill_tokens_per_s, 2),
             },
             "energy": self.energy.to_dict(),
-            "memory": {"rss_bytes": int(self.memory.get("rss_bytes") or 0),
+            "memory": {**self.memory, "rss_bytes": int(self.memory.get("rss_bytes") or 0),
                        "vram_bytes": self.memory.get("vram_bytes")},
             "cost": {"usd": round(self.cost_usd, 6)},
             "finish_reason": self.finish_reason,
