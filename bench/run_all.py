@@ -32,13 +32,15 @@ def main() -> int:
         "speed": _run("decode speed, Baton vs bare llama-cpp-python",
                       ["-m", "baton", "bench", "speed", "--json", "--tokens", "128", "--rounds", "6"]),
     }
-    extra = [("sampler", "bench_sampler.py"), ("privacy", "bench_privacy.py"), ("gui_stall", "bench_gui_stall.py")]
+    extra = [("sampler", "bench_sampler.py"), ("privacy", "bench_privacy.py"), ("gui_stall", "bench_gui_stall.py"),
+             ("gui_memory", "bench_gui_memory.py")]
     for name, script in extra:
         if (HERE / script).exists():
             results[name] = _run(name, [str(HERE / script), "--json"])
     data = HERE / "data" / "route-dev.jsonl"
     if data.exists():
-        results["route"] = _run("routing quality", ["-m", "baton", "bench", "route", "--data", str(data), "--json"])
+        results["route"] = _run("routing quality", ["-m", "baton", "bench", "route", "--data", str(data), "--json",
+                                                     "--cache-dir", str(HERE / "route" / "cache")])
     json.dump(results, sys.stdout, indent=2)
     print()
     return 0 if all(v is not None for v in results.values()) else 1
