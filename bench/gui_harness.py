@@ -67,11 +67,14 @@ def open_app(tag: str, settings: Any = None, show: bool = True) -> AppUnderTest:
 
 def pump_until(app: Any, cond: Any, timeout_s: float) -> bool:
     """Run the event loop until ``cond()`` or the timeout."""
-    from PySide6.QtCore import QEventLoop
+    from PySide6.QtCore import QCoreApplication, QEvent, QEventLoop
 
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
+        # app.exec() frees deleteLater()'d widgets when control returns to it; processEvents() does
+        # not, so do it here as the running app would.
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
         if cond():
             return True
         time.sleep(0.002)

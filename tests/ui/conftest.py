@@ -134,3 +134,10 @@ def make_window(qapp: Any, baton_home: Path) -> Iterator[Callable[..., Harness]]
 
 def wait_idle(qtbot: Any, h: Harness, timeout_ms: int = 10000) -> None:
     qtbot.waitUntil(lambda: not h.window.dispatcher.busy(), timeout=timeout_ms)
+
+
+def activate(qtbot: Any, window: Any) -> None:
+    """Make ``window`` the active window (window shortcuts only reach the active one)."""
+    window.activateWindow()
+    window.raise_()
+    qtbot.waitUntil(window.isActiveWindow, timeout=5000)

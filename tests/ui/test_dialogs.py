@@ -11,6 +11,7 @@ from baton.config import Settings
 from baton.ui.models import SHORTCUT_ROLE
 from baton.ui.palette import CommandPalette
 from baton.ui.settings_dialog import SettingsDialog
+from tests.ui.conftest import activate, wait_idle
 
 
 def test_settings_dialog_round_trip(qtbot, make_window, memory_keyring):
@@ -68,7 +69,6 @@ def test_settings_dialog_round_trip(qtbot, make_window, memory_keyring):
 
 def test_an_endpoint_added_in_settings_is_used_at_once(qtbot, make_window):
     from baton.core.engine.fake import FakeEngine
-    from tests.ui.conftest import wait_idle
 
     local = FakeEngine("fake-local")
     local.enqueue("a local answer")
@@ -124,7 +124,7 @@ def test_settings_dialog_without_a_keyring_points_to_the_env_var(qtbot, make_win
 def test_command_palette_filters_and_runs_an_action(qtbot, make_window):
     h = make_window()
     w = h.window
-    w.activateWindow()
+    activate(qtbot, w)
     qtbot.keyClick(w, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier)
     palette = next(d for d in QApplication.topLevelWidgets() if isinstance(d, CommandPalette) and d.isVisible())
     assert palette.proxy.rowCount() >= 20  # every action, each with its shortcut

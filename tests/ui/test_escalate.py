@@ -10,7 +10,7 @@ from baton.config import Settings
 from baton.core.engine.fake import FakeEngine
 from baton.ui.chat import Bubble
 from baton.ui.escalation_dialog import EscalationDialog
-from tests.ui.conftest import wait_idle
+from tests.ui.conftest import activate, wait_idle
 
 
 def _dialog(window) -> EscalationDialog | None:
@@ -28,7 +28,7 @@ def test_ctrl_e_escalates_the_last_answer_to_the_endpoint(qtbot, make_window):
     wait_idle(qtbot, h)
     bars = w.chat.receipt_bars()
     assert bars[-1].escalate_button is not None  # the latest answer offers Escalate
-    w.activateWindow()
+    activate(qtbot, w)
     qtbot.keyClick(w, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: w.dispatcher.busy() or len(cloud.requests) == 1, timeout=3000)
     wait_idle(qtbot, h)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
 
 from baton.core.engine.fake import FakeEngine
 from baton.ui.chat import Bubble
-from tests.ui.conftest import wait_idle
+from tests.ui.conftest import activate, wait_idle
 
 ANSWER = ("Here is **bold** text and code:\n\n```python\ndef double(x):\n    return x * 2\n```\n\n"
           "That is all for now, thank you for asking.")
@@ -27,6 +28,8 @@ def test_answer_streams_into_the_view_then_renders_markdown_and_a_receipt(qtbot,
     qtbot.waitUntil(lambda: w.chat.live_text is not None and len(w.chat.live_text.text()) > 10, timeout=5000)
     partial = w.chat.live_text.text()
     assert w.dispatcher.busy()
+    # Nothing of the live answer became a window of its own (it would steal the focus and shortcuts).
+    assert [x for x in QApplication.topLevelWidgets() if x.isVisible()] == [w]
     assert ANSWER.startswith(partial) and len(partial) < len(ANSWER)
     assert w.composer.stop_button.isEnabled() and not w.composer.send_button.isEnabled()
     wait_idle(qtbot, h)
@@ -66,7 +69,7 @@ def test_escape_stops_the_answer_and_keeps_what_was_said(qtbot, make_window):
     engine.enqueue([f"word{i} " for i in range(300)])
     h = make_window(engine=engine)
     w = h.window
-    w.activateWindow()
+    activate(qtbot, w)
     w.composer.edit.setFocus()
     w.composer.set_text("talk for a long time")
     qtbot.keyClick(w.composer.edit, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 
 from baton.core.engine.fake import FakeEngine
-from tests.ui.conftest import wait_idle
+from tests.ui.conftest import activate, wait_idle
 
 ALPHA = [f"alpha{i} " for i in range(60)]
 BRAVO = [f"bravo{i} " for i in range(40)]
@@ -120,7 +120,7 @@ def test_a_cloud_request_runs_while_the_local_engine_is_busy(qtbot, make_window)
 def test_keyboard_new_thread_and_switching(qtbot, make_window):
     h = make_window()
     w = h.window
-    w.activateWindow()
+    activate(qtbot, w)
     qtbot.keyClick(w, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
     qtbot.keyClick(w, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
     assert w.thread_model.rowCount() == 2

@@ -171,8 +171,8 @@ class Backend:
         receipt = self.store.receipt(message_id) or {}
         route = receipt.get("route") or {}
         router = getattr(self.service, "router", None)
-        if route.get("tier") == "local" and router is not None and hasattr(router, "record_feedback"):
-            router.record_feedback(route.get("signals") or {}, kind)
+        if route and router is not None and hasattr(router, "record_feedback"):
+            router.record_feedback(route.get("signals") or {}, kind, tier=route.get("tier"))
 
     # ---- models ---------------------------------------------------------------------------------
     def models(self) -> list[dict[str, Any]]:

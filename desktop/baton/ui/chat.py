@@ -204,6 +204,7 @@ class ChatView(QScrollArea):
             self.live_text.append_text(text)
         self._live_bubble.body.addWidget(self.live_text)
         self._live_bubble.body.addWidget(self.live_status)
+        self.live_status.setVisible(bool(status))  # only once it has a parent, or it becomes a window
         self._add(self._live_bubble)
         self._stick = True
 

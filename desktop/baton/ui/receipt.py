@@ -64,11 +64,11 @@ class ReceiptBar(QWidget):
         self.escalate_button: QToolButton | None = None
         self.retry_button: QToolButton | None = None
         self.accept_button: QToolButton | None = None
-        if actions and tier == "local":
+        if actions:
             self.accept_button = QToolButton()
             self.accept_button.setObjectName("answerAction")
             self.accept_button.setText("Good answer")
-            self.accept_button.setToolTip("Tell Baton this local answer was good enough; it learns when to stay local")
+            self.accept_button.setToolTip("Tell Baton this answer was good enough; it learns which tier to trust")
             self.accept_button.clicked.connect(self._accept)
             row.addWidget(self.accept_button)
         if actions and can_escalate:
