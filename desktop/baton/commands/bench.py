@@ -98,8 +98,10 @@ def format_table(doc: dict[str, Any]) -> str:
         f"{'router':<14}{'APGR':>7}{'CPT50':>8}{'CPT80':>8}{'EPCA J':>9}{'acc@def':>9}{'strong@def':>11}",
     ]
     for name, m in doc["routers"].items():
+        note = f"  (fitted on {100 * m['in_sample_share']:.0f}% of these items)" if "in_sample_share" in m else ""
         lines.append(f"{name:<14}{f(m['apgr']):>7}{f(m['cpt50'], True):>8}{f(m['cpt80'], True):>8}"
-                     f"{f(m['epca_j']):>9}{f(m['acc_at_default'], True):>9}{f(m['strong_calls_at_default'], True):>11}")
+                     f"{f(m['epca_j']):>9}{f(m['acc_at_default'], True):>9}"
+                     f"{f(m['strong_calls_at_default'], True):>11}{note}")
     e = doc["energy"]
     lines.append(f"energy per item: weak {e['weak_j_per_item']} J ({', '.join(e['weak_sources'])}), "
                  f"strong {e['strong_j_per_item']} J ({', '.join(e['strong_sources'])}); {e['note']}")

@@ -119,8 +119,8 @@ class BenchTiers:
         # the same thread count as the weak tier (engine.n_threads; 0 = physical cores), so both tiers'
         # joules come from the same kind of load
         threads = settings.engine.n_threads or max(1, psutil.cpu_count(logical=False) or 1)
-        log = self.cache_dir / "strong-server.log"
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        log = self.ctx.paths.log_dir / "bench-strong-server.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
         srv = self._stack.enter_context(loopback_server(self._strong_gguf, "bench-strong", n_threads=threads,
                                                         log_path=log))
         ep = Endpoint(name="bench-strong", base_url=srv.base_url, model=srv.model,

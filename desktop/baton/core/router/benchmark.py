@@ -6,12 +6,13 @@ skip level on an inner k-fold of those, see ``scoring.fit_calibration``), then t
 scored. No item is ever scored by a model that saw it.
 
 The router escalates when ``p_answer < p_strong - margin``; the sweep over the margin gives the APGR/CPT
-curve. Default margin ("escalation that earns its keep"): the one with the best accuracy among those
-whose energy per correct answer is below both always-local's and always-strong's on the training items;
-when none is, the one with the lowest energy per correct answer. Stage one skips the local model when its
-prompt-only probability is under ``weak J / strong J`` (mean per item) and the prompt alone already puts
-it under the escalation line: trying local only pays when its chance of being good beats what the try
-costs relative to the strong tier.
+curve. Default margin: among the operating points (on the training items) that recover at least 95% of
+the strong tier's gain (PGR >= 0.95) and whose energy per correct answer beats both always-local and
+always-strong, the one with the lowest energy per correct answer; when there is none, the most accurate
+point that still beats both; failing that, the cheapest per correct answer. Stage one skips the local
+model when its prompt-only probability is under ``weak J / strong J`` (mean per item) and the prompt
+alone already puts it under the escalation line: trying local only pays when its chance of being good
+beats what the try costs relative to the strong tier.
 """
 
 from __future__ import annotations
@@ -24,10 +25,13 @@ import numpy as np
 from baton.core.router.calibration import auc, kfold, log_loss
 from baton.core.router.categorize import categorize
 from baton.core.router.collect import ItemResult
-from baton.core.router.evaluate import (Outcomes, cascade_curve, score_cascade, score_reference_routers,
+from baton.core.router.evaluate import (Outcomes, cascade_curve, pgr, score_cascade, score_reference_routers,
                                         threshold_candidates)
 from baton.core.router.features import answer_features, prompt_vector
 from baton.core.router.scoring import Calibration, FitOptions, fit_calibration
+
+
+QUALITY_TARGET_PGR = 0.95  # the default keeps 95% of what always-strong would add over always-local
 
 
 def item_features(items: list[dict[str, str]], weak: list[ItemResult]) -> tuple[list[dict[str, float]], list[str]]:
@@ -59,9 +63,12 @@ def choose_operating_point(o: Outcomes):  # noqa: ANN201 - returns the chooser f
                                      (o.strong_energy_j.sum(), o.strong_correct.sum())) if c]
         limit = min(limits) if limits else float("inf")
         scored = [(i, p) for i, (_, p) in enumerate(curve) if p.epca_j is not None]
-        feasible = [(i, p) for i, p in scored if p.epca_j < limit]
-        if feasible:
-            best = max(feasible, key=lambda ip: (round(ip[1].accuracy, 9), -ip[1].energy_j))[0]
+        cheaper = [(i, p) for i, p in scored if p.epca_j < limit]
+        good = [(i, p) for i, p in cheaper if pgr(o, p.accuracy) >= QUALITY_TARGET_PGR]
+        if good:  # good enough: the cheapest per correct answer
+            best = min(good, key=lambda ip: (ip[1].epca_j, -ip[1].accuracy))[0]
+        elif cheaper:  # else the most accurate that still beats both fixed tiers
+            best = max(cheaper, key=lambda ip: (round(ip[1].accuracy, 9), -ip[1].energy_j))[0]
         elif scored:
             best = min(scored, key=lambda ip: ip[1].epca_j)[0]
         else:

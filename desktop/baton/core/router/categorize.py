@@ -104,4 +104,10 @@ def prompt_features(text: str) -> dict[str, float]:
         "log_words": math.log1p(n_words),
         "log_chars": math.log1p(len(text)),
         "has_decimal": float(any("." in n for n in nums)),
+        # how hard the calculation looks: digits by operation (a product of two 3-digit numbers is much
+        # harder than their sum)
+        "addsub_digits": float(ops["+"] > 0 or ops["-"] > 0) * max(digits),
+        "mul_digits": float(ops["*"] > 0) * sum(digits),
+        "div_digits": float(ops["/"] > 0) * max(digits),
+        "max_digits_sq": float(max(digits)) ** 2,
     }

@@ -78,8 +78,9 @@ def is_correct(text: str, answer: str) -> bool:
     return got is not None and got == normalize_number(answer)
 
 
-def bench_messages(question: str, system_prompt: str = BENCH_SYSTEM_PROMPT) -> list[ChatMessage]:
-    return [ChatMessage("system", system_prompt), *(ChatMessage(r, c) for r, c in BENCH_SHOTS),
+def bench_messages(question: str, system_prompt: str = BENCH_SYSTEM_PROMPT,
+                   shots: tuple[tuple[str, str], ...] = BENCH_SHOTS) -> list[ChatMessage]:
+    return [ChatMessage("system", system_prompt), *(ChatMessage(r, c) for r, c in shots),
             ChatMessage("user", question)]
 
 
@@ -184,11 +185,11 @@ def _drain(chunks: Iterator[Any], on_first: Callable[[], None] | None = None) ->
 
 
 def local_runner(engine: Any, meter: Any, max_tokens: int = BENCH_MAX_TOKENS,
-                 system_prompt: str = BENCH_SYSTEM_PROMPT) -> Runner:
+                 system_prompt: str = BENCH_SYSTEM_PROMPT, shots: tuple[tuple[str, str], ...] = BENCH_SHOTS) -> Runner:
     """The weak tier through our engine, metered like a receipt (every part of the measurement summed)."""
 
     def run(item: dict[str, str]) -> ItemResult:
-        request = GenerationRequest(bench_messages(item["question"], system_prompt), max_tokens=max_tokens,
+        request = GenerationRequest(bench_messages(item["question"], system_prompt, shots), max_tokens=max_tokens,
                                     temperature=BENCH_TEMPERATURE, seed=0)
         t0 = time.perf_counter()
         window = meter.begin()

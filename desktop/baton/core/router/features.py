@@ -16,7 +16,8 @@ from baton.core.types import Completion, TokenSignals
 
 PROMPT_NAMES = [
     "n_numbers", "max_digits", "min_digits", "total_digits", "op_add", "op_sub", "op_mul", "op_div", "n_ops",
-    "log_words", "log_chars", "has_decimal", *(f"cat_{c}" for c in CATEGORIES),
+    "log_words", "log_chars", "has_decimal", "addsub_digits", "mul_digits", "div_digits", "max_digits_sq",
+    *(f"cat_{c}" for c in CATEGORIES),
 ]
 SIGNAL_NAMES = [
     "mean_lp", "min_lp", "first_lp", "mean_entropy", "max_entropy", "log_tokens", "finish_length", "loop",

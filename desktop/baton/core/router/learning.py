@@ -1,15 +1,17 @@
 """What the router learns from its user, persisted in the store's key/value table.
 
-Per category it keeps three small things:
+Per category it keeps two Beta counts:
 - a Beta count of local answers that were good (accepted, or rated well) and bad (escalated by hand,
   or rated badly). Its posterior mean, against the shipped base rate of the category, becomes an offset
   in logits added to both stages' local scores: a category where the user keeps escalating drifts towards
   "local is hopeless here" and stage one starts skipping the local model;
 - the same count for answers of the remote tier (accepted, rated, or retried on another tier), which
-  moves the expected accuracy of the next tier the decision compares against;
-- a threshold offset driven towards a target rate of hand escalations: every hand escalation raises
-  the category's threshold by ``step * (1 - target)``, every acceptance lowers it by ``step * target``,
-  so it settles where about ``target`` of the accepted-then-judged local answers get escalated by hand.
+  moves the expected accuracy of the next tier the decision compares against.
+Together they move the escalation line per category: where the user keeps escalating local answers and
+accepts the remote ones, Baton escalates more (and stage one starts skipping the local model); where the
+remote tier's answers get rejected too, it stops paying for escalations that do not help. (A separate
+threshold nudged by hand escalations was tried and dropped: where both tiers fail, every answer is
+escalated by hand and such a threshold only keeps buying useless remote calls.)
 
 A judgement of a remote answer teaches only the remote count. Items used to score the router are never
 fed here in the benchmark.
@@ -27,9 +29,6 @@ from baton.core.router.calibration import logit
 KV_KEY = "router.learned.v1"
 FEEDBACK_KINDS = ("accept", "escalate", "rate")
 PRIOR_STRENGTH = 8.0  # pseudo-observations the shipped base rate is worth
-TARGET_HAND_ESCALATION_RATE = 0.1
-THRESHOLD_STEP = 0.05
-THRESHOLD_OFFSET_LIMIT = 0.25
 
 
 class KeyValueStore(Protocol):
@@ -44,7 +43,6 @@ class KeyValueStore(Protocol):
 class CategoryState:
     good: float = 0.0
     bad: float = 0.0
-    threshold_offset: float = 0.0
     strong_good: float = 0.0
     strong_bad: float = 0.0
 
@@ -65,8 +63,8 @@ class Learned:
             return cls()
         raw = store.kv_get(KV_KEY, None) or {}
         cats = {
-            name: CategoryState(float(v.get("good", 0)), float(v.get("bad", 0)), float(v.get("threshold_offset", 0)),
-                                float(v.get("strong_good", 0)), float(v.get("strong_bad", 0)))
+            name: CategoryState(float(v.get("good", 0)), float(v.get("bad", 0)), float(v.get("strong_good", 0)),
+                                float(v.get("strong_bad", 0)))
             for name, v in (raw.get("categories") or {}).items()
         }
         return cls(cats, int(raw.get("n_feedback", 0)))
@@ -76,7 +74,6 @@ class Learned:
             return
         store.kv_set(KV_KEY, {
             "categories": {k: {"good": round(v.good, 4), "bad": round(v.bad, 4),
-                               "threshold_offset": round(v.threshold_offset, 5),
                                "strong_good": round(v.strong_good, 4), "strong_bad": round(v.strong_bad, 4)}
                            for k, v in self.categories.items()},
             "n_feedback": self.n_feedback,
@@ -95,9 +92,6 @@ class Learned:
         posterior = (PRIOR_STRENGTH * base_rate + good) / (PRIOR_STRENGTH + good + bad)
         return logit(posterior) - logit(base_rate)
 
-    def threshold_offset(self, category: str) -> float:
-        return self.state(category).threshold_offset
-
     # ---- learning --------------------------------------------------------------------------------
     def update(self, category: str, kind: str, value: float | None = None, tier: str = "local") -> dict[str, float]:
         """Apply one piece of feedback on an answer of ``tier``; returns what changed."""
@@ -110,19 +104,11 @@ class Learned:
             s.strong_bad += 1.0 - good
             self.n_feedback += 1
             return {"strong_good": s.strong_good, "strong_bad": s.strong_bad}
-        if kind == "accept":
-            good = 1.0
-            s.threshold_offset -= THRESHOLD_STEP * TARGET_HAND_ESCALATION_RATE
-        elif kind == "escalate":
-            good = 0.0
-            s.threshold_offset += THRESHOLD_STEP * (1 - TARGET_HAND_ESCALATION_RATE)
-        else:
-            good = rating_to_good(value)
-        s.threshold_offset = max(-THRESHOLD_OFFSET_LIMIT, min(THRESHOLD_OFFSET_LIMIT, s.threshold_offset))
+        good = 1.0 if kind == "accept" else 0.0 if kind == "escalate" else rating_to_good(value)
         s.good += good
         s.bad += 1.0 - good
         self.n_feedback += 1
-        return {"good": s.good, "bad": s.bad, "threshold_offset": s.threshold_offset}
+        return {"good": s.good, "bad": s.bad}
 
 
 def rating_to_good(value: float | None) -> float:

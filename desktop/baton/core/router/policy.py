@@ -95,12 +95,11 @@ class Router:
         limit_wh = self.routing.budget_wh_per_day
         return limit_wh > 0 and float((spend_today or {}).get("energy_j", 0.0)) / 3600.0 >= limit_wh
 
-    def threshold_for(self, category: str, p_strong: float) -> float:
-        """Escalate a local answer whose confidence is under this: the next tier's expected accuracy minus
-        the calibrated margin (or the user's fixed ``routing.threshold``), plus what feedback taught."""
-        offset = self.learned.threshold_offset(category)
+    def threshold_for(self, p_strong: float) -> float:
+        """Escalate a local answer whose confidence is under this: the next tier's expected accuracy (which
+        feedback moves) minus the calibrated margin, or the user's fixed ``routing.threshold``."""
         base = self.routing.threshold if self.routing.threshold >= 0 else p_strong - self.calibration.margin
-        return min(1.0, max(0.0, base + offset))
+        return min(1.0, max(0.0, base))
 
     def _offsets(self, category: str) -> tuple[float, float]:
         cal = self.calibration
@@ -122,7 +121,7 @@ class Router:
         off_local, off_strong = self._offsets(category)
         p1 = self.calibration.p_prompt(feats, category, off_local)
         p_strong = self.calibration.p_strong(feats, category, off_strong)
-        threshold = self.threshold_for(category, p_strong)
+        threshold = self.threshold_for(p_strong)
         skip_below = min(self.calibration.skip_below, threshold)
         signals: dict[str, Any] = {
             "category": category, "tier": "local", "p_local_prompt": None if p1 is None else round(p1, 4),
@@ -211,7 +210,7 @@ class Router:
             p_self = min(1.0, max(0.0, float(self.self_check(question, completion.text))))
             signals["self_check"] = round(p_self, 4)
             score = math.sqrt(max(score, 1e-9) * max(p_self, 1e-9))  # geometric mean of the two
-        threshold = self.threshold_for(category, p_strong)
+        threshold = self.threshold_for(p_strong)
         signals["threshold"] = round(threshold, 4)
         drivers = self.calibration.explain(feats, category)
         why = ", ".join(f"{_SIGNAL_WORDS.get(n, n.replace('_', ' '))} {'+' if c > 0 else '-'}" for n, c in drivers)
