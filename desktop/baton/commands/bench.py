@@ -50,6 +50,9 @@ def register_route(actions: Any) -> None:
     r.add_argument("--no-run", action="store_true", help="score cached items only; never run a model")
     r.add_argument("--strong-j-per-token", type=float, default=None,
                    help="estimated joules per token of the strong tier (overrides the endpoint's setting)")
+    r.add_argument("--threads", type=int, default=None,
+                   help="CPU threads for both tiers' models (default: engine.n_threads; on a busy machine 1 "
+                        "thread is far faster than oversubscribed cores)")
     r.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     r.set_defaults(func=run_route)
 
@@ -64,6 +67,10 @@ def run_route(args: argparse.Namespace, ctx: Any) -> int:
         raise UsageError("--limit must be at least 1")
     if args.folds < 2:
         raise UsageError("--folds must be at least 2")
+    if args.threads is not None:
+        if args.threads < 1:
+            raise UsageError("--threads must be at least 1")
+        ctx.settings.engine.n_threads = args.threads  # this run only; the config file is not written
     items = load_items(Path(args.data), args.limit)
     cache_dir = Path(args.cache_dir) if args.cache_dir else ctx.paths.cache_dir / "bench-route"
     with BenchTiers(ctx, cache_dir, args.weak, args.strong, args.strong_j_per_token) as tiers:
