@@ -161,7 +161,8 @@ class Router:
                         f"the local context ({local.n_ctx})")
                 return cloud_decision(f"{what}; sent to {eligible[0].name}")
             self._check_local(local, overflow, why_not)
-        if p1 is not None and may_escalate and p1 < skip_below:
+        # the skip is an optimisation of `auto`; in `ask` mode the user approves escalations of real answers
+        if p1 is not None and may_escalate and mode == "auto" and p1 < skip_below:
             return cloud_decision(
                 f"local is hopeless on {category.replace('_', ' ')} questions like this "
                 f"(p={p1:.2f} < {skip_below:.2f}, next tier p={p_strong:.2f}); skipped to {eligible[0].name}")
