@@ -105,7 +105,7 @@ def test_real_weak_model_on_three_items(tmp_path: Path, meter):
     from baton.core.engine.defaults import default_model_path
     from baton.core.engine.llama import LlamaEngine
 
-    eng = LlamaEngine(default_model_path(None), n_ctx=1024, n_threads=2)
+    eng = LlamaEngine(default_model_path(None), n_ctx=1024, n_threads=1)
     try:
         runner = CountingRunner(local_runner(eng, meter, max_tokens=48))
         results = collect(ITEMS, runner, ResultCache(tmp_path / "real.jsonl"))
