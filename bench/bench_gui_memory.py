@@ -2,9 +2,10 @@
 in 5 threads, and its growth per answer (a leak shows as a slope).
 
 `baton ask` runs as a child process (the real CLI); its peak RSS comes from the kernel
-(``getrusage(RUSAGE_CHILDREN).ru_maxrss``). The app runs in this process (offscreen unless a display
-is set) on the same default model; its RSS is read with psutil. Budget: the app stays within 150 MB
-of `baton ask`, idle and after the 50 answers.
+(``getrusage(RUSAGE_CHILDREN).ru_maxrss``). The same answers also run headless in a child process (the
+service without any window) to separate what the core grows by from what the window adds. The app runs
+in this process (offscreen unless a display is set) on the same default model; its RSS is read with
+psutil. Budget: the app stays within 150 MB of `baton ask`, idle and after the 50 answers.
 
 Run: ``.venv/bin/python bench/bench_gui_memory.py [--answers 50] [--threads 5] [--tokens 48] [--json]``
 """
@@ -46,17 +47,57 @@ def baton_ask_peak_rss(tokens: int) -> tuple[int, dict]:
     return peak_kb * 1024, json.loads(proc.stdout)
 
 
+def headless_rss(answers: int, threads: int, tokens: int) -> dict:
+    """The same answers without any window, in a child process: what the core itself grows by."""
+    proc = subprocess.run([sys.executable, __file__, "--role", "headless", "--answers", str(answers),
+                           "--threads", str(threads), "--tokens", str(tokens)],
+                          capture_output=True, text=True, cwd=REPO, timeout=3600)
+    if proc.returncode != 0:
+        raise RuntimeError(f"headless run failed: {proc.stderr.strip()[-300:]}")
+    return json.loads(proc.stdout)
+
+
+def run_headless(answers: int, threads: int, tokens: int) -> int:
+    import psutil
+
+    from baton.config import Settings
+    from baton.core.service import BatonService
+    from baton.paths import Paths
+
+    private_home("memory-headless")
+    paths = Paths.from_env().ensure()
+    settings = Settings.load(paths.config_file)
+    settings.engine.max_tokens = tokens
+    service = BatonService.build(paths, settings)
+    try:
+        service.ask(PROMPTS[0], tier="local", on_text=lambda _t: None)
+        gc.collect()
+        first = psutil.Process().memory_info().rss
+        ids = [service.store.create_thread("").id for _ in range(threads)]
+        for i in range(answers):
+            service.ask(PROMPTS[i % len(PROMPTS)], thread_id=ids[i % threads], tier="local", on_text=lambda _t: None)
+        gc.collect()
+        print(json.dumps({"after_one_rss": first, "after_answers_rss": psutil.Process().memory_info().rss}))
+    finally:
+        service.close()
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--answers", type=int, default=50)
     ap.add_argument("--threads", type=int, default=5)
     ap.add_argument("--tokens", type=int, default=48)
+    ap.add_argument("--role", choices=("gui", "headless"), default="gui")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
+    if args.role == "headless":
+        return run_headless(args.answers, args.threads, args.tokens)
     private_home("memory")
     import psutil
 
     ask_peak, ask_receipt = baton_ask_peak_rss(args.tokens)
+    headless = headless_rss(args.answers, args.threads, args.tokens)
     me = psutil.Process()
     aut = open_app("memory")
     aut.settings.engine.max_tokens = args.tokens
@@ -95,6 +136,10 @@ def main() -> int:
             "answers": args.answers, "threads": args.threads, "max_tokens": args.tokens,
             "gui_over_ask_idle_mb": mb(idle_rss - ask_peak),
             "gui_over_ask_after_answers_mb": mb(after_rss - ask_peak),
+            "headless_after_one_rss_mb": mb(headless["after_one_rss"]),
+            "headless_after_answers_rss_mb": mb(headless["after_answers_rss"]),
+            "core_growth_mb": mb(headless["after_answers_rss"] - headless["after_one_rss"]),
+            "gui_over_headless_after_answers_mb": mb(after_rss - headless["after_answers_rss"]),
             "growth_per_answer_kb": round(slope / 1024, 1),
             "rss_every_5_answers_mb": [mb(r) for _, r in samples],
             "budget_mb": BUDGET_MB,
