@@ -131,3 +131,17 @@ def test_keyboard_new_thread_and_switching(qtbot, make_window):
     qtbot.keyClick(w, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
     assert w.session.current_id == first
     assert w.thread_view.currentIndex().row() == 0
+
+
+def test_untitled_empty_threads_are_dropped_on_close(qtbot, make_window):
+    h = make_window()
+    w = h.window
+    w.session.new_thread()
+    kept = w.session.new_thread()
+    w.session.rename(kept, "Ideas for later")
+    asked = w.session.new_thread()
+    w.session.send("hello", "auto")
+    wait_idle(qtbot, h)
+    w.close()
+    left = {t.id for t in h.service.store.list_threads()}
+    assert left == {kept, asked}

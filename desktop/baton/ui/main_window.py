@@ -410,6 +410,7 @@ class MainWindow(QMainWindow):
         if self._power is not None:
             self._power.stop()
         self.dispatcher.shutdown()
+        self.session.drop_empty_threads()
         self.statusBar().clearMessage()  # stops the status bar's own message timer
         try:
             self._geometry_store().setValue("geometry", self.saveGeometry())

@@ -118,6 +118,17 @@ class Session(QObject):
                 self.chat.show_empty(self._empty_state(True))
         return True
 
+    def drop_empty_threads(self) -> None:
+        """Untitled threads nobody asked anything in are not worth keeping (called on close)."""
+        for row in self.threads.rows():
+            if row.title or self.dispatcher.job_for_thread(row.id) is not None:
+                continue
+            try:
+                if self.backend.thread(row.id).message_count == 0:
+                    self.backend.delete_thread(row.id)
+            except BatonError:
+                pass
+
     def _show_earlier(self) -> None:
         self._show_all = True
         self._rebuild()
