@@ -68,6 +68,10 @@ def fmt_ms(duration_s: float | None) -> str:
     return f"{duration_s * 1000:.0f} ms"
 
 
+def fmt_rate(per_s: float) -> str:
+    return f"{per_s:.1f}" if per_s < 10 else f"{per_s:.0f}"
+
+
 def measured_share(energy: dict[str, Any]) -> str:
     total = float(energy.get("total_j") or 0.0)
     measured = float(energy.get("measured_j") or 0.0)
@@ -94,7 +98,7 @@ def receipt_summary(receipt: dict[str, Any]) -> str:
     parts = [
         f"{fmt_energy(energy.get('total_j'))} ({measured_share(energy)})",
         f"{usage.get('completion_tokens', 0)} tok",
-        f"{float(timing.get('decode_tokens_per_s') or 0):.0f} tok/s",
+        f"{fmt_rate(float(timing.get('decode_tokens_per_s') or 0))} tok/s",
         f"TTFT {fmt_ms(timing.get('ttft_s'))}",
         fmt_usd(cost.get("usd")),
     ]

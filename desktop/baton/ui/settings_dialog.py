@@ -112,7 +112,7 @@ class SettingsDialog(QDialog):
         self.ep_form = QWidget()
         form = QFormLayout(self.ep_form)
         self.ep_name = QLineEdit()
-        self.ep_name.textEdited.connect(self._rename_item)
+        self.ep_name.textChanged.connect(self._rename_item)
         self.ep_url = QLineEdit()
         self.ep_url.setPlaceholderText("https://api.example.com/v1 or http://192.168.1.20:8080/v1")
         self.ep_model = QLineEdit()
