@@ -27,7 +27,7 @@ from baton.config import Endpoint, RoutingSettings  # noqa: E402
 from baton.core.engine.defaults import DEFAULT_MODEL, STRONG_FIXTURE_NAME  # noqa: E402
 from baton.core.router.benchmark import fit_all  # noqa: E402
 from baton.core.router.categorize import categorize  # noqa: E402
-from baton.core.router.collect import ResultCache, bench_messages, cache_file, load_items  # noqa: E402
+from baton.core.router.collect import PROMPT_FORMATS, ResultCache, cache_file, load_items, prompt_format  # noqa: E402
 from baton.core.router.policy import Router  # noqa: E402
 from baton.core.types import Completion, LocalInfo, Timing, TokenSignals, Usage  # noqa: E402
 
@@ -45,10 +45,10 @@ class DictStore:
         self.data[key] = value
 
 
-def replay(router: Router, stream: list[tuple[dict, Any, Any]], learn: bool) -> dict[str, float]:
+def replay(router: Router, stream: list[tuple[dict, Any, Any]], learn: bool, fmt: Any) -> dict[str, float]:
     correct = energy = strong_calls = skipped = 0.0
     for item, w, s in stream:
-        msgs = bench_messages(item["question"])
+        msgs = fmt.messages(item["question"])
         d = router.before(msgs, LocalInfo(4096, w.prompt_tokens, 256, True, "weak"))
         if d.tier == "cloud":
             skipped += 1
@@ -79,11 +79,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", default=str(ROOT / "bench" / "data" / "route-dev.jsonl"))
     ap.add_argument("--cache-dir", default=str(ROOT / "bench" / "route" / "cache"))
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--prompt", choices=PROMPT_FORMATS, default="service")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     items = load_items(Path(args.data))
-    wc = ResultCache(cache_file(Path(args.cache_dir), DEFAULT_MODEL.id))
-    sc = ResultCache(cache_file(Path(args.cache_dir), Path(STRONG_FIXTURE_NAME).stem + "@loopback"))
+    fmt = prompt_format(args.prompt)
+    wc = ResultCache(cache_file(Path(args.cache_dir), DEFAULT_MODEL.id, fmt))
+    sc = ResultCache(cache_file(Path(args.cache_dir), Path(STRONG_FIXTURE_NAME).stem + "@loopback", fmt))
     rows = [(it, wc.get(it), sc.get(it)) for it in items]
     rows = [r for r in rows if r[1] is not None and r[2] is not None]
     train = [r for r in rows if categorize(r[0]["question"]) == "arithmetic"]
@@ -94,8 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, learn in (("no_feedback", False), ("with_feedback", True)):
         router = Router(RoutingSettings(), store=DictStore(), endpoints=[STRONG], calibration=cal)
         half = len(stream) // 2
-        first = replay(router, stream[:half], learn)
-        second = replay(router, stream[half:], learn)
+        first = replay(router, stream[:half], learn, fmt)
+        second = replay(router, stream[half:], learn, fmt)
         out[name] = {"first_half": first, "second_half": second}
     out["always_local"] = {"accuracy": round(float(np.mean([w.correct for _, w, _ in stream])), 4)}
     out["always_strong"] = {"accuracy": round(float(np.mean([s.correct for _, _, s in stream])), 4)}

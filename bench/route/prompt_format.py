@@ -21,14 +21,13 @@ sys.path.insert(0, str(ROOT / "desktop"))
 
 from baton.core.engine.defaults import default_model_path  # noqa: E402
 from baton.core.engine.llama import LlamaEngine  # noqa: E402
-from baton.core.router.collect import BENCH_SHOTS, BENCH_SYSTEM_PROMPT, load_items, local_runner  # noqa: E402
-from baton.core.service import SYSTEM_PROMPT  # noqa: E402
+from baton.core.router.collect import FEWSHOT, PromptFormat, load_items, local_runner, prompt_format  # noqa: E402
 from baton.core.telemetry.meter import EnergyMeter  # noqa: E402
 
 FORMATS = {
-    "service_default": (SYSTEM_PROMPT, ()),
-    "number_only": ("Answer with the final number only.", ()),
-    "bench_p2": (BENCH_SYSTEM_PROMPT, BENCH_SHOTS),
+    "service_default": prompt_format("service"),
+    "number_only": PromptFormat("number_only", "Answer with the final number only."),
+    "fewshot": FEWSHOT,
 }
 
 
@@ -46,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     items = [it for tag in sorted(by_tag) for it in rng.sample(by_tag[tag], min(args.per_tag, len(by_tag[tag])))]
     engine = LlamaEngine(default_model_path(None), n_ctx=2048, n_threads=args.threads)
     meter = EnergyMeter.for_machine(None, use_nvml=False)
-    runners = {name: local_runner(engine, meter, system_prompt=sp, shots=shots) for name, (sp, shots) in FORMATS.items()}
+    runners = {name: local_runner(engine, meter, fmt=fmt) for name, fmt in FORMATS.items()}
     stats: dict[str, dict[str, list[float]]] = {n: defaultdict(list) for n in FORMATS}
     try:
         for i, it in enumerate(items):

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from baton.core.engine.fake import FakeEngine
-from baton.core.router.collect import (BENCH_SHOTS, BENCH_SYSTEM_PROMPT, ItemResult, ResultCache, bench_messages,
-                                       cache_file, collect, load_items, local_runner, question_hash)
+from baton.core.router.collect import (FEWSHOT, ItemResult, ResultCache, bench_messages, cache_file, collect,
+                                       load_items, local_runner, prompt_format, question_hash)
+from baton.core.service import BATON_SYSTEM_PROMPT_FOR_BENCH
 from baton.core.telemetry.meter import EnergyMeter
 from baton.core.types import TokenSignals
 
@@ -48,9 +49,10 @@ def test_collect_runs_once_then_reads_the_cache(tmp_path: Path, meter):
     assert [r.correct for r in first] == [True, False, True]
     assert first[0].signals["mean_top1_logprob"] == -0.2 and first[0].completion_tokens == 5
     assert all(r.energy_j >= 0 and r.duration_s >= 0 and r.energy_source for r in first)
-    # the engine saw the benchmark prompt: system prompt, worked examples, then the question at temperature 0
+    # the engine saw the benchmark prompt (by default what `baton ask` sends), then the question, at temperature 0
     req = eng.requests[0]
-    assert req.messages[0].content == BENCH_SYSTEM_PROMPT and len(req.messages) == 2 + len(BENCH_SHOTS)
+    assert [m.role for m in req.messages] == ["system", "user"]
+    assert req.messages[0].content == BATON_SYSTEM_PROMPT_FOR_BENCH
     assert req.messages[-1].content == "What is 3 + 4?" and req.temperature == 0.0
 
     again = CountingRunner(local_runner(eng, meter))
@@ -77,6 +79,8 @@ def test_cache_file_depends_on_model_and_settings(tmp_path: Path):
     a = cache_file(tmp_path, "m1")
     assert a != cache_file(tmp_path, "m2") != cache_file(tmp_path, "m1", max_tokens=64)
     assert a == cache_file(tmp_path, "m1") and a.parent == tmp_path
+    assert a != cache_file(tmp_path, "m1", FEWSHOT)
+    assert a == cache_file(tmp_path, "m1", prompt_format("service"))
 
 
 def test_load_items_checks_the_file(tmp_path: Path):
@@ -116,4 +120,4 @@ def test_real_weak_model_on_three_items(tmp_path: Path, meter):
         assert r.completion_tokens > 0 and r.prompt_tokens > 20
         assert r.signals["n_tokens"] > 0 and r.signals["mean_top1_logprob"] < 0
         assert r.energy_j > 0 and r.energy_source != "unavailable"
-    assert len(bench_messages("q")) == 2 + len(BENCH_SHOTS)
+    assert len(bench_messages("q", FEWSHOT)) == 2 + len(FEWSHOT.shots)

@@ -14,7 +14,7 @@ import pytest
 from baton.config import Endpoint, RoutingSettings
 from baton.core.engine.defaults import DEFAULT_MODEL, STRONG_FIXTURE_NAME
 from baton.core.router.benchmark import cascade_scores, item_features, outcomes_of
-from baton.core.router.collect import ResultCache, bench_messages, cache_file, load_items
+from baton.core.router.collect import ResultCache, cache_file, load_items, prompt_format
 from baton.core.router.evaluate import cascade_decisions
 from baton.core.router.policy import Router
 from baton.core.router.shipped import shipped_calibration
@@ -28,11 +28,12 @@ STRONG = Endpoint("strong", "http://127.0.0.1:8080/v1", "strong")
 def route_dev():
     items = load_items(ROOT / "bench" / "data" / "route-dev.jsonl")
     cache = ROOT / "bench" / "route" / "cache"
-    weak = ResultCache(cache_file(cache, DEFAULT_MODEL.id))
-    strong = ResultCache(cache_file(cache, Path(STRONG_FIXTURE_NAME).stem + "@loopback"))
+    fmt = prompt_format(shipped_calibration().meta["prompt_format"])
+    weak = ResultCache(cache_file(cache, DEFAULT_MODEL.id, fmt))
+    strong = ResultCache(cache_file(cache, Path(STRONG_FIXTURE_NAME).stem + "@loopback", fmt))
     rows = [(it, weak.get(it), strong.get(it)) for it in items]
     assert all(w is not None and s is not None for _, w, s in rows), "the committed cache must cover route-dev"
-    return [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
+    return [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], fmt
 
 
 def test_shipped_calibration_is_sane():
@@ -47,12 +48,12 @@ def test_shipped_calibration_is_sane():
 
 
 def test_router_decides_like_the_benchmark(route_dev):
-    items, weak, strong = route_dev
+    items, weak, strong, fmt = route_dev
     cal = shipped_calibration()
     router = Router(RoutingSettings(), endpoints=[STRONG], calibration=cal)
     routed, skipped = [], []
     for item, w in zip(items, weak):
-        msgs = bench_messages(item["question"])
+        msgs = fmt.messages(item["question"])
         d = router.before(msgs, LocalInfo(4096, w.prompt_tokens, 256, True, "weak"))
         if d.tier == "cloud":
             routed.append(True)

@@ -53,6 +53,9 @@ def register_route(actions: Any) -> None:
     r.add_argument("--threads", type=int, default=None,
                    help="CPU threads for both tiers' models (default: engine.n_threads; on a busy machine 1 "
                         "thread is far faster than oversubscribed cores)")
+    r.add_argument("--prompt", choices=("service", "fewshot"), default="service",
+                   help="how questions are put to both tiers: what `baton ask` sends (default), or a short-answer "
+                        "system prompt with two worked examples")
     r.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     r.set_defaults(func=run_route)
 
@@ -60,7 +63,7 @@ def register_route(actions: Any) -> None:
 def run_route(args: argparse.Namespace, ctx: Any) -> int:
     from baton.core.router.bench_tiers import BenchTiers
     from baton.core.router.benchmark import score
-    from baton.core.router.collect import load_items
+    from baton.core.router.collect import load_items, prompt_format
     from baton.core.router.shipped import shipped_calibration
 
     if args.limit is not None and args.limit < 1:
@@ -73,7 +76,8 @@ def run_route(args: argparse.Namespace, ctx: Any) -> int:
         ctx.settings.engine.n_threads = args.threads  # this run only; the config file is not written
     items = load_items(Path(args.data), args.limit)
     cache_dir = Path(args.cache_dir) if args.cache_dir else ctx.paths.cache_dir / "bench-route"
-    with BenchTiers(ctx, cache_dir, args.weak, args.strong, args.strong_j_per_token) as tiers:
+    fmt = prompt_format(args.prompt)
+    with BenchTiers(ctx, cache_dir, args.weak, args.strong, args.strong_j_per_token, fmt=fmt) as tiers:
         weak = tiers.run("weak", items, run=not args.no_run)
         strong = tiers.run("strong", items, run=not args.no_run)
     keep = [i for i, (w, s) in enumerate(zip(weak, strong)) if w is not None and s is not None]
@@ -85,6 +89,7 @@ def run_route(args: argparse.Namespace, ctx: Any) -> int:
     shipped = shipped_calibration()
     doc = score(items, weak_r, strong_r, k=args.folds, shipped=shipped if shipped.meta.get("fitted_ids") else None)
     doc["weak_model"], doc["strong_model"] = tiers.labels["weak"], tiers.labels["strong"]
+    doc["prompt_format"] = fmt.key
     if args.json:
         print(json.dumps(doc, indent=2))
     else:

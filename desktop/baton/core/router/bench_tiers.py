@@ -18,8 +18,8 @@ from urllib.parse import urlsplit
 
 from baton.config import Endpoint
 from baton.core.errors import UsageError
-from baton.core.router.collect import (ItemResult, ResultCache, cache_file, collect, local_runner, loopback_server,
-                                       process_cpu_seconds, remote_runner)
+from baton.core.router.collect import (ItemResult, PromptFormat, ResultCache, cache_file, collect, local_runner,
+                                       loopback_server, process_cpu_seconds, prompt_format, remote_runner)
 
 
 def fixture_candidates(ctx: Any) -> list[Path]:
@@ -28,8 +28,10 @@ def fixture_candidates(ctx: Any) -> list[Path]:
 
 class BenchTiers:
     def __init__(self, ctx: Any, cache_dir: Path, weak: str | None, strong: str | None,
-                 strong_j_per_token: float | None = None, progress: Any = None) -> None:
+                 strong_j_per_token: float | None = None, progress: Any = None,
+                 fmt: PromptFormat | None = None) -> None:
         self.ctx = ctx
+        self.fmt = fmt or prompt_format()
         self.cache_dir = cache_dir
         self.weak_arg = weak
         self.strong_j_per_token = strong_j_per_token
@@ -73,7 +75,7 @@ class BenchTiers:
 
     # ---- running -----------------------------------------------------------------------------------
     def run(self, which: str, items: list[dict[str, str]], run: bool = True) -> list[ItemResult | None]:
-        cache = ResultCache(cache_file(self.cache_dir, self.labels[which]))
+        cache = ResultCache(cache_file(self.cache_dir, self.labels[which], self.fmt))
         if not run:
             out: list[ItemResult | None] = [cache.get(it) for it in items]
         else:
@@ -101,7 +103,7 @@ class BenchTiers:
     def _weak_runner(self) -> Any:
         service = self.ctx.service()
         engine, _ = service.engine(self.weak_arg)
-        return local_runner(engine, service.meter)
+        return local_runner(engine, service.meter, fmt=self.fmt)
 
     def _strong_runner(self) -> Any:
         from baton.core.cloud.tiers import CloudTiers, RemoteTier
@@ -111,7 +113,7 @@ class BenchTiers:
             ep = self._strong_endpoint
             if self.strong_j_per_token is not None:
                 ep = replace(ep, j_per_token=self.strong_j_per_token)
-            return remote_runner(CloudTiers(settings).client(ep))
+            return remote_runner(CloudTiers(settings).client(ep), fmt=self.fmt)
         from baton.core.cloud.client import CloudClient
 
         import psutil
@@ -127,7 +129,7 @@ class BenchTiers:
                       j_per_token=self.strong_j_per_token or 0.0, context_window=2048, timeout_s=300.0)
         client = CloudClient(ep, None, offline=settings.is_offline)
         self._stack.callback(client.close)
-        return remote_runner(RemoteTier(ep, client), process_estimate=_server_estimate(srv.pid, settings))
+        return remote_runner(RemoteTier(ep, client), fmt=self.fmt, process_estimate=_server_estimate(srv.pid, settings))
 
 
 def _server_estimate(pid: int, settings: Any) -> Any:

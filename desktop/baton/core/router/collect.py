@@ -29,17 +29,46 @@ from baton.core.errors import BatonError, UsageError
 from baton.core.router.categorize import last_number, normalize_number
 from baton.core.types import ChatMessage, Completion, GenerationRequest
 
-# One prompt for both tiers: a short answer that ends with the number keeps tokens and joules low. Two
-# worked examples (one bare sum, one two-step story) show the shape; measured on 32 route-dev items, the
-# weak tier's arithmetic answers shrank from 60-100 tokens of preamble to 20-40.
-BENCH_SYSTEM_PROMPT = "Give a short answer that ends with the final number."
-BENCH_SHOTS = (
-    ("user", "What is 12 + 30?"),
-    ("assistant", "12 + 30 = 42"),
-    ("user", "Tom has 3 bags with 4 apples each and eats 2 apples. How many apples are left?"),
-    ("assistant", "3 * 4 = 12 apples, 12 - 2 = 10. The answer is 10."),
+@dataclass(frozen=True)
+class PromptFormat:
+    """How a benchmark question is put to both tiers. ``key`` names it in cache file names, so a changed
+    prompt never reuses old results."""
+
+    name: str
+    system: str
+    shots: tuple[tuple[str, str], ...] = ()
+    key: str = ""
+
+    def messages(self, question: str) -> list[ChatMessage]:
+        return [ChatMessage("system", self.system), *(ChatMessage(r, c) for r, c in self.shots),
+                ChatMessage("user", question)]
+
+
+# "fewshot": a short answer that ends with the number, shown by two worked examples (a bare sum, a
+# two-step story). "service": exactly what `baton ask` sends (the service's system prompt, no examples),
+# so the shipped calibration is fitted on the answers users will get.
+FEWSHOT = PromptFormat(
+    "fewshot", "Give a short answer that ends with the final number.",
+    (("user", "What is 12 + 30?"), ("assistant", "12 + 30 = 42"),
+     ("user", "Tom has 3 bags with 4 apples each and eats 2 apples. How many apples are left?"),
+     ("assistant", "3 * 4 = 12 apples, 12 - 2 = 10. The answer is 10.")),
+    key="p2",
 )
-PROMPT_VERSION = "p2"
+PROMPT_FORMATS = ("service", "fewshot")
+DEFAULT_PROMPT_FORMAT = "service"
+
+
+def prompt_format(name: str = DEFAULT_PROMPT_FORMAT) -> PromptFormat:
+    if name == "fewshot":
+        return FEWSHOT
+    if name == "service":
+        from baton.core.service import BATON_SYSTEM_PROMPT_FOR_BENCH
+
+        digest = hashlib.sha256(BATON_SYSTEM_PROMPT_FOR_BENCH.encode()).hexdigest()[:8]
+        return PromptFormat("service", BATON_SYSTEM_PROMPT_FOR_BENCH, (), key=f"service-{digest}")
+    raise UsageError(f"unknown prompt format '{name}'; use one of {', '.join(PROMPT_FORMATS)}")
+
+
 BENCH_MAX_TOKENS = 256
 BENCH_TEMPERATURE = 0.0
 
@@ -78,10 +107,8 @@ def is_correct(text: str, answer: str) -> bool:
     return got is not None and got == normalize_number(answer)
 
 
-def bench_messages(question: str, system_prompt: str = BENCH_SYSTEM_PROMPT,
-                   shots: tuple[tuple[str, str], ...] = BENCH_SHOTS) -> list[ChatMessage]:
-    return [ChatMessage("system", system_prompt), *(ChatMessage(r, c) for r, c in shots),
-            ChatMessage("user", question)]
+def bench_messages(question: str, fmt: PromptFormat | None = None) -> list[ChatMessage]:
+    return (fmt or prompt_format()).messages(question)
 
 
 def question_hash(question: str) -> str:
@@ -137,10 +164,10 @@ class ResultCache:
         return len(self._rows)
 
 
-def cache_file(cache_dir: Path, model_label: str, max_tokens: int = BENCH_MAX_TOKENS,
-               temperature: float = BENCH_TEMPERATURE, prompt_version: str = PROMPT_VERSION) -> Path:
+def cache_file(cache_dir: Path, model_label: str, fmt: PromptFormat | None = None,
+               max_tokens: int = BENCH_MAX_TOKENS, temperature: float = BENCH_TEMPERATURE) -> Path:
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", model_label)[:80]
-    key = f"{model_label}|{prompt_version}|{max_tokens}|{temperature:g}"
+    key = f"{model_label}|{(fmt or prompt_format()).key}|{max_tokens}|{temperature:g}"
     return cache_dir / f"{slug}-{hashlib.sha256(key.encode()).hexdigest()[:10]}.jsonl"
 
 
@@ -185,11 +212,11 @@ def _drain(chunks: Iterator[Any], on_first: Callable[[], None] | None = None) ->
 
 
 def local_runner(engine: Any, meter: Any, max_tokens: int = BENCH_MAX_TOKENS,
-                 system_prompt: str = BENCH_SYSTEM_PROMPT, shots: tuple[tuple[str, str], ...] = BENCH_SHOTS) -> Runner:
+                 fmt: PromptFormat | None = None) -> Runner:
     """The weak tier through our engine, metered like a receipt (every part of the measurement summed)."""
 
     def run(item: dict[str, str]) -> ItemResult:
-        request = GenerationRequest(bench_messages(item["question"], system_prompt, shots), max_tokens=max_tokens,
+        request = GenerationRequest(bench_messages(item["question"], fmt), max_tokens=max_tokens,
                                     temperature=BENCH_TEMPERATURE, seed=0)
         t0 = time.perf_counter()
         window = meter.begin()
@@ -203,13 +230,13 @@ def local_runner(engine: Any, meter: Any, max_tokens: int = BENCH_MAX_TOKENS,
     return run
 
 
-def remote_runner(tier: Any, max_tokens: int = BENCH_MAX_TOKENS, system_prompt: str = BENCH_SYSTEM_PROMPT,
+def remote_runner(tier: Any, max_tokens: int = BENCH_MAX_TOKENS, fmt: PromptFormat | None = None,
                   process_estimate: Any = None) -> Runner:
     """The strong tier through the cloud client. Joules: the endpoint's J/token when it has one; else, for a
     server this benchmark started on this machine, the CPU-time power model applied to that server process."""
 
     def run(item: dict[str, str]) -> ItemResult:
-        request = GenerationRequest(bench_messages(item["question"], system_prompt), max_tokens=max_tokens,
+        request = GenerationRequest(bench_messages(item["question"], fmt), max_tokens=max_tokens,
                                     temperature=BENCH_TEMPERATURE, seed=0)
         t0 = time.perf_counter()
         e0 = process_estimate.read_energy_j() if process_estimate is not None else 0.0

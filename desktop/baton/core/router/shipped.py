@@ -161,7 +161,8 @@ SHIPPED: dict[str, Any] = (
               'n': 550,
               'weak': 'smollm2-135m-instruct-q4_1',
               'strong': 'qwen2.5-coder-0.5b-instruct-q4_k_m@loopback',
-              'prompt_version': 'p2'}}
+              'prompt_format': 'fewshot',
+              'prompt_key': 'p2'}}
 )
 
 
