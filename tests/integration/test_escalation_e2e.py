@@ -30,7 +30,7 @@ def test_tier_cloud_answers_remotely_with_cost_and_an_estimated_energy(baton_hom
 def test_auto_escalates_a_low_confidence_answer_and_counts_both_tiers(baton_home, llama_srv):
     _add_endpoint(baton_home, llama_srv.base_url, llama_srv.model)
     assert run_baton(baton_home, "config", "set", "routing.threshold", "1.0").returncode == 0
-    r = run_json(baton_home, "ask", "--json", "--max-tokens", "16", "What is 37 * 91?")
+    r = run_json(baton_home, "ask", "--json", "--max-tokens", "16", "Name a famous bridge.")
     route = r["route"]
     assert route["tier"] == "cloud" and route["escalated"] is True and "confidence" in route["reason"]
     assert r["local_text"], "the replaced local answer is kept in the receipt"
@@ -47,7 +47,7 @@ def test_a_failing_remote_tier_returns_the_local_answer_with_the_failure_stated(
     _add_endpoint(baton_home, fault_proxy.base_url + "/v1", "smollm2")
     assert run_baton(baton_home, "config", "set", "routing.threshold", "1.0").returncode == 0
     fault_proxy.enqueue(*[Fault(status=401)] * 4)
-    proc = run_baton(baton_home, "ask", "--json", "--max-tokens", "16", "What is 37 * 91?")
+    proc = run_baton(baton_home, "ask", "--json", "--max-tokens", "16", "Name a famous bridge.")
     assert proc.returncode == 0, proc.stderr
     import json
 
@@ -61,6 +61,6 @@ def test_ask_mode_without_a_terminal_sends_nothing(baton_home, fault_proxy):
     _add_endpoint(baton_home, fault_proxy.base_url + "/v1", "smollm2")
     for key, value in (("routing.threshold", "1.0"), ("routing.mode", "ask")):
         assert run_baton(baton_home, "config", "set", key, value).returncode == 0
-    r = run_json(baton_home, "ask", "--json", "--max-tokens", "16", "What is 37 * 91?")
+    r = run_json(baton_home, "ask", "--json", "--max-tokens", "16", "Name a famous bridge.")
     assert r["route"]["tier"] == "local" and not r["route"]["escalated"]
     assert not [s for s in fault_proxy.requests if s.path.endswith("/chat/completions")]
