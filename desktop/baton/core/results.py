@@ -42,7 +42,8 @@ class AskResult:
             "thread_id": self.thread_id,
             "message_id": self.message_id,
             "route": self.route.to_dict(),
-            "usage": {"prompt_tokens": self.usage.prompt_tokens, "completion_tokens": self.usage.completion_tokens},
+            "usage": {"prompt_tokens": self.usage.prompt_tokens, "completion_tokens": self.usage.completion_tokens,
+                      "estimated": self.usage.estimated},
             "timing": {
                 "load_s": round(self.timing.load_s, 4),
                 "ttft_s": round(self.timing.ttft_s, 4),

@@ -28,9 +28,28 @@ class GenerationRequest:
 
 
 @dataclass
+class SamplingParams:
+    """What the caller asks of one generation; ``None`` means "the settings' default".
+
+    ``max_tokens`` in tokens; ``temperature`` >= 0 (0 is greedy); ``top_p`` in (0, 1]; ``stop``: strings that end
+    the answer where they first appear (not included in it); ``seed`` makes sampling at temperature > 0 repeatable.
+    """
+
+    max_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    stop: list[str] = field(default_factory=list)
+    seed: int | None = None
+
+
+@dataclass
 class Usage:
+    """Token counts of one answer. ``estimated`` is True when a count was not reported by whoever generated it
+    (a server that sent no usage) and was derived from the text instead."""
+
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    estimated: bool = False
 
 
 @dataclass
