@@ -1,4 +1,7 @@
-"""`baton threads`: list, show, rename, archive and delete the stored conversations."""
+"""`baton threads`: list, show, rename, archive and delete the stored conversations.
+
+Human output passes every stored text (titles, messages, models) through ``safe_for_terminal``: an
+answer's escape sequences are shown, never obeyed. ``--json`` keeps the text exactly as stored."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import sys
 import time
 from typing import Any
 
+from baton.commands.textio import safe_for_terminal as safe
 from baton.core.store import Message, Store, Thread
 
 
@@ -73,7 +77,7 @@ def run_list(args: argparse.Namespace, ctx: Any) -> int:
         return 0
     print(f"{'ID':<8}  {'UPDATED':<16}  {'MSGS':>4}  {'ENERGY':>9}  {'USD':>8}  TITLE")
     for t in threads:
-        title = (t.title or "(untitled)") + ("  [archived]" if t.archived else "")
+        title = safe(" ".join((t.title or "(untitled)").splitlines())) + ("  [archived]" if t.archived else "")
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(t.updated_at))
         print(f"{t.id[:8]:<8}  {when:<16}  {t.message_count:>4}  {t.energy_j:>8.1f}J  "
               f"{t.usd:>8.4f}  {title}")
@@ -90,12 +94,13 @@ def run_show(args: argparse.Namespace, ctx: Any) -> int:
                "messages": [message_doc(m, receipts.get(m.id)) for m in messages]}
         print(json.dumps(doc, ensure_ascii=False))
         return 0
-    print(f"# {thread.title or '(untitled)'}  [{thread.id}]")
+    title = " ".join((thread.title or "(untitled)").splitlines())
+    print(f"# {safe(title)}  [{thread.id}]")
     for m in messages:
         label = m.role if m.status == "done" else f"{m.role}, {m.status}"
         via = f" via {m.model} ({m.tier})" if m.model else ""
-        print(f"\n[{m.seq}] {label}{via}:")
-        print(m.content)
+        print(safe(f"\n[{m.seq}] {label}{via}:"))
+        print(safe(m.content))
         r = receipts.get(m.id)
         if r and isinstance(r.get("energy"), dict):
             usd = (r.get("cost") or {}).get("usd") or 0.0
@@ -110,7 +115,7 @@ def run_rm(args: argparse.Namespace, ctx: Any) -> int:
     if args.json:
         print(json.dumps({"deleted": thread.id, "title": thread.title, "messages": thread.message_count}))
     else:
-        print(f"deleted thread {thread.id} ({thread.title or 'untitled'}, "
+        print(f"deleted thread {thread.id} ({safe(thread.title or 'untitled')}, "
               f"{thread.message_count} messages)", file=sys.stderr)
     return 0
 

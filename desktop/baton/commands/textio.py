@@ -1,0 +1,89 @@
+"""Text at the CLI's edges: prompts in (valid UTF-8 only) and model text out (no terminal control).
+
+- ``read_prompt(arg)``: the prompt from its argument, or from stdin when the argument is ``-`` or
+  absent; text that is not valid UTF-8 (argv decoded with surrogateescape, or stdin bytes) is refused
+  with one line (``UsageError``), never a traceback.
+- ``safe_for_terminal(text)``: makes escape sequences and other control characters visible
+  (``ESC`` becomes ``^[``, C1 controls ``\\x9b``, bidi overrides ``<U+202E>``) so a model's or a
+  server's answer cannot write the clipboard (OSC 52), set the window title, clear the screen or
+  reorder what is shown. Keeps ``\\n``, ``\\t`` and ``\\r\\n``. The store and ``--json`` keep text verbatim.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from typing import BinaryIO
+
+from baton.core.errors import UsageError
+
+# C0 controls except \t and \n, a \r not followed by \n, DEL, C1 controls, bidi embeddings/overrides/
+# isolates and marks, and lone surrogates (undecodable bytes from surrogateescape).
+_UNSAFE = re.compile(
+    "[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f\x80-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+    "|\r(?!\n)"
+)
+
+
+def _visible(m: re.Match[str]) -> str:
+    ch = m.group(0)
+    code = ord(ch)
+    if code < 0x20:
+        return "^" + chr(code + 0x40)  # ESC -> ^[, BEL -> ^G, BS -> ^H, CR -> ^M
+    if code == 0x7F:
+        return "^?"
+    if code <= 0x9F:
+        return f"\\x{code:02x}"
+    return f"<U+{code:04X}>"
+
+
+def safe_for_terminal(text: str) -> str:
+    """``text`` with every terminal control made visible; printable text, ``\\n``, ``\\t`` unchanged.
+
+    Shape: str -> str, never longer than 8x the input. Idempotent on its own output."""
+    return _UNSAFE.sub(_visible, text)
+
+
+def not_utf8_message(what: str) -> str:
+    return (f"{what} is not valid UTF-8 text (it holds bytes that are not characters); "
+            "convert it to UTF-8 (e.g. `iconv -f LATIN1 -t UTF-8`) and try again")
+
+
+def check_utf8(text: str, what: str = "the prompt") -> str:
+    """Return ``text`` if it holds only characters; ``UsageError`` when it carries surrogates (bytes
+    that were not UTF-8, kept by surrogateescape, or a lone surrogate)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UsageError(not_utf8_message(what)) from None
+    return text
+
+
+def read_prompt(arg: str | None, stdin: BinaryIO | None = None) -> str:
+    """The prompt: ``arg`` itself, or stdin read as UTF-8 when ``arg`` is None or ``"-"``.
+
+    Raises ``UsageError`` (exit 2) when the text is not valid UTF-8 or is empty after stripping."""
+    if arg is not None and arg != "-":
+        text = check_utf8(arg, "the prompt")
+    else:
+        stream = stdin if stdin is not None else sys.stdin.buffer
+        data = stream.read()
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as e:
+            raise UsageError(not_utf8_message(f"the prompt on stdin (byte {e.start})")) from None
+    if not text.strip():
+        raise UsageError("the prompt is empty; give it as an argument or on stdin (`baton ask -`)")
+    return text
+
+
+def check_argv(argv: list[str]) -> None:
+    """``UsageError`` naming the argument when one holds bytes that are not UTF-8 (argv arrives
+    with surrogateescape on POSIX)."""
+    command = next((a for a in argv if not a.startswith("-")), "")
+    for i, arg in enumerate(argv):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            what = "the prompt" if command == "ask" and not arg.startswith("-") else f"argument {i + 1}"
+            raise UsageError(not_utf8_message(what)) from None
