@@ -1,38 +1,42 @@
-"""`baton serve`: an OpenAI-compatible endpoint (/v1/models, /v1/chat/completions, streaming or not)
-backed by the same pipeline as `baton ask`, so editors and scripts get local-first routing.
+"""`baton serve`: an OpenAI-compatible endpoint (``GET /v1/models``, ``POST /v1/chat/completions``, streamed or
+not) backed by the same service as `baton ask`, so editors and scripts get local-first routing and a receipt.
 
-- Loopback only unless --allow-remote. A bearer token is required on every request: it is made on
-  first start and kept in the OS keyring, or (no usable keyring) in a 0600 file ``serve-token`` in
-  Baton's config dir; it is printed once, when made (`--show-token` prints it again).
-- Each answer carries its receipt (route, energy, cost) in a ``baton`` field; non-streamed answers
-  also in ``X-Baton-*`` headers (a stream's headers leave before the answer exists, so a stream
-  carries the receipt in its last chunk).
-- ``model``: ``baton`` (router decides), ``baton-local``, ``baton-cloud``, or a local model id.
-  The conversation's earlier turns are passed as context; a ``baton_thread_id`` field (or the
-  ``X-Baton-Thread-Id`` header) continues a stored thread instead. Escalation in `ask` mode needs
-  the header ``X-Baton-Approve-Escalation: yes``. Requests are answered one at a time.
+- The client's messages go to the model as sent (its own system prompt, its turns); ``temperature``, ``top_p``,
+  ``stop``, ``seed`` and ``max_tokens`` are honoured; what Baton cannot honour (``n`` > 1, tools, logprobs, JSON
+  mode) is refused with HTTP 400. The accepted body is documented in serve_protocol.py.
+- ``model``: ``baton`` (the router decides), ``baton-local``, ``baton-cloud``, a local model id, or an endpoint
+  name: exactly the ids ``/v1/models`` lists. ``baton_thread_id`` (or ``X-Baton-Thread-Id``) continues a
+  stored thread; escalation in `ask` mode needs the header ``X-Baton-Approve-Escalation: yes``.
+- Each answer carries its receipt (route, energy, cost) in a ``baton`` field (a stream: in its last chunk);
+  non-streamed answers also in ``X-Baton-*`` headers.
+- Requests are answered one at a time, in arrival order; up to ``--queue`` (default 64) wait their turn, more
+  get HTTP 429 with ``Retry-After``. A client that leaves stops its answer at the next token (stored as
+  cancelled).
+- Security: a bearer token on every request (kept in the OS keyring, or in a 0600 file ``serve-token`` in
+  Baton's config dir; printed once, when made). Loopback only unless ``--allow-remote``; the ``Host`` header
+  must name this server (loopback names, the bound address, and the names given to ``--allow-remote``), which
+  stops web pages reaching it by DNS rebinding. No CORS headers unless ``--cors-origin`` names an origin.
 """
 
 from __future__ import annotations
 
 import argparse
-import hmac
-import json
 import os
 import secrets
+import signal
+import socket
+import stat
 import sys
+import tempfile
 import threading
-import time
-import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from baton.core.errors import BatonError, CloudError, ModelError, PolicyError, UsageError
+from baton.commands.serve_dispatch import DEFAULT_QUEUE
+from baton.core.errors import BatonError, UsageError
 
 TOKEN_NAME = "serve-token"
-MAX_BODY_BYTES = 4 << 20
-VIRTUAL_MODELS = {"baton": "auto", "baton-local": "local", "baton-cloud": "cloud"}
+DEFAULT_PORT = 8741
 
 
 def register(sub: Any) -> None:
@@ -40,8 +44,15 @@ def register(sub: Any) -> None:
                        description="OpenAI-compatible /v1/models and /v1/chat/completions on loopback, "
                                    "with a receipt on every answer. A bearer token is required.")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8741, help="port (default 8741; 0 picks a free one)")
-    p.add_argument("--allow-remote", action="store_true", help="allow a non-loopback --host (token still required)")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT,
+                   help=f"port (default {DEFAULT_PORT}; 0 picks a free one and prints it)")
+    p.add_argument("--allow-remote", nargs="*", metavar="HOST", default=None,
+                   help="allow a non-loopback --host; clients may then name the server by the bound address and "
+                        "by each HOST given (the token is still required)")
+    p.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
+                   help="send CORS headers to this web origin (repeatable; none by default)")
+    p.add_argument("--queue", type=int, default=DEFAULT_QUEUE, metavar="N",
+                   help=f"requests that may wait their turn (default {DEFAULT_QUEUE}); more get HTTP 429")
     p.add_argument("--show-token", action="store_true", help="print the bearer token to stderr")
     p.add_argument("--rotate-token", action="store_true", help="make a new token (the old one stops working)")
     p.set_defaults(func=run)
@@ -49,12 +60,30 @@ def register(sub: Any) -> None:
 
 # ---- the bearer token ------------------------------------------------------------------------------
 
+def write_private_file(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` readable and writable by its owner only (0600), atomically: the file holds the
+    old text or the new, never part; no temporary file is left behind, even when writing fails.
+    Errors: OSError from the file system."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # created 0600
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def _token_file(ctx: Any) -> Path:
     return Path(ctx.paths.config_dir) / TOKEN_NAME
 
 
 def load_or_create_token(ctx: Any, rotate: bool = False) -> tuple[str, str, bool]:
-    """(token, where it is kept, made_now). Keyring first; else a 0600 file in the config dir."""
+    """``(token, where it is kept, made_now)``. The OS keyring first; else a 0600 file in the config dir (an
+    existing file that others could read is made private again). Errors: BatonError when it cannot be kept."""
     from baton.core.cloud.credentials import Credentials
 
     creds = Credentials()
@@ -64,8 +93,10 @@ def load_or_create_token(ctx: Any, rotate: bool = False) -> tuple[str, str, bool
         if stored:
             return stored, "the OS keyring", False
         if path.is_file():
-            token = path.read_text(encoding="ascii").strip()
-            if token:
+            if stat.S_IMODE(path.stat().st_mode) & 0o077:
+                path.chmod(0o600)
+            token = path.read_text(encoding="ascii", errors="replace").strip()
+            if token and token.isascii() and token.isprintable():
                 return token, str(path), False
     token = secrets.token_urlsafe(32)
     try:
@@ -74,274 +105,106 @@ def load_or_create_token(ctx: Any, rotate: bool = False) -> tuple[str, str, bool
         return token, "the OS keyring", True
     except BatonError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.unlink(missing_ok=True)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as f:
-        f.write(token + "\n")
-    os.replace(tmp, path)
+    try:
+        write_private_file(path, token + "\n")
+    except OSError as e:
+        raise BatonError(f"cannot keep the server's token in {path} ({e.strerror or e}); check that Baton's "
+                         "config dir is writable (or set BATON_HOME)") from None
     return token, str(path), True
 
 
-# ---- request mapping ------------------------------------------------------------------------------
+# ---- where it listens ------------------------------------------------------------------------------
 
-def _prompt_from_messages(messages: Any) -> str:
-    """The last user turn, with earlier turns (and system text) given as context."""
-    if not isinstance(messages, list) or not messages:
-        raise UsageError("`messages` must be a non-empty list of {role, content}")
-    turns: list[tuple[str, str]] = []
-    for m in messages:
-        if not isinstance(m, dict) or "role" not in m:
-            raise UsageError("each message needs a `role` and a `content`")
-        content = m.get("content")
-        if isinstance(content, list):  # content parts: keep the text ones
-            content = "".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
-        if not isinstance(content, str):
-            raise UsageError("message content must be text")
-        turns.append((str(m["role"]), content))
-    if turns[-1][0] != "user":
-        raise UsageError("the last message must be the user's")
-    earlier = turns[:-1]
-    if not earlier:
-        return turns[-1][1]
-    context = "\n".join(f"{role}: {text}" for role, text in earlier)
-    return f"Earlier in this conversation:\n{context}\n\nNow answer this:\n{turns[-1][1]}"
+def _is_loopback(host: str) -> bool:
+    from baton.core.cloud.client import is_loopback_url
+
+    return is_loopback_url(f"http://[{host}]/" if ":" in host else f"http://{host}/")
 
 
-def _finish(reason: str) -> str:
-    return "length" if reason == "length" else "stop"
+def allowed_host_names(host: str, extra: list[str] | None) -> frozenset[str]:
+    """The names a request's ``Host`` may carry: loopback names, the bound address (unless it is a wildcard)
+    and each of ``extra`` (``--allow-remote`` names; a port in them is ignored)."""
+    from baton.commands.serve_app import LOOPBACK_NAMES, host_name
+
+    names = set(LOOPBACK_NAMES)
+    if host not in ("0.0.0.0", "::", ""):
+        names.add(host_name(f"[{host}]" if ":" in host else host))
+    for name in extra or []:
+        h = host_name(name)
+        if not h or "/" in h:
+            raise UsageError(f"--allow-remote takes host names or addresses (got {name!r})")
+        names.add(h)
+    return frozenset(names)
 
 
-def receipt_headers(receipt: dict[str, Any]) -> dict[str, str]:
-    route, energy = receipt.get("route", {}), receipt.get("energy", {})
-
-    def clean(v: Any) -> str:
-        return "".join(c if 32 <= ord(c) < 127 else "?" for c in str(v))[:300]
-
-    return {
-        "X-Baton-Tier": clean(route.get("tier", "")), "X-Baton-Model": clean(route.get("model", "")),
-        "X-Baton-Endpoint": clean(route.get("endpoint") or ""),
-        "X-Baton-Escalated": "true" if route.get("escalated") else "false",
-        "X-Baton-Reason": clean(route.get("reason", "")),
-        "X-Baton-Energy-J": f"{energy.get('total_j', 0.0):.4f}",
-        "X-Baton-Energy-Measured-J": f"{energy.get('measured_j', 0.0):.4f}",
-        "X-Baton-Energy-Estimated-J": f"{energy.get('estimated_j', 0.0):.4f}",
-        "X-Baton-Cost-USD": f"{receipt.get('cost', {}).get('usd', 0.0):.6f}",
-        "X-Baton-Thread-Id": clean(receipt.get("thread_id", "")),
-        "X-Baton-Message-Id": clean(receipt.get("message_id", "")),
-        "X-Baton-Total-S": f"{receipt.get('timing', {}).get('total_s', 0.0):.3f}",
-    }
-
-
-def _status_for(e: BaseException) -> tuple[int, str]:
-    if isinstance(e, UsageError):
-        return 400, "invalid_request_error"
-    if isinstance(e, PolicyError):
-        return 403, "policy_refused"
-    if isinstance(e, CloudError):
-        return 502, "upstream_error"
-    if isinstance(e, ModelError):
-        return 500, "model_error"
-    return 500, "server_error"
-
-
-# ---- the server -----------------------------------------------------------------------------------
-
-class BatonHTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], service: Any, token: str) -> None:
-        super().__init__(address, _Handler)
-        self.service = service
-        self.token = token
-        self.ask_lock = threading.Lock()  # one answer at a time: one local model, one owner thread
-
-    def model_ids(self) -> list[str]:
-        ids = list(VIRTUAL_MODELS)
-        try:
-            ids += [m.id for m in self.service.models()]
-        except BatonError:
-            pass
-        return ids
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: BatonHTTPServer
-    server_version = "baton"
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - no request logs (prompts stay private)
-        pass
-
-    # ---- plumbing ----
-    def _send_json(self, code: int, doc: Any, headers: dict[str, str] | None = None) -> None:
-        body = json.dumps(doc).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _error(self, code: int, message: str, kind: str, headers: dict[str, str] | None = None) -> None:
-        self._send_json(code, {"error": {"message": message, "type": kind, "code": code}}, headers)
-
-    def _authorized(self) -> bool:
-        got = self.headers.get("Authorization", "")
-        scheme, _, token = got.partition(" ")
-        if scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), self.server.token.encode()):
-            return True
-        self._error(401, "a bearer token is required: use the token `baton serve` printed when it made it "
-                         "(`baton serve --show-token` prints it again)", "authentication_error",
-                    {"WWW-Authenticate": "Bearer"})
-        return False
-
-    # ---- routes ----
-    def do_GET(self) -> None:  # noqa: N802
-        if not self._authorized():
-            return
-        if self.path.rstrip("/") == "/v1/models":
-            now = int(time.time())
-            data = [{"id": i, "object": "model", "created": now, "owned_by": "baton"} for i in self.server.model_ids()]
-            self._send_json(200, {"object": "list", "data": data})
-        else:
-            self._error(404, f"no route {self.path}; try /v1/models or /v1/chat/completions", "not_found")
-
-    def do_POST(self) -> None:  # noqa: N802
-        if not self._authorized():
-            return
-        if self.path.rstrip("/") != "/v1/chat/completions":
-            self._error(404, f"no route {self.path}; try /v1/chat/completions", "not_found")
-            return
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-            if length <= 0 or length > MAX_BODY_BYTES:
-                raise UsageError(f"the request body must be JSON of 1 byte to {MAX_BODY_BYTES} bytes")
-            body = json.loads(self.rfile.read(length))
-            if not isinstance(body, dict):
-                raise UsageError("the request body must be a JSON object")
-            prompt = _prompt_from_messages(body.get("messages"))
-            model_arg = str(body.get("model") or "baton")
-            tier = VIRTUAL_MODELS.get(model_arg, "auto")
-            model = None if model_arg in VIRTUAL_MODELS else model_arg
-            max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
-            if max_tokens is not None and (not isinstance(max_tokens, int) or max_tokens < 1):
-                raise UsageError("max_tokens must be a positive integer")
-            thread_id = body.get("baton_thread_id") or self.headers.get("X-Baton-Thread-Id") or None
-        except (ValueError, UsageError) as e:
-            self._error(400, str(e) if isinstance(e, UsageError) else f"the body is not valid JSON ({e})",
-                        "invalid_request_error")
-            return
-        approved = self.headers.get("X-Baton-Approve-Escalation", "").lower() in ("1", "yes", "true")
-        kwargs = dict(prompt=prompt, thread_id=thread_id, model=model, tier=tier, max_tokens=max_tokens,
-                      approve=(lambda plan: True) if approved else None)
-        options = body.get("stream_options") or {}
-        if body.get("stream"):
-            self._stream(kwargs, model_arg, bool(isinstance(options, dict) and options.get("include_usage")))
-        else:
-            self._complete(kwargs, model_arg)
-
-    def _complete(self, kwargs: dict[str, Any], model_arg: str) -> None:
-        try:
-            with self.server.ask_lock:
-                result = self.server.service.ask(**kwargs)
-        except BatonError as e:
-            code, kind = _status_for(e)
-            self._error(code, str(e), kind)
-            return
-        receipt = result.receipt()
-        doc = {
-            "id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion", "created": int(time.time()),
-            "model": model_arg,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": result.text},
-                         "finish_reason": _finish(result.finish_reason)}],
-            "usage": {"prompt_tokens": result.usage.prompt_tokens, "completion_tokens": result.usage.completion_tokens,
-                      "total_tokens": result.usage.prompt_tokens + result.usage.completion_tokens},
-            "baton": receipt,
-        }
-        self._send_json(200, doc, receipt_headers(receipt))
-
-    def _stream(self, kwargs: dict[str, Any], model_arg: str, include_usage: bool) -> None:
-        cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
-        cancel = threading.Event()
-
-        def event(doc: dict[str, Any]) -> None:
-            if cancel.is_set():
-                return
-            try:
-                self.wfile.write(b"data: " + json.dumps(doc).encode() + b"\n\n")
-                self.wfile.flush()
-            except OSError:
-                cancel.set()  # the client went away: stop generating
-
-        def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> dict[str, Any]:
-            return {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model_arg,
-                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
-
-        with self.server.ask_lock:
-            self.send_response(200)
-            self.send_header("Content-Type", "text/event-stream")
-            self.send_header("Cache-Control", "no-store")
-            self.end_headers()
-            self.close_connection = True
-            event(chunk({"role": "assistant"}))
-            try:
-                result = self.server.service.ask(**kwargs, on_text=lambda t: event(chunk({"content": t})),
-                                                 cancel=cancel)
-            except BatonError as e:
-                code, kind = _status_for(e)
-                event({"error": {"message": str(e), "type": kind, "code": code}})
-            else:
-                receipt = result.receipt()
-                event(chunk({}, _finish(result.finish_reason), baton=receipt))
-                if include_usage:
-                    u = result.usage
-                    event({"id": cid, "object": "chat.completion.chunk", "created": created, "model": model_arg,
-                           "choices": [], "usage": {"prompt_tokens": u.prompt_tokens,
-                                                    "completion_tokens": u.completion_tokens,
-                                                    "total_tokens": u.prompt_tokens + u.completion_tokens}})
-            if not cancel.is_set():
-                try:
-                    self.wfile.write(b"data: [DONE]\n\n")
-                    self.wfile.flush()
-                except OSError:
-                    pass
-
-
-def make_server(service: Any, host: str, port: int, token: str) -> BatonHTTPServer:
+def bind_socket(host: str, port: int, backlog: int = 2048) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (port 0: a free one) with room for ``backlog`` connections
+    not yet accepted. Errors: BatonError."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
     try:
-        return BatonHTTPServer((host, port), service, token)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(backlog)  # connections queue in the kernel from now on, before the server accepts them
     except OSError as e:
+        sock.close()
         raise BatonError(f"cannot listen on {host}:{port} ({e.strerror or e}); pick another with --port") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def _stop_on_signal(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def run(args: argparse.Namespace, ctx: Any) -> int:
-    from baton.core.cloud.client import is_loopback_url
+    import uvicorn
+
+    from baton.commands.serve_app import ServeConfig, build_app
 
     host = args.host.strip("[]")
-    if not is_loopback_url(f"http://[{host}]/" if ":" in host else f"http://{host}/") and not args.allow_remote:
+    if not _is_loopback(host) and args.allow_remote is None:
         raise UsageError(f"--host {args.host} is reachable from other machines; Baton serves loopback only "
                          "unless you pass --allow-remote (a bearer token is required either way)")
     if not 0 <= args.port <= 65535:
         raise UsageError("--port must be between 0 and 65535")
+    if not 1 <= args.queue <= 100_000:
+        raise UsageError("--queue must be between 1 and 100000")
+    for origin in args.cors_origin:
+        if not origin.startswith(("http://", "https://")) or origin.endswith("/"):
+            raise UsageError(f"--cors-origin takes an origin like https://app.example.com (got {origin!r})")
+    allowed = allowed_host_names(host, args.allow_remote)
     token, where, made = load_or_create_token(ctx, rotate=args.rotate_token)
-    server = make_server(ctx.service(), host, args.port, token)
-    port = server.server_address[1]
+    backlog = max(2048, 4 * args.queue)
+    sock = bind_socket(host, args.port, backlog)
+    service = ctx.service()
+    app = build_app(service, ServeConfig(token=token, allowed_hosts=allowed, cors_origins=list(args.cors_origin),
+                                         queue=args.queue))
+    port = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
-    print(f"baton: serving an OpenAI-compatible API at http://{shown}:{port}/v1 (Ctrl-C to stop)", file=sys.stderr)
+    print(f"baton: serving an OpenAI-compatible API at http://{shown}:{port}/v1 (Ctrl-C to stop; "
+          f"{args.queue} requests may wait)", file=sys.stderr)
     if made or args.show_token:
         print(f"baton: bearer token (kept in {where}): {token}", file=sys.stderr)
     else:
         print(f"baton: bearer token kept in {where}; `baton serve --show-token` prints it", file=sys.stderr)
-    if args.allow_remote and not is_loopback_url(f"http://{shown}/"):
-        print("baton: warning: listening beyond this machine; anyone with the token can spend your budget",
-              file=sys.stderr)
+    if args.allow_remote is not None and not _is_loopback(host):
+        print("baton: warning: listening beyond this machine; anyone with the token can spend your budget. "
+              f"Clients must call it by one of: {', '.join(sorted(allowed))}", file=sys.stderr)
     sys.stderr.flush()
+    config = uvicorn.Config(app, log_level="warning", access_log=False, server_header=False, lifespan="off",
+                            http="h11", loop="asyncio", backlog=backlog,
+                            timeout_graceful_shutdown=5)
+    if threading.current_thread() is threading.main_thread():
+        # uvicorn stops gracefully on SIGTERM, then raises it again: make that an exception, so the answer
+        # being generated is stopped and stored as cancelled before the process ends.
+        signal.signal(signal.SIGTERM, _stop_on_signal)
     try:
-        server.serve_forever(poll_interval=0.5)
+        uvicorn.Server(config).run(sockets=[sock])
     except KeyboardInterrupt:
-        print("baton: stopped", file=sys.stderr)
+        pass
     finally:
-        server.server_close()
+        app.state.dispatcher.close()
+        sock.close()
+        print("baton: stopped", file=sys.stderr)
     return 0
