@@ -85,7 +85,7 @@ def _validate(args: argparse.Namespace) -> Endpoint:
     if parts.password or parts.username:
         raise UsageError("--base-url must not carry a user or password; store the key with "
                          f"`baton keys set {args.name}` or name an env var with --key-env")
-    from baton.core.router import privacy
+    from baton.core import privacy
 
     if privacy.scan(url):
         raise UsageError("--base-url seems to contain a key or token; keys never go in the config: use "
