@@ -28,6 +28,13 @@ class QueueFull(Exception):
         self.retry_after_s = retry_after_s
 
 
+class _Job:
+    __slots__ = ("future", "fn", "cancel", "counted")
+
+    def __init__(self, future: Future, fn: Callable[[], Any], cancel: threading.Event | None) -> None:
+        self.future, self.fn, self.cancel, self.counted = future, fn, cancel, True
+
+
 class Dispatcher:
     """Runs submitted calls on one worker thread, one at a time, first come first served.
 
@@ -40,7 +47,7 @@ class Dispatcher:
         if capacity < 1:
             raise ValueError("capacity must be at least 1")
         self.capacity = capacity
-        self._jobs: queue.Queue[tuple[Future, Callable[[], Any], threading.Event | None] | None] = queue.Queue()
+        self._jobs: queue.Queue[_Job | None] = queue.Queue()
         self._lock = threading.Lock()
         self._waiting = 0
         self._running_cancel: threading.Event | None = None
@@ -51,7 +58,7 @@ class Dispatcher:
 
     @property
     def waiting(self) -> int:
-        """Calls submitted and not yet started."""
+        """Calls submitted and not yet started (a cancelled one stops counting at once)."""
         with self._lock:
             return self._waiting
 
@@ -66,20 +73,28 @@ class Dispatcher:
                 wait = self._mean_s * (self._waiting + 1)
                 raise QueueFull(self.capacity, max(1, min(60, math.ceil(wait))))
             self._waiting += 1
-        self._jobs.put((fut, fn, cancel))
+        job = _Job(fut, fn, cancel)
+        fut.add_done_callback(lambda f: self._uncount(job) if f.cancelled() else None)
+        self._jobs.put(job)
         return fut
+
+    def _uncount(self, job: _Job) -> None:
+        with self._lock:
+            if job.counted:
+                job.counted = False
+                self._waiting -= 1
 
     def _work(self) -> None:
         while True:
             job = self._jobs.get()
             if job is None:
                 return
-            fut, fn, cancel = job
-            with self._lock:
-                self._waiting -= 1
-                self._running_cancel = cancel
+            fut, fn = job.future, job.fn
+            self._uncount(job)
             if not fut.set_running_or_notify_cancel():  # its client left while it waited
                 continue
+            with self._lock:
+                self._running_cancel = job.cancel
             start = time.monotonic()
             try:
                 result = fn()
@@ -104,8 +119,8 @@ class Dispatcher:
             except queue.Empty:
                 break
             if job is not None:
-                job[0].cancel()
-                if job[2] is not None:
-                    job[2].set()
+                job.future.cancel()
+                if job.cancel is not None:
+                    job.cancel.set()
         self._jobs.put(None)
         self._thread.join(timeout_s)
