@@ -16,6 +16,7 @@ Every request is kept in ``requests`` (method, path, headers, parsed JSON body).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import socket
 import threading
@@ -32,8 +33,8 @@ _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden"
 class Reply:
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
-    events: list[Any] = field(default_factory=list)
-    body: bytes | None = None  # a whole body instead of events
+    events: Any = field(default_factory=list)  # or a function of the Request giving the list
+    body: Any = None  # a whole body (bytes) instead of events, or a function of the Request giving it
     content_type: str | None = None  # default: text/event-stream for events, application/json for a body
     framing: str = "chunked"  # or "close"
     cut: bool = False
@@ -76,6 +77,7 @@ class DialectServer:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._sock = socket.create_server(("127.0.0.1", 0))
+        self._sock.settimeout(0.05)
         self.port = self._sock.getsockname()[1]
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
         self._thread = threading.Thread(target=self._accept_loop, name="dialect-server", daemon=True)
@@ -102,7 +104,6 @@ class DialectServer:
             t.join(timeout=5)
 
     def _accept_loop(self) -> None:
-        self._sock.settimeout(0.05)
         while not self._stop.is_set():
             try:
                 conn, _ = self._sock.accept()
@@ -124,10 +125,15 @@ class DialectServer:
                 doc = json.loads(body) if body else None
             except ValueError:
                 doc = None
+            request = Request(method, path, headers, doc)
             with self._lock:
-                self.requests.append(Request(method, path, headers, doc))
+                self.requests.append(request)
                 reply = self._replies.popleft() if self._replies else self._last
                 self._last = reply
+            if callable(reply.body):
+                reply = dataclasses.replace(reply, body=reply.body(request))
+            if callable(reply.events):
+                reply = dataclasses.replace(reply, events=reply.events(request))
             try:
                 _write_reply(conn, reply)
             except OSError:
