@@ -40,9 +40,9 @@ class Tensor:
         return -(-n // block) * size
 
 
-def _s(text: str | bytes) -> bytes:
+def _s(text: str | bytes, o: str = "<") -> bytes:
     raw = text.encode("utf-8") if isinstance(text, str) else text
-    return struct.pack("<Q", len(raw)) + raw
+    return struct.pack(o + "Q", len(raw)) + raw
 
 
 def _infer(value: Any) -> int:
@@ -61,15 +61,17 @@ def _infer(value: Any) -> int:
     raise TypeError(f"cannot write {value!r}")
 
 
-def _value(type_id: int, value: Any, element_type: int | None = None) -> bytes:
+def _value(type_id: int, value: Any, element_type: int | None = None, o: str = "<") -> bytes:
     if isinstance(value, Typed):
-        return _value(value.type_id, value.value, value.element_type)
+        if value.type_id not in _FMT and value.type_id not in (STRING, ARRAY):
+            return bytes(value.value)  # an unknown type: raw bytes as given
+        return _value(value.type_id, value.value, value.element_type, o)
     if type_id == STRING:
-        return _s(value)
+        return _s(value, o)
     if type_id == ARRAY:
         et = element_type if element_type is not None else (_infer(value[0]) if value else UINT32)
-        return struct.pack("<IQ", et, len(value)) + b"".join(_value(et, v) for v in value)
-    return struct.pack("<" + _FMT[type_id], value)
+        return struct.pack(o + "IQ", et, len(value)) + b"".join(_value(et, v, None, o) for v in value)
+    return struct.pack(o + _FMT[type_id], value)
 
 
 @dataclass
@@ -81,18 +83,21 @@ class GGUFWriter:
     tensor_count: int | None = None  # override the header's counts to make absurd files
     kv_count: int | None = None
     alignment: int = 32
+    byte_order: str = "<"  # ">" writes a big-endian GGUF (as s390x builds use)
 
     def header(self) -> bytes:
-        out = [self.magic, struct.pack("<I", self.version),
-               struct.pack("<QQ", len(self.tensors) if self.tensor_count is None else self.tensor_count,
+        o = self.byte_order
+        out = [self.magic, struct.pack(o + "I", self.version),
+               struct.pack(o + "QQ", len(self.tensors) if self.tensor_count is None else self.tensor_count,
                            len(self.metadata) if self.kv_count is None else self.kv_count)]
         for key, value in self.metadata.items():
             t = _infer(value)
-            out.append(_s(key) + struct.pack("<I", t) + _value(t, value))
+            raw_key = key if isinstance(key, bytes) else key.encode("utf-8")
+            out.append(_s(raw_key, o) + struct.pack(o + "I", t) + _value(t, value, None, o))
         offset = 0
         for t in self.tensors:
-            out.append(_s(t.name) + struct.pack("<I", len(t.dims)) + struct.pack(f"<{len(t.dims)}Q", *t.dims)
-                       + struct.pack("<IQ", t.type_id, offset))
+            out.append(_s(t.name, o) + struct.pack(o + "I", len(t.dims)) + struct.pack(f"{o}{len(t.dims)}Q", *t.dims)
+                       + struct.pack(o + "IQ", t.type_id, offset))
             offset += -(-t.nbytes // self.alignment) * self.alignment
         return b"".join(out)
 
@@ -154,3 +159,76 @@ def llama_like(
         ]
     tensors += [Tensor("output_norm.weight", (n_embd,), 0), Tensor("output.weight", (n_embd, n_vocab), 1)]
     return GGUFWriter(md, tensors)
+
+
+# ---- copies of real models with metadata rewritten ----------------------------------------------
+
+_SCALAR_SIZES = {UINT8: 1, INT8: 1, UINT16: 2, INT16: 2, UINT32: 4, INT32: 4, FLOAT32: 4, BOOL: 1,
+                 UINT64: 8, INT64: 8, FLOAT64: 8}
+
+
+def _skip_value(buf: bytes, pos: int, type_id: int) -> int:
+    if type_id in _SCALAR_SIZES:
+        return pos + _SCALAR_SIZES[type_id]
+    if type_id == STRING:
+        (n,) = struct.unpack_from("<Q", buf, pos)
+        return pos + 8 + n
+    et, n = struct.unpack_from("<IQ", buf, pos)
+    pos += 12
+    if et in _SCALAR_SIZES:
+        return pos + n * _SCALAR_SIZES[et]
+    for _ in range(n):
+        pos = _skip_value(buf, pos, et)
+    return pos
+
+
+def rewrite_metadata(src: Path, dst: Path, set_keys: dict[str, Any] | None = None,
+                     drop_keys: tuple[str, ...] = (), rename_prefix: tuple[str, str] | None = None) -> Path:
+    """Copy the real GGUF ``src`` to ``dst`` with metadata changed: ``set_keys`` replaced or added (typed as
+    ``GGUFWriter`` types them), ``drop_keys`` removed, ``rename_prefix=(old, new)`` renames keys that start with
+    ``old``. Tensor infos and tensor data are copied byte for byte (offsets are relative to the data start)."""
+    set_keys = dict(set_keys or {})
+    size = src.stat().st_size
+    with open(src, "rb") as f:
+        head = f.read(min(size, 64 << 20))
+    magic, version, n_tensors, n_kv = struct.unpack_from("<4sIQQ", head, 0)
+    assert magic == b"GGUF", "not a GGUF file"
+    pos = 24
+    kept: list[bytes] = []
+    alignment = 32
+    for _ in range(n_kv):
+        start = pos
+        (klen,) = struct.unpack_from("<Q", head, pos)
+        key = head[pos + 8: pos + 8 + klen].decode("utf-8")
+        pos += 8 + klen
+        (vtype,) = struct.unpack_from("<I", head, pos)
+        pos = _skip_value(head, pos + 4, vtype)
+        if key == "general.alignment":
+            (alignment,) = struct.unpack_from("<I", head, pos - 4)
+        raw = head[start:pos]
+        if rename_prefix and key.startswith(rename_prefix[0]):
+            new_key = rename_prefix[1] + key[len(rename_prefix[0]):]
+            raw = _s(new_key) + head[start + 8 + klen: pos]
+            key = new_key
+        if key in drop_keys or key in set_keys:
+            continue
+        kept.append(raw)
+    tensor_start = pos
+    for _ in range(n_tensors):
+        (nlen,) = struct.unpack_from("<Q", head, pos)
+        pos += 8 + nlen
+        (n_dims,) = struct.unpack_from("<I", head, pos)
+        pos += 4 + 8 * n_dims + 4 + 8
+    tensor_infos = head[tensor_start:pos]
+    data_start = pos + (-pos % alignment)
+    for key, value in set_keys.items():
+        t = _infer(value)
+        kept.append(_s(key) + struct.pack("<I", t) + _value(t, value))
+    new_head = struct.pack("<4sIQQ", magic, version, n_tensors, len(kept)) + b"".join(kept) + tensor_infos
+    new_head += bytes(-len(new_head) % alignment)
+    with open(src, "rb") as fin, open(dst, "wb") as fout:
+        fout.write(new_head)
+        fin.seek(data_start)
+        while block := fin.read(16 << 20):
+            fout.write(block)
+    return dst

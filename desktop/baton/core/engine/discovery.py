@@ -18,14 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from baton.core.engine.fit import FitPlan, GpuInfo, detect_gpu, free_ram, plan_fit
-from baton.core.engine.gguf import GGUFInfo, read_gguf_info
+from baton.core.engine.gguf import GGUFInfo, printable, read_gguf_info
 from baton.core.errors import ModelError
 
 ORIGINS = ("package", "baton", "ollama", "lmstudio", "gpt4all", "jan", "hf-cache", "folder")
 # When one file is found under several origins, the first here names it.
 _PREFERENCE = ("ollama", "hf-cache", "lmstudio", "gpt4all", "jan", "baton", "folder", "package")
 CACHE_FILE = "gguf-headers.json"
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: headers the reader once refused (odd keys, big-endian) are read again
 MAX_DEPTH = 6
 _SPLIT = re.compile(r"^(?P<base>.+)-(?P<no>\d{5})-of-(?P<count>\d{5})\.gguf$", re.IGNORECASE)
 _NOT_CHAT_ARCHS = {"clip": "a vision projector (mmproj), used beside a chat model"}
@@ -52,7 +52,7 @@ class ModelEntry:
         """The CONTRACT ``baton models --json`` item."""
         fit = self.fit
         return {
-            "id": self.id, "path": self.path, "origin": self.origin, "name": self.name, "arch": self.arch,
+            "id": self.id, "path": printable(self.path), "origin": self.origin, "name": self.name, "arch": self.arch,
             "params": self.params, "quant": self.quant, "size_bytes": self.size_bytes,
             "context_length": self.context_length, "chat_template": self.chat_template,
             "fit": None if fit is None else {
@@ -103,7 +103,7 @@ def _walk_gguf(root: Path, max_depth: int = MAX_DEPTH) -> list[Path]:
 
 
 def _files(roots: list[Path], origin: str) -> list[_Candidate]:
-    return [_Candidate(p, origin, p.stem) for root in roots for p in _walk_gguf(root)]
+    return [_Candidate(p, origin, printable(p.stem)) for root in roots for p in _walk_gguf(root)]
 
 
 def _ollama_roots(home: Path, env: dict[str, str], system: bool) -> list[Path]:
@@ -134,12 +134,12 @@ def _ollama(roots: list[Path], skipped: list[SkippedFile]) -> list[_Candidate]:
                 layers = json.loads(manifest.read_text(encoding="utf-8")).get("layers", [])
                 digests = [ly["digest"] for ly in layers if ly.get("mediaType") == "application/vnd.ollama.image.model"]
             except (OSError, ValueError, AttributeError, KeyError, TypeError):
-                skipped.append(SkippedFile(str(manifest), "ollama", f"unreadable Ollama manifest for {name}"))
+                skipped.append(SkippedFile(printable(manifest), "ollama", f"unreadable Ollama manifest for {name}"))
                 continue
             for digest in digests[:1]:
                 blob = root / "blobs" / str(digest).replace(":", "-")
                 if not blob.is_file():
-                    skipped.append(SkippedFile(str(blob), "ollama", f"{name}: its blob is missing; `ollama pull` it"))
+                    skipped.append(SkippedFile(printable(blob), "ollama", f"{name}: its blob is missing; `ollama pull` it"))
                     continue
                 out.append(_Candidate(blob, "ollama", name))
     return out
@@ -166,7 +166,7 @@ def _hf_cache(roots: list[Path]) -> list[_Candidate]:
             repo_name = repo.name[len("models--"):].replace("--", "/")
             for snapshot in sorted((repo / "snapshots").glob("*")):
                 for p in _walk_gguf(snapshot):
-                    out.append(_Candidate(p, "hf-cache", f"{repo_name}/{p.stem}"))
+                    out.append(_Candidate(p, "hf-cache", printable(f"{repo_name}/{p.stem}")))
     return out
 
 
@@ -292,7 +292,7 @@ def scan_models(
         try:
             st = c.path.stat()
         except OSError:
-            skipped.append(SkippedFile(str(c.path), c.origin, "broken link or unreadable file"))
+            skipped.append(SkippedFile(printable(c.path), c.origin, "broken link or unreadable file"))
             continue
         key = (st.st_dev, st.st_ino)
         if key in found:
@@ -304,10 +304,10 @@ def scan_models(
             if shards:
                 info, total = _join_shards(info, shards, cache)
         except ModelError as e:
-            skipped.append(SkippedFile(str(c.path), c.origin, str(e)))
+            skipped.append(SkippedFile(printable(c.path), c.origin, str(e)))
             continue
         if info.arch in _NOT_CHAT_ARCHS:
-            skipped.append(SkippedFile(str(c.path), c.origin, _NOT_CHAT_ARCHS[info.arch]))
+            skipped.append(SkippedFile(printable(c.path), c.origin, _NOT_CHAT_ARCHS[info.arch]))
             continue
         found[key] = (c, info, total)
     cache.save()

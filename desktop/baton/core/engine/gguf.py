@@ -6,7 +6,12 @@ the file is checked against what the file can hold before anything is allocated 
 98 MB default model this takes a few milliseconds; the ``gguf`` package's reader maps every tensor
 and took seconds.
 
-Format (GGUF v2/v3, little-endian): magic ``GGUF``, u32 version, u64 tensor count, u64 key/value
+Whatever llama.cpp accepts, this reader must not call corrupt: big-endian files are read (and marked
+``byte_order="big"``), keys and strings that are not UTF-8 are read with replacement characters, keys
+longer than the spec's 64 KiB are skipped, and a value type this reader does not know stops the reading
+there: what follows is shown as unknown (``unread`` says why), never as corruption.
+
+Format (GGUF v2/v3, either byte order): magic ``GGUF``, u32 version, u64 tensor count, u64 key/value
 count, the key/values, the tensor infos (name, n_dims, dims, ggml type, offset), padding to
 ``general.alignment``, then the tensor data.
 """
@@ -125,6 +130,9 @@ class GGUFInfo:
     split_no: int = 0
     split_count: int = 1
     params_source: str = ""  # "tensors" (counted), "metadata" (general.parameter_count) or "label"
+    byte_order: str = "little"  # "little" | "big" (llama.cpp on x86/ARM reads only little-endian files)
+    data_offset: int = 0  # where the tensor data starts (0 when the header was not read to its end)
+    unread: str = ""  # why part of the header was not read ("" when all of it was)
     metadata: dict[str, Any] = field(default_factory=dict, repr=False)
     tensors: list[TensorInfo] = field(default_factory=list, repr=False)
 
@@ -150,11 +158,23 @@ class _Bad(Exception):
     """The header is malformed; the message says how."""
 
 
+def printable(path: Any) -> str:
+    """A path or name as text that can always be printed and stored: bytes that are not UTF-8 (kept by
+    Python as surrogate escapes) shown as U+FFFD."""
+    return os.fsencode(path).decode("utf-8", "replace")
+
+
+class _Unreadable(Exception):
+    """A value this reader cannot size (an unknown type): the rest of the header is unknown, not corrupt."""
+
+
 class _Cursor:
-    """Bounded sequential reads over a file through a sliding buffer."""
+    """Bounded sequential reads over a file through a sliding buffer, in the file's byte order."""
 
     def __init__(self, f: Any, size: int) -> None:
         self.f, self.size = f, size
+        self.order = "<"
+        self.u32_st, self.u64_st = _U32, _U64
         self.buf = b""
         self.base = 0  # file offset of buf[0]
         self.pos = 0  # offset inside buf
@@ -189,11 +209,15 @@ class _Cursor:
         self.pos += st.size
         return v
 
+    def big_endian(self) -> None:
+        self.order = ">"
+        self.u32_st, self.u64_st = struct.Struct(">I"), struct.Struct(">Q")
+
     def u32(self) -> int:
-        return self.unpack(_U32)
+        return self.unpack(self.u32_st)
 
     def u64(self) -> int:
-        return self.unpack(_U64)
+        return self.unpack(self.u64_st)
 
     def skip(self, n: int) -> None:
         if n > self.remaining():
@@ -211,11 +235,7 @@ class _Cursor:
         if n > limit:
             self.skip(n)
             return None
-        raw = self.take(n)
-        try:
-            return raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise _Bad(f"{what} is not valid UTF-8") from None
+        return self.take(n).decode("utf-8", "replace")  # llama.cpp does not check UTF-8 either
 
     def skip_strings(self, count: int) -> None:
         """Skip ``count`` length-prefixed strings without decoding them (the tokenizer's vocabulary).
@@ -224,7 +244,7 @@ class _Cursor:
         every item: half the time of a checked loop on Qwen's 150k-token vocabulary.
         """
         left = count
-        unpack = _U64.unpack_from
+        unpack = self.u64_st.unpack_from
         while left:
             self._fill(8)
             buf, pos, done = self.buf, self.pos, 0
@@ -249,17 +269,17 @@ def _min_bytes(vtype: int) -> int:
         return _SCALARS[vtype][1]
     if vtype in (_T_STRING, _T_ARRAY):
         return 8 if vtype == _T_STRING else 12
-    raise _Bad(f"unknown value type {vtype}")
+    raise _Unreadable(f"value type {vtype}")
 
 
 def _read_value(cur: _Cursor, vtype: int, key: str, depth: int = 0) -> Any:
     if vtype in _SCALARS:
         fmt, size = _SCALARS[vtype]
-        return struct.unpack(fmt, cur.take(size))[0]
+        return struct.unpack(cur.order + fmt[1], cur.take(size))[0]
     if vtype == _T_STRING:
         return cur.string(f"value of {key}", MAX_KEPT_STRING_BYTES)
     if vtype != _T_ARRAY:
-        raise _Bad(f"{key} has unknown value type {vtype}")
+        raise _Unreadable(f"{key} has value type {vtype}, which this reader does not know")
     if depth >= MAX_ARRAY_DEPTH:
         raise _Bad(f"{key} nests arrays deeper than {MAX_ARRAY_DEPTH}")
     etype = cur.u32()
@@ -269,7 +289,7 @@ def _read_value(cur: _Cursor, vtype: int, key: str, depth: int = 0) -> Any:
     if etype in _SCALARS:
         fmt, size = _SCALARS[etype]
         if n <= MAX_KEPT_ARRAY_LEN:
-            return list(struct.unpack(f"<{n}{fmt[1]}", cur.take(n * size)))
+            return list(struct.unpack(f"{cur.order}{n}{fmt[1]}", cur.take(n * size)))
         cur.skip(n * size)
         return _Skipped(n)
     if etype == _T_STRING:
@@ -291,39 +311,42 @@ def read_gguf_info(path: str | os.PathLike[str], read_tensors: bool = True) -> G
     """Metadata of a GGUF model from its header only. Raises ``ModelError`` with the fix."""
     path = Path(path)
     if not path.exists():
-        raise ModelError(f"model file not found: {path}; check the path or run `baton models` to list models")
+        raise ModelError(f"model file not found: {printable(path)}; check the path or run `baton models` to list models")
     if path.is_dir():
-        raise ModelError(f"{path} is a directory, not a model file; point to a .gguf file inside it")
+        raise ModelError(f"{printable(path)} is a directory, not a model file; point to a .gguf file inside it")
     try:
         with open(path, "rb") as f:
             return _parse(path, f, os.fstat(f.fileno()).st_size, read_tensors)
     except _Truncated:
-        raise ModelError(f"{path} is truncated (the file ends inside its header); re-download it") from None
+        raise ModelError(f"{printable(path)} is truncated (the file ends inside its header); re-download it") from None
     except _Bad as e:
-        raise ModelError(f"{path} has a corrupt GGUF header ({e}); re-download it or pick another file") from None
+        raise ModelError(f"{printable(path)} has a corrupt GGUF header ({e}); re-download it or pick another file") from None
     except PermissionError:
-        raise ModelError(f"cannot read {path}: permission denied; fix its permissions") from None
+        raise ModelError(f"cannot read {printable(path)}: permission denied; fix its permissions") from None
     except OSError as e:
-        raise ModelError(f"cannot read {path} ({e.strerror or e}); check the disk and the path") from None
+        raise ModelError(f"cannot read {printable(path)} ({e.strerror or e}); check the disk and the path") from None
 
 
 def _parse(path: Path, f: Any, size: int, read_tensors: bool) -> GGUFInfo:
     cur = _Cursor(f, size)
     if size < 4:
-        raise ModelError(f"{path} is not a GGUF model (only {size} bytes); pick a .gguf file")
+        raise ModelError(f"{printable(path)} is not a GGUF model (only {size} bytes); pick a .gguf file")
     magic = cur.take(4)
     if magic != GGUF_MAGIC:
         raise ModelError(
-            f"{path} is not a GGUF model (it starts with {magic!r}, not b'GGUF'); "
+            f"{printable(path)} is not a GGUF model (it starts with {magic!r}, not b'GGUF'); "
             "pick a .gguf file, or convert the model with llama.cpp's convert_hf_to_gguf.py"
         )
     if size < HEADER_BYTES:
         raise _Truncated
     version = cur.u32()
+    if version > 0xFFFF and struct.unpack(">I", struct.pack("<I", version))[0] in SUPPORTED_VERSIONS:
+        cur.big_endian()
+        version = struct.unpack(">I", struct.pack("<I", version))[0]
     if version not in SUPPORTED_VERSIONS:
-        big_endian = version > 0xFFFF
-        hint = "it looks big-endian; use a little-endian file" if big_endian else "re-download a current conversion"
-        raise ModelError(f"{path} is GGUF version {version}, which Baton cannot read; {hint}")
+        hint = "GGUF v1 files are no longer read by llama.cpp; convert it again with a current conversion" \
+            if version == 1 else "a newer format than this Baton knows; update Baton, llama-cpp-python, or use a current conversion"
+        raise ModelError(f"{printable(path)} is GGUF version {version}; {hint}")
     tensor_count, kv_count = cur.u64(), cur.u64()
     if kv_count * 13 > cur.remaining():  # key len (8) + >=1 key byte + type (4) + >=0 value
         raise _Bad(f"it claims {kv_count} metadata keys, more than its {size} bytes can hold; truncated?")
@@ -331,15 +354,21 @@ def _parse(path: Path, f: Any, size: int, read_tensors: bool) -> GGUFInfo:
         raise _Bad(f"it claims {tensor_count} tensors, more than its {size} bytes can hold; truncated?")
 
     meta: dict[str, Any] = {}
+    unread = ""
     for i in range(kv_count):
         key = cur.string(f"key #{i}", MAX_KEY_BYTES)
-        if key is None:
-            raise _Bad(f"key #{i} is longer than {MAX_KEY_BYTES} bytes")
         vtype = cur.u32()
-        meta[key] = _read_value(cur, vtype, key)
+        try:
+            value = _read_value(cur, vtype, key or f"key #{i}")
+        except _Unreadable as e:
+            unread = f"metadata from key {key or i!r} on is unknown ({e})"
+            break
+        if key is not None:  # a key longer than the spec allows is skipped, not fatal
+            meta[key] = value
 
     tensors: list[TensorInfo] = []
-    if read_tensors:
+    data_offset = 0
+    if read_tensors and not unread:
         for i in range(tensor_count):
             name = cur.string(f"tensor #{i} name", MAX_KEY_BYTES)
             if name is None:
@@ -347,14 +376,20 @@ def _parse(path: Path, f: Any, size: int, read_tensors: bool) -> GGUFInfo:
             n_dims = cur.u32()
             if not 0 < n_dims <= MAX_DIMS:
                 raise _Bad(f"tensor {name} has {n_dims} dimensions (at most {MAX_DIMS})")
-            dims = tuple(struct.unpack(f"<{n_dims}Q", cur.take(8 * n_dims)))
+            dims = tuple(struct.unpack(f"{cur.order}{n_dims}Q", cur.take(8 * n_dims)))
             type_id, offset = cur.u32(), cur.u64()
             t = TensorInfo(name, dims, type_id, offset)
             nbytes = t.size_bytes
             if offset > size or (nbytes is not None and nbytes > size):
                 raise _Bad(f"tensor {name} claims {nbytes} bytes at offset {offset} in a {size}-byte file")
             tensors.append(t)
-    return _build_info(path, size, version, tensor_count, kv_count, meta, tensors)
+        align = meta.get("general.alignment")
+        align = align if isinstance(align, int) and not isinstance(align, bool) and align > 0 else 32
+        data_offset = cur.tell() + (-cur.tell() % align)
+    info = _build_info(path, size, version, tensor_count, kv_count, meta, tensors)
+    info.byte_order = "big" if cur.order == ">" else "little"
+    info.data_offset, info.unread = data_offset, unread
+    return info
 
 
 def _int(v: Any, default: int = 0) -> int:
@@ -436,7 +471,7 @@ def _build_info(
         quant = type_bytes.most_common(1)[0][0]
 
     name = meta.get("general.name")
-    name = name if isinstance(name, str) and name.strip() else path.stem
+    name = name if isinstance(name, str) and name.strip() else printable(path.stem)
     kept = {k: v for k, v in meta.items() if not isinstance(v, (_Skipped, list)) and k != "tokenizer.chat_template"}
     return GGUFInfo(
         path=path, size_bytes=size, version=version, arch=arch, name=name, params=params,
