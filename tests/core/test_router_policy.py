@@ -109,7 +109,7 @@ def test_pins():
 
 
 def test_context_overflow_goes_to_cloud_or_says_what_to_do():
-    big = LocalInfo(n_ctx=512, prompt_tokens=400, max_tokens=256, fits=True, model_id="small")
+    big = LocalInfo(n_ctx=512, prompt_tokens=400, max_tokens=256, fits=True, model_id="small", overflow=True)
     d = router().before(ask("What is 3 + 4?"), big)
     assert d.tier == "cloud" and "exceed the local context (512)" in d.reason
     with pytest.raises(ContextOverflow, match="no endpoint is configured"):

@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from baton.config import Endpoint, Settings
-from baton.core.cloud.client import CloudClient
-from baton.core.cloud.tiers import CloudTiers, RemoteTier
+from baton.core.cloud.tiers import CloudTiers
 from baton.core.engine.fake import FakeEngine
 from baton.core.router.learning import KV_KEY
 from baton.core.router.policy import Router
@@ -17,30 +16,13 @@ from baton.core.types import TokenSignals
 from baton.paths import Paths
 
 from tests.core.test_router_policy import calibration
+from tests.helpers.openai_transport import NoKeys, ScriptedServer
 
 ENDPOINT = Endpoint("lan", "https://llm.example.net/v1", "remote-model", usd_per_mtok_in=1.0, usd_per_mtok_out=2.0,
                     j_per_token=0.5)
 
 
-class Tiers:
-    """The service's cloud side with a scripted engine instead of the network; real privacy gate and prices."""
-
-    def __init__(self, engine: FakeEngine) -> None:
-        self.engine = engine
-        pricing = CloudClient(ENDPOINT, None, offline=True)
-        self.cost_usd, self.energy_part = pricing.cost_usd, pricing.energy_part
-
-    def prepare(self, messages, action):
-        return CloudTiers(Settings()).prepare(messages, action)
-
-    def client(self, endpoint):
-        return RemoteTier(endpoint, self)
-
-    def stream(self, request, cancel=None):
-        return self.engine.stream(request, cancel)
-
-
-def build(tmp_path: Path, local: FakeEngine, remote: FakeEngine) -> BatonService:
+def build(tmp_path: Path, local: FakeEngine, remote: ScriptedServer) -> BatonService:
     settings = Settings()
     settings.endpoints = [ENDPOINT]
     paths = Paths.from_env({"BATON_HOME": str(tmp_path / "home")}).ensure()
@@ -48,7 +30,8 @@ def build(tmp_path: Path, local: FakeEngine, remote: FakeEngine) -> BatonService
     router = Router(settings.routing, store=store, endpoints=settings.endpoints, offline=False,
                     calibration=calibration())
     svc = BatonService(paths, settings, store, EnergyMeter.for_machine(settings.telemetry), router,
-                       lambda path, model_id, plan: local, Tiers(remote))
+                       lambda path, model_id, plan: local,
+                       CloudTiers(settings, credentials=NoKeys(), transport=remote.transport))
     svc.resolve_model = lambda model: (Path("/unused.gguf"), local.model_id)  # type: ignore[method-assign]
     svc._plan = lambda path: None  # type: ignore[method-assign]
     return svc
@@ -65,7 +48,7 @@ def unsure(text: str) -> tuple[str, TokenSignals]:
 
 
 def test_confident_local_answer_is_kept_with_the_reason(tmp_path):
-    local, remote = FakeEngine("small"), FakeEngine("remote-model")
+    local, remote = FakeEngine("small"), ScriptedServer()
     local.enqueue(*sure("3 + 4 = 7"))
     svc = build(tmp_path, local, remote)
     try:
@@ -78,7 +61,7 @@ def test_confident_local_answer_is_kept_with_the_reason(tmp_path):
 
 
 def test_unsure_local_answer_escalates_and_counts_both_tiers(tmp_path):
-    local, remote = FakeEngine("small"), FakeEngine("remote-model")
+    local, remote = FakeEngine("small"), ScriptedServer()
     local.enqueue(*unsure("3 + 4 = 8"))
     remote.enqueue("7")
     svc = build(tmp_path, local, remote)
@@ -92,7 +75,7 @@ def test_unsure_local_answer_escalates_and_counts_both_tiers(tmp_path):
 
 
 def test_hopeless_question_skips_the_local_model(tmp_path):
-    local, remote = FakeEngine("small"), FakeEngine("remote-model")
+    local, remote = FakeEngine("small"), ScriptedServer()
     remote.enqueue("763")
     svc = build(tmp_path, local, remote)
     try:
@@ -104,7 +87,7 @@ def test_hopeless_question_skips_the_local_model(tmp_path):
 
 
 def test_feedback_persists_in_the_sqlite_store(tmp_path):
-    local, remote = FakeEngine("small"), FakeEngine("remote-model")
+    local, remote = FakeEngine("small"), ScriptedServer()
     local.enqueue(*sure("3 + 4 = 7"))
     svc = build(tmp_path, local, remote)
     try:

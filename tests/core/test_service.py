@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from baton.config import Endpoint, Settings
-from baton.core.cloud.tiers import RemoteTier
+from baton.core.cloud.tiers import CloudTiers
 from baton.core.engine.fake import FakeEngine
 from baton.core.errors import BatonError, CloudUnavailable, PrivacyBlocked
 from baton.core.service import BatonService
@@ -17,6 +17,7 @@ from baton.core.store.db import Store
 from baton.core.telemetry.meter import EnergyMeter
 from baton.core.types import RouteDecision
 from baton.paths import Paths
+from tests.helpers.openai_transport import NoKeys, ScriptedServer
 
 
 @dataclass
@@ -32,7 +33,7 @@ class ScriptedRouter:
         self.escalate, self.tier = escalate, tier
         self.endpoints: list[Endpoint] = []
 
-    def before(self, messages, local, tier, spend_today):
+    def before(self, messages, local, tier, spend_today, endpoint=None):
         t = tier if tier != "auto" else self.tier
         return RouteDecision(t, local.model_id if t == "local" else "remote-model",
                              endpoint=None if t == "local" else "lan", reason=f"scripted {t}")
@@ -43,45 +44,17 @@ class ScriptedRouter:
     def eligible_endpoints(self, spend_today=None, needed_tokens=0):
         return list(self.endpoints), {}
 
-
-class ScriptedClient:
-    """Streams from a scripted engine instead of the network; prices like the real client."""
-
-    def __init__(self, engine: FakeEngine, fail: Exception | None = None) -> None:
-        from baton.core.cloud.client import CloudClient
-
-        self.engine, self.fail = engine, fail
-        pricing = CloudClient(ENDPOINT, None, offline=True)
-        self.cost_usd, self.energy_part = pricing.cost_usd, pricing.energy_part
-
-    def stream(self, request, cancel=None):
-        if self.fail:
-            raise self.fail
-        return self.engine.stream(request, cancel)
-
-
-class ScriptedTiers:
-    def __init__(self, client: ScriptedClient) -> None:
-        self._client = client
-        self.sent: list = []
-
-    def prepare(self, messages, action):
-        from baton.core.cloud.tiers import CloudTiers
-
-        out, found = CloudTiers(Settings()).prepare(messages, action)
-        self.sent.append(out)
-        return out, found
-
-    def client(self, endpoint):
-        return RemoteTier(endpoint, self._client)
+    def escalation_target(self, spend_today=None):
+        return self.endpoints[0] if self.endpoints else None
 
 
 ENDPOINT = Endpoint("lan", "https://llm.example.net/v1", "remote-model", usd_per_mtok_in=1.0, usd_per_mtok_out=2.0,
                     j_per_token=0.5)
 
 
-def _service(tmp_path: Path, engine: FakeEngine, router: ScriptedRouter, remote: FakeEngine | None = None,
-             fail: Exception | None = None, mode: str = "auto") -> tuple[BatonService, ScriptedTiers | None]:
+def _service(tmp_path: Path, engine: FakeEngine, router: ScriptedRouter, remote: ScriptedServer | None = None,
+             mode: str = "auto") -> tuple[BatonService, CloudTiers | None]:
+    """The real service and store; the remote tier is the real cloud client over an in-memory HTTP transport."""
     settings = Settings()
     settings.routing.mode = mode
     paths = Paths.from_env({"BATON_HOME": str(tmp_path / "home")}).ensure()
@@ -89,7 +62,7 @@ def _service(tmp_path: Path, engine: FakeEngine, router: ScriptedRouter, remote:
     if remote is not None:
         settings.endpoints = [ENDPOINT]
         router.endpoints = [ENDPOINT]
-        tiers = ScriptedTiers(ScriptedClient(remote, fail))
+        tiers = CloudTiers(settings, credentials=NoKeys(), transport=remote.transport)
     svc = BatonService(paths, settings, Store(paths.db_file), EnergyMeter.for_machine(settings.telemetry), router,
                        lambda path, model_id, plan: engine, tiers)
     svc.resolve_model = lambda model: (Path("/unused.gguf"), engine.model_id)  # type: ignore[method-assign]
@@ -149,7 +122,7 @@ def test_cancel_keeps_the_partial_answer(tmp_path):
 
 
 def test_escalation_replaces_the_answer_and_counts_both_tiers(tmp_path):
-    local, remote = FakeEngine("small"), FakeEngine("remote-model")
+    local, remote = FakeEngine("small"), ScriptedServer()
     local.enqueue("I think 41.")
     remote.enqueue("It is 42.")
     svc, tiers = _service(tmp_path, local, ScriptedRouter(escalate=True), remote)
@@ -168,10 +141,11 @@ def test_escalation_replaces_the_answer_and_counts_both_tiers(tmp_path):
 
 
 def test_a_failing_cloud_keeps_the_local_answer_and_says_so(tmp_path):
-    local, remote = FakeEngine("small"), FakeEngine("remote-model")
+    local, remote = FakeEngine("small"), ScriptedServer()
     local.enqueue("I think 41.")
-    svc, _ = _service(tmp_path, local, ScriptedRouter(escalate=True), remote,
-                      fail=CloudUnavailable("lan answered 503; try again later"))
+    for _ in range(3):
+        remote.enqueue(503)
+    svc, _ = _service(tmp_path, local, ScriptedRouter(escalate=True), remote)
     r = svc.ask("What is 6*7?")
     assert r.text == "I think 41." and r.route.tier == "local" and not r.route.escalated
     assert any("503" in n for n in r.notices) and "escalation failed" in r.route.reason
@@ -180,7 +154,7 @@ def test_a_failing_cloud_keeps_the_local_answer_and_says_so(tmp_path):
 
 
 def test_secrets_never_leave_and_the_local_answer_stays(tmp_path):
-    local, remote = FakeEngine("small"), FakeEngine("remote-model")
+    local, remote = FakeEngine("small"), ScriptedServer()
     local.enqueue("Looks fine.")
     svc, tiers = _service(tmp_path, local, ScriptedRouter(escalate=True), remote)
     key = "AKIA" + "Q3XK7VT2PLMZR4WN"
@@ -191,7 +165,7 @@ def test_secrets_never_leave_and_the_local_answer_stays(tmp_path):
 
 
 def test_ask_mode_sends_nothing_without_approval(tmp_path):
-    local, remote = FakeEngine("small"), FakeEngine("remote-model")
+    local, remote = FakeEngine("small"), ScriptedServer()
     local.enqueue("maybe")
     local.enqueue("maybe again")
     remote.enqueue("surely")

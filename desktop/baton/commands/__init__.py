@@ -3,6 +3,7 @@
 
 COMMAND_MODULES: tuple[str, ...] = (
     "ask",
+    "retry",
     "models",
     "gui",
     "threads",

@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from baton.core.errors import BatonError
+from baton.core.errors import UsageError
 
 
 def register(sub: Any) -> None:
@@ -17,13 +17,15 @@ def register(sub: Any) -> None:
     p.add_argument("prompt", help="the prompt, or - to read stdin")
     p.add_argument("--model", help="model id, name or .gguf path (default: the default model)")
     p.add_argument("--tier", choices=("local", "auto", "cloud"), default="auto")
+    p.add_argument("--endpoint", help="answer on this remote endpoint (a name from `baton endpoints list`)")
     p.add_argument("--thread", help="continue this thread (id or unique prefix)")
     p.add_argument("--max-tokens", type=int, default=None)
     p.add_argument("--json", action="store_true", help="print the receipt as one JSON document")
     p.set_defaults(func=run)
 
 
-def _approve_on_tty(plan: Any) -> bool:
+def approve_on_tty(plan: Any) -> bool:
+    """Ask on the terminal before text leaves the machine (routing mode `ask`); False without a terminal."""
     if not sys.stdin.isatty():
         print("baton: routing mode is `ask` and there is no terminal to approve the escalation; "
               "rerun on a terminal, or use --tier local/cloud", file=sys.stderr)
@@ -34,15 +36,15 @@ def _approve_on_tty(plan: Any) -> bool:
     return input("Send it? [y/N] ").strip().lower() in ("y", "yes")
 
 
-def run(args: argparse.Namespace, ctx: Any) -> int:
-    prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
-    if args.max_tokens is not None and args.max_tokens < 1:
-        raise BatonError("--max-tokens must be at least 1")
-    service = ctx.service()
-    streamed = not args.json
+def callbacks(streamed: bool) -> dict[str, Any]:
+    """``on_text``/``on_status``/``approve`` for a terminal: text to stdout as it streams (made safe for a
+    terminal), status lines to stderr."""
+    from baton.commands.textio import safe_for_terminal
+
+    tty = sys.stdout.isatty()
 
     def on_text(text: str) -> None:
-        sys.stdout.write(text)
+        sys.stdout.write(safe_for_terminal(text) if tty else text)
         sys.stdout.flush()
 
     def on_status(status: str) -> None:
@@ -51,16 +53,30 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
                 sys.stdout.write("\n")
             print(f"baton: {status}", file=sys.stderr)
 
-    result = service.ask(prompt, thread_id=args.thread, model=args.model, tier=args.tier,
-                         max_tokens=args.max_tokens, on_text=on_text if streamed else None,
-                         approve=_approve_on_tty, on_status=on_status)
-    if args.json:
+    return {"on_text": on_text if streamed else None, "on_status": on_status, "approve": approve_on_tty}
+
+
+def print_result(result: Any, as_json: bool) -> int:
+    """The receipt: one JSON document on stdout with ``--json``; notices and the one-line receipt on stderr."""
+    from baton.commands.textio import safe_for_terminal
+
+    if as_json:
         json.dump(result.receipt(), sys.stdout)
-        sys.stdout.write("\n")
-    else:
-        sys.stdout.write("\n")
+    sys.stdout.write("\n")
     for note in result.notices:
-        print(f"baton: {note}", file=sys.stderr)
-    print(result.one_line(), file=sys.stderr)
+        print(f"baton: {safe_for_terminal(note)}", file=sys.stderr)
+    print(safe_for_terminal(result.one_line()), file=sys.stderr)
     print(f"thread {result.thread_id}", file=sys.stderr)
     return 0
+
+
+def run(args: argparse.Namespace, ctx: Any) -> int:
+    from baton.commands.textio import read_prompt
+
+    prompt = read_prompt(args.prompt)
+    if args.max_tokens is not None and args.max_tokens < 1:
+        raise UsageError("--max-tokens must be at least 1")
+    service = ctx.service()
+    result = service.ask(prompt, thread_id=args.thread, model=args.model, tier=args.tier, endpoint=args.endpoint,
+                         max_tokens=args.max_tokens, **callbacks(not args.json))
+    return print_result(result, args.json)

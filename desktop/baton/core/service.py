@@ -1,7 +1,9 @@
 """The one pipeline the CLI, the GUI and the server call: route -> generate -> meter -> persist.
 
-Built once (``BatonService.build``) and passed down; no globals. Everything a user typed or received
-is in the store before and while it streams, so a crash loses at most the last half second.
+A request is one ``Turn`` answered by a ``Tier`` (``LocalTier`` or ``RemoteTier``); ask, escalate, retry and edit
+are the same path with a different tier or question. Built once (``BatonService.build``) and passed down; no
+globals. Everything a user typed or received is in the store before and while it streams, so a crash loses at
+most the last half second. The public methods below are the only door for the CLI, the server and the app.
 """
 
 from __future__ import annotations
@@ -12,24 +14,37 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from baton.config import Settings
+from baton.config import Endpoint, Settings
 from baton.core.engine.base import Engine
-from baton.core.errors import BatonError, CloudError, ModelDoesNotFit, ModelError, PolicyError
+from baton.core.errors import (BatonError, CloudError, ModelDoesNotFit, ModelError, PolicyError, PrivacyBlocked,
+                               StoreError, UsageError)
+from baton.core.pipeline.history import history_from_path
+from baton.core.pipeline.local import LocalTier
+from baton.core.pipeline.turn import Turn, TierRun
 from baton.core.results import AskResult, EscalationPlan
 from baton.core.store.db import Store
+from baton.core.store.records import Status, Thread
 from baton.core.store.writer import AnswerWriter
-from baton.core.types import (ChatMessage, Completion, GenerationRequest, LocalInfo, Measurement, RouteDecision, Timing,
-                              Usage)
+from baton.core.types import ChatMessage, LocalInfo, RouteDecision, SamplingParams, Timing, Usage
 from baton.paths import Paths
 
 SYSTEM_PROMPT = "You are a helpful assistant. Answer concisely."
 BATON_SYSTEM_PROMPT_FOR_BENCH = SYSTEM_PROMPT
+TIERS = ("auto", "local", "cloud")
+ROLES = ("system", "user", "assistant")
 TextCallback = Callable[[str], None]
 StatusCallback = Callable[[str], None]
 ApproveCallback = Callable[[EscalationPlan], bool]
 
 
 class BatonService:
+    """Answers questions and keeps everything about them. Thread-safe for one answer per engine at a time.
+
+    Every public method raises ``BatonError`` subclasses with one-line messages: ``UsageError`` (bad arguments),
+    ``StoreError`` (unknown thread or message, database trouble), ``ModelError`` (model file, context),
+    ``PolicyError``/``PrivacyBlocked`` (refused before anything was sent), ``CloudError`` (a remote tier failed).
+    """
+
     def __init__(self, paths: Paths, settings: Settings, store: Store, meter: Any, router: Any,
                  engine_factory: Callable[[Path, str, Any], Engine], cloud: Any = None) -> None:
         self.paths = paths
@@ -37,10 +52,13 @@ class BatonService:
         self.store = store
         self.meter = meter
         self.router = router
-        self.cloud = cloud  # CloudTiers: endpoint name -> client; None when no cloud support
+        self.cloud = cloud  # CloudTiers (endpoint -> RemoteTier); None when there is no cloud support
         self._engine_factory = engine_factory
         self._engines: dict[str, Engine] = {}
         self._engine_lock = threading.Lock()
+        self._active = 0  # tiers running now: the idle baseline is measured only when none is
+        self._active_lock = threading.Lock()
+        self.last_activity = time.monotonic()
         self.store.recover_interrupted()
         if meter is not None:
             from baton.core.telemetry.idle_store import load_idle
@@ -50,10 +68,12 @@ class BatonService:
     # ---- construction ------------------------------------------------------------------------
     @classmethod
     def build(cls, paths: Paths, settings: Settings) -> "BatonService":
+        """The service for this machine: the SQLite store under ``paths``, the energy meter for the sensors found,
+        the router with the shipped calibration, llama.cpp engines and the configured remote tiers."""
+        from baton.core.cloud.tiers import CloudTiers
         from baton.core.engine.llama import LlamaEngine
         from baton.core.router.policy import Router
         from baton.core.telemetry.meter import EnergyMeter
-        from baton.core.cloud.tiers import CloudTiers
 
         paths.ensure()
         store = Store(paths.db_file)
@@ -69,7 +89,8 @@ class BatonService:
 
     # ---- models --------------------------------------------------------------------------------
     def resolve_model(self, model: str | None) -> tuple[Path, str]:
-        """Map a model argument (None, a path, or an id from `baton models`) to a file and an id."""
+        """Map a model argument (None, a path, or an id from `baton models`) to a file and an id.
+        Raises ModelError when there is no such model."""
         from baton.core.engine.defaults import DEFAULT_MODEL, default_model_path
 
         choice = model or self.settings.default_model
@@ -88,12 +109,14 @@ class BatonService:
         raise ModelError(f"no model '{choice}'; run `baton models` to see what is available")
 
     def models(self) -> list[Any]:
+        """Every GGUF Baton can use (CONTRACT `baton models`), as discovery entries with ``.id`` and ``.path``."""
         from baton.core.engine.discovery import discover_models
 
         return discover_models(self.paths, self.settings)
 
     def engine(self, model: str | None = None) -> tuple[Engine, float]:
-        """The loaded engine for ``model`` (loading it, and unloading any other, when needed)."""
+        """The loaded engine for ``model`` (loading it, and unloading any other, when needed), and the seconds
+        the load took (0 when it was loaded already). Raises ModelError / ModelDoesNotFit."""
         path, model_id = self.resolve_model(model)
         with self._engine_lock:
             eng = self._engines.get(model_id)
@@ -116,224 +139,340 @@ class BatonService:
             raise ModelDoesNotFit(f"{path.name} does not fit here: {plan.reason}")
         return plan
 
-    # ---- the pipeline ------------------------------------------------------------------------
-    def ask(self, prompt: str, thread_id: str | None = None, model: str | None = None, tier: str = "auto",
-            max_tokens: int | None = None, on_text: TextCallback | None = None,
-            cancel: threading.Event | None = None, approve: ApproveCallback | None = None,
-            on_status: StatusCallback | None = None) -> AskResult:
-        if not prompt or not prompt.strip():
-            raise BatonError("the prompt is empty; type a question (or pipe one in with `-`)")
-        if tier not in ("auto", "local", "cloud"):
-            raise BatonError(f"unknown tier '{tier}'; use local, auto or cloud")
-        emit = on_status or (lambda _s: None)
-        max_tokens = max_tokens or self.settings.engine.max_tokens
-        history = self._history(thread_id) if thread_id else []
-        messages = [ChatMessage("system", SYSTEM_PROMPT), *history, ChatMessage("user", prompt)]
-
-        engine: Engine | None = None
-        load_s = 0.0
-        prompt_tokens = 0
-        fits = True
-        if tier != "cloud" or not self.settings.endpoints:
-            try:
-                emit("loading model")
-                engine, load_s = self.engine(model)
-                messages, prompt_tokens = self._fit_history(engine, messages, max_tokens)
-            except ModelDoesNotFit:
-                if tier == "local" or not self.settings.endpoints:
-                    raise
-                fits = False
-        decision = self.router.before(messages, local=self._local_info(engine, prompt_tokens, max_tokens, fits),
-                                      tier=tier, spend_today=self.spend_today())
-        if decision.tier == "local" and engine is not None and prompt_tokens + 16 > engine.n_ctx:
-            from baton.core.errors import ContextOverflow
-
-            raise ContextOverflow(
-                f"the prompt is {prompt_tokens} tokens but {engine.model_id} has a {engine.n_ctx}-token context; "
-                "shorten it, start a new thread, or raise engine.n_ctx with `baton config set`")
-
-        # From here on the request is valid: write the thread and the question.
-        thread = self.store.get_thread(thread_id) if thread_id else self.store.create_thread("")
-        self.store.add_message(thread.id, "user", prompt)
-        if decision.tier == "cloud":
-            return self._answer_in_cloud(thread.id, messages, decision, max_tokens, on_text, cancel, approve,
-                                         emit, prior=None)
-        assert engine is not None
-        return self._answer_locally(thread.id, engine, load_s, messages, decision, max_tokens, on_text, cancel,
-                                    approve, emit, tier)
-
-    def _answer_locally(self, thread_id: str, engine: Engine, load_s: float, messages: list[ChatMessage],
-                        decision: RouteDecision, max_tokens: int, on_text: TextCallback | None,
-                        cancel: threading.Event | None, approve: ApproveCallback | None,
-                        emit: StatusCallback, tier: str) -> AskResult:
-        msg = self.store.begin_answer(thread_id, engine.model_id, "local")
-        writer = AnswerWriter(self.store, msg.id)
-        request = GenerationRequest(messages, max_tokens=max_tokens, temperature=self.settings.engine.temperature)
-        emit("generating")
-        completion, energy = self._run(engine.stream(request, cancel), writer, on_text)
-        completion.timing.load_s = load_s
-        result = AskResult(
-            text=completion.text, thread_id=thread_id, message_id=msg.id, route=decision, usage=completion.usage,
-            timing=completion.timing, energy=energy, memory=self.meter.memory(), finish_reason=completion.finish_reason,
-        )
-        if completion.finish_reason == "loop":
-            result.notices.append("the local model fell into a loop; the answer was cut there")
-        if completion.finish_reason != "cancelled" and tier == "auto":
-            verdict = self.router.after(completion, messages, decision)
-            decision.signals.update(verdict.signals)
-            decision.signals["score"] = verdict.score
-            if verdict.escalate:
-                escalated = self._maybe_escalate(thread_id, msg.id, messages, decision, verdict.reason, max_tokens,
-                                                 on_text, cancel, approve, emit, result, writer)
-                if escalated is not None:
-                    return escalated
-            else:
-                decision.reason = f"{decision.reason}; kept: {verdict.reason}"
-        status = {"cancelled": "cancelled", "loop": "loop"}.get(completion.finish_reason, "done")
-        writer.finish(status, result.receipt())
-        return result
-
-    def _maybe_escalate(self, thread_id: str, local_msg_id: str, messages: list[ChatMessage],
-                        decision: RouteDecision, why: str, max_tokens: int, on_text: TextCallback | None,
-                        cancel: threading.Event | None, approve: ApproveCallback | None, emit: StatusCallback,
-                        local: AskResult, writer: AnswerWriter) -> AskResult | None:
-        """Try the next tier; on refusal or failure keep the local answer and say why."""
-        target = self._escalation_target(decision)
-        if target is None:
-            decision.reason = f"{decision.reason}; would escalate ({why}) but no remote tier may take it"
-            return None
-        esc = RouteDecision(tier="cloud", model=target.model, endpoint=target.name, escalated=True,
-                            reason=f"escalated: {why}", signals=dict(decision.signals))
-        try:
-            result = self._answer_in_cloud(thread_id, messages, esc, max_tokens, on_text, cancel, approve, emit,
-                                           prior=local, replace_msg_id=local_msg_id)
-        except (CloudError, PolicyError) as e:
-            local.notices.append(f"escalation failed, kept the local answer: {e}")
-            decision.reason = f"{decision.reason}; escalation failed: {e}"
-            return None
-        writer.finish("escalated", local.receipt())
-        return result
-
-    def _answer_in_cloud(self, thread_id: str, messages: list[ChatMessage], decision: RouteDecision,
-                         max_tokens: int, on_text: TextCallback | None, cancel: threading.Event | None,
-                         approve: ApproveCallback | None, emit: StatusCallback, prior: AskResult | None,
-                         replace_msg_id: str | None = None) -> AskResult:
-        if self.cloud is None:
-            raise PolicyError("cloud tiers are not available in this build; install the `cloud` extra")
-        endpoint = self.settings.endpoint(decision.endpoint) if decision.endpoint else self.settings.endpoints[0]
-        from baton.core.router.policy import is_loopback_url
-
-        if is_loopback_url(endpoint.base_url):  # nothing leaves the machine: no privacy gate needed
-            outgoing, redactions = list(messages), []
+    # ---- asking --------------------------------------------------------------------------------
+    def ask(self, prompt: str | None = None, *, messages: list[ChatMessage] | None = None,
+            thread_id: str | None = None, model: str | None = None, tier: str = "auto",
+            endpoint: str | None = None, params: SamplingParams | None = None, max_tokens: int | None = None,
+            on_text: TextCallback | None = None, cancel: threading.Event | None = None,
+            approve: ApproveCallback | None = None, on_status: StatusCallback | None = None) -> AskResult:
+        """Answer ``prompt`` (continuing ``thread_id`` when given, else in a new thread), or answer ``messages``
+        exactly as a client sent them (its own system prompt and turns; Baton adds none). ``tier``: ``auto``
+        (the router decides and may escalate), ``local`` or ``cloud``; ``endpoint`` pins one remote endpoint.
+        ``on_text`` gets the answer's text as it streams; ``cancel`` stops it between tokens. Returns the
+        AskResult whose ``receipt()`` is CONTRACT `ask --json`. Nothing is written when the request is invalid."""
+        params = self._params(params, max_tokens)
+        mode = self._mode(tier, endpoint)
+        tid = self.store.resolve_thread_id(thread_id) if thread_id else None
+        history = history_from_path(self.store.thread_path(tid)) if tid else []
+        if messages is not None:
+            client = _client_messages(messages)
+            system = [m for m in client if m.role == "system"]
+            sent = [*system, *history, client[-1]] if tid else client
+            to_store = [client[-1]] if tid else client
         else:
-            outgoing, redactions = self.cloud.prepare(messages, self.settings.routing.privacy)
-        client = self.cloud.client(endpoint)
-        est_usd = client.estimate_usd(outgoing, max_tokens)
-        if self.settings.routing.mode == "ask":
-            plan = EscalationPlan(endpoint.name, endpoint.base_url, endpoint.model,
-                                  "\n\n".join(f"{m.role}: {m.content}" for m in outgoing), est_usd, decision.reason,
-                                  redactions)
-            if approve is None or not approve(plan):
-                raise PolicyError("routing mode is `ask` and the escalation was not approved")
-        emit(f"escalating to {endpoint.name}: {decision.reason}" if decision.escalated else f"asking {endpoint.name}")
-        msg = self.store.begin_answer(thread_id, endpoint.model, "cloud")
-        writer = AnswerWriter(self.store, msg.id)
-        request = GenerationRequest(outgoing, max_tokens=max_tokens, temperature=self.settings.engine.temperature)
-        try:
-            completion, energy = self._run(client.stream(request, cancel), writer, on_text, remote=client)
-        except CloudError as e:
-            writer.finish("failed", {"error": str(e)})
-            raise
-        usd = client.cost_usd(completion.usage)
-        if prior is not None:
-            energy = prior.energy.merged(energy)
-            usd += prior.cost_usd
-        timing = completion.timing
-        if prior is not None:
-            timing = Timing(prior.timing.load_s, timing.ttft_s, prior.timing.total_s + timing.total_s,
-                            timing.decode_tokens_per_s, timing.prefill_tokens_per_s)
-        usage = completion.usage
-        if prior is not None:
-            usage = Usage(prior.usage.prompt_tokens + usage.prompt_tokens,
-                          prior.usage.completion_tokens + usage.completion_tokens)
-        result = AskResult(text=completion.text, thread_id=thread_id, message_id=msg.id, route=decision, usage=usage,
-                           timing=timing, energy=energy, memory=self.meter.memory(), cost_usd=usd,
-                           finish_reason=completion.finish_reason,
-                           notices=[*(prior.notices if prior else []), *(f"redacted {r}" for r in redactions)],
-                           local_text=prior.text if prior else None)
-        writer.finish("cancelled" if completion.finish_reason == "cancelled" else "done", result.receipt())
+            if not prompt or not prompt.strip():
+                raise UsageError("the prompt is empty; type a question (or pipe one in with `-`)")
+            question = ChatMessage("user", prompt)
+            sent, to_store = [ChatMessage("system", SYSTEM_PROMPT), *history, question], [question]
+        turn = Turn(tid, sent, params, mode, cancel=cancel or threading.Event(), on_text=on_text or _noop,
+                    on_status=on_status or _noop, approve=approve)
+        chosen, decision = self._route(turn, model, endpoint)
+        self._store_question(turn, to_store, chosen)
+        return self._answer(turn, chosen, decision)
+
+    def retry(self, message_id: str, *, endpoint: str | None = None, tier: str | None = None,
+              model: str | None = None, params: SamplingParams | None = None, on_text: TextCallback | None = None,
+              cancel: threading.Event | None = None, approve: ApproveCallback | None = None,
+              on_status: StatusCallback | None = None) -> AskResult:
+        """Answer the question behind answer ``message_id`` again on exactly the tier, endpoint or model named
+        (default: the router decides). The new answer is a new version at the same point; the old one becomes
+        ``replaced`` once the new one finished. The history sent stops at the question. Raises StoreError for an
+        unknown message, UsageError for a message that is not an answer; nothing is written then."""
+        old = self.store.get_message(message_id)
+        if old.role != "assistant" or not old.parent_id:
+            raise UsageError(f"message {message_id} is not an answer; retry takes the id of an answer")
+        question = self.store.get_message(old.parent_id)
+        mode = self._mode(tier or ("cloud" if endpoint else "local" if model else "auto"), endpoint)
+        turn = self._turn_at(question, mode, params, on_text, cancel, approve, on_status)
+        chosen, decision = self._route(turn, model, endpoint)
+        result = self._answer(turn, chosen, decision)
+        if result.finish_reason != "cancelled" and old.status not in (Status.ESCALATED, Status.REPLACED):
+            self.store.set_status(old.id, Status.REPLACED)
         return result
 
-    def _run(self, chunks: Any, writer: AnswerWriter, on_text: TextCallback | None,
-             remote: Any = None) -> tuple[Completion, Measurement]:
-        window = self.meter.begin() if remote is None else None
-        completion: Completion | None = None
-        first = True
-        try:
-            for chunk in chunks:
-                if chunk.text:
-                    if first and window is not None:
-                        window.first_token()
-                    first = False
-                    writer.append(chunk.text)
-                    if on_text is not None:
-                        on_text(chunk.text)
-                if chunk.completion is not None:
-                    completion = chunk.completion
-        except BaseException as e:
-            if window is not None:
-                window.end()
-            if isinstance(e, KeyboardInterrupt):
-                writer.finish("cancelled", None)
-            elif not isinstance(e, CloudError):
-                writer.finish("failed", {"error": str(e)})
-            raise
-        if completion is None:
-            raise BatonError("the model stopped without finishing its answer; try again")
-        energy = window.end() if window is not None else remote.energy_measurement(completion.usage)
-        return completion, energy
+    def edit(self, message_id: str, text: str, *, tier: str = "auto", model: str | None = None,
+             params: SamplingParams | None = None, on_text: TextCallback | None = None,
+             cancel: threading.Event | None = None, approve: ApproveCallback | None = None,
+             on_status: StatusCallback | None = None) -> AskResult:
+        """Replace question ``message_id`` with ``text`` and answer it: the new question is a new version at the
+        same point (the old one, with its answers, stays reachable as ``replaced``). Raises UsageError for an empty
+        text or a message that is not a question."""
+        old = self.store.get_message(message_id)
+        if old.role != "user":
+            raise UsageError(f"message {message_id} is not a question; edit takes the id of a question")
+        if not text or not text.strip():
+            raise UsageError("the new question is empty; type the question to ask instead")
+        mode = self._mode(tier, None)
+        history = history_from_path(self.store.thread_path(old.thread_id, upto=old.parent_id)) if old.parent_id else []
+        turn = Turn(old.thread_id, [ChatMessage("system", SYSTEM_PROMPT), *history, ChatMessage("user", text)],
+                    self._params(params, None), mode, cancel=cancel or threading.Event(),
+                    on_text=on_text or _noop, on_status=on_status or _noop, approve=approve)
+        chosen, decision = self._route(turn, model, None)
+        q = self.store.add_message(old.thread_id, "user", text, parent_id=old.parent_id)
+        self.store.set_status(old.id, Status.REPLACED)
+        turn.question_id = q.id
+        return self._answer(turn, chosen, decision)
 
-    # ---- helpers -------------------------------------------------------------------------------
-    def _escalation_target(self, decision: RouteDecision) -> Any:
-        name = decision.signals.get("next_endpoint")
-        if name:
-            return self.settings.endpoint(name)
-        eligible, _refused = self.router.eligible_endpoints(self.spend_today())
-        return eligible[0] if eligible else None
+    def fork(self, thread_id: str, message_id: str, title: str = "") -> Thread:
+        """A new thread holding the history of ``thread_id`` up to and including ``message_id`` (its receipts
+        copied, not counted again in spend). Raises StoreError for an unknown thread or message."""
+        return self.store.fork_thread(thread_id, message_id, title)
 
-    def _history(self, thread_id: str) -> list[ChatMessage]:
-        self.store.get_thread(thread_id)  # clear error for an unknown thread
-        return [ChatMessage(m.role, m.content) for m in self.store.history(thread_id)
-                if m.content and m.role in ("user", "assistant") and m.status != "escalated"]
+    # ---- judgement, settings, spend --------------------------------------------------------------
+    def feedback(self, message_id: str, kind: str, value: float | None = None) -> dict[str, Any]:
+        """The user judged an answer (``accept``, ``escalate`` or ``rate`` with ``value`` 0..1): store it and let
+        the router learn from it. Returns what the router changed."""
+        self.store.add_feedback(message_id, kind, value)
+        route = (self.store.receipt(message_id) or {}).get("route") or {}
+        if not route:
+            return {"learned": False}
+        return self.router.record_feedback(route.get("signals") or {}, kind, value, tier=route.get("tier"))
 
-    def _fit_history(self, engine: Engine, messages: list[ChatMessage],
-                     max_tokens: int) -> tuple[list[ChatMessage], int]:
-        """Drop the oldest turns until the prompt leaves room for the answer; returns the prompt's tokens."""
-        budget = engine.n_ctx - min(max_tokens, engine.n_ctx // 2)
-        tokens = engine.count_prompt_tokens(messages)
-        while len(messages) > 2 and tokens > budget:
-            del messages[1]  # the oldest turn after the system prompt; the new question always stays
-            tokens = engine.count_prompt_tokens(messages)
-        return messages, tokens
+    def settings_changed(self) -> None:
+        """Call after ``self.settings`` changed in place (the app's Settings dialog): the router and the remote
+        tiers see the new endpoints, modes and budgets from the next request on."""
+        self.router.routing = self.settings.routing
+        self.router.endpoints = list(self.settings.endpoints)
+        self.router.offline = self.settings.is_offline or self.settings.routing.mode == "offline"
+        if self.cloud is not None:
+            self.cloud.settings = self.settings
 
-    def _local_info(self, engine: Engine | None, prompt_tokens: int, max_tokens: int, fits: bool) -> Any:
-        return LocalInfo(n_ctx=engine.n_ctx if engine else 0, prompt_tokens=prompt_tokens, max_tokens=max_tokens,
-                         fits=fits and engine is not None, model_id=engine.model_id if engine else "")
-
-    def refresh_idle_baseline(self, max_age_s: float = 600.0, duration_s: float = 2.0) -> bool:
-        """Measure idle power while nothing generates (the GUI calls this when it idles) and keep it."""
-        from baton.core.telemetry.idle_store import refresh_idle
-
-        return refresh_idle(self.store, self.meter, max_age_s, duration_s)
+    def spend_report(self, since: float) -> dict[str, Any]:
+        """What answers finished at or after ``since`` (unix s) cost: ``{"local": {...}, "cloud": {...},
+        "all": {...}}`` each with ``energy_j`` (J), ``usd``, ``answers``, ``escalations``; plus ``local_measured_j``,
+        ``local_prompt_tokens`` and ``local_completion_tokens`` (for "what the cloud would have cost")."""
+        measured, p_tok, c_tok = self.store.local_detail_since(since)
+        return {"local": self.store.spend_since(since, tier="local"),
+                "cloud": self.store.spend_since(since, tier="cloud"), "all": self.store.spend_since(since),
+                "local_measured_j": measured, "local_prompt_tokens": p_tok, "local_completion_tokens": c_tok}
 
     def spend_today(self) -> dict[str, float]:
+        """``spend_since`` local midnight, all tiers (the router's budgets read it)."""
         midnight = time.mktime(time.localtime()[:3] + (0, 0, 0, 0, 0, -1))
         return self.store.spend_since(midnight)
 
+    def refresh_idle(self, max_age_s: float | None = None, duration_s: float = 2.0) -> bool:
+        """Measure idle power (the baseline that turns gross joules into ``net_j``) when the kept one is older
+        than ``max_age_s`` (default ``telemetry.idle_max_age_s``) and nothing is generating; keep it in the
+        store. Returns True when a new baseline was measured."""
+        from baton.core.telemetry.idle_store import refresh_idle
+
+        if self.meter is None or self._active:
+            return False
+        age = self.settings.telemetry.idle_max_age_s if max_age_s is None else max_age_s
+        return bool(refresh_idle(self.store, self.meter, age, duration_s))
+
+    refresh_idle_baseline = refresh_idle
+
     def close(self) -> None:
+        """Unload every model, stop the meter and close the store."""
         for eng in self._engines.values():
             eng.close()
         self._engines.clear()
         if self.meter is not None:
             self.meter.close()
         self.store.close()
+
+    # ---- the pipeline ------------------------------------------------------------------------
+    def _params(self, params: SamplingParams | None, max_tokens: int | None) -> SamplingParams:
+        p = params or SamplingParams()
+        mt = max_tokens if max_tokens is not None else p.max_tokens
+        if mt is not None and int(mt) < 1:
+            raise UsageError("max_tokens must be at least 1")
+        if p.temperature is not None and not 0.0 <= float(p.temperature) <= 2.0:
+            raise UsageError("temperature must be between 0 and 2")
+        if p.top_p is not None and not 0.0 < float(p.top_p) <= 1.0:
+            raise UsageError("top_p must be greater than 0 and at most 1")
+        eng = self.settings.engine
+        return SamplingParams(int(mt or eng.max_tokens), float(eng.temperature if p.temperature is None
+                                                              else p.temperature), p.top_p, list(p.stop), p.seed)
+
+    def _mode(self, tier: str, endpoint: str | None) -> str:
+        if tier not in TIERS:
+            raise UsageError(f"unknown tier '{tier}'; use local, auto or cloud")
+        if endpoint is not None:
+            self.settings.endpoint(endpoint)  # UsageError naming `baton endpoints add`
+            if tier == "local":
+                raise UsageError("--endpoint names a remote tier; it cannot be combined with --tier local")
+            return "cloud"
+        return tier
+
+    def _turn_at(self, question: Any, mode: str, params: SamplingParams | None, on_text: Any, cancel: Any,
+                 approve: Any, on_status: Any) -> Turn:
+        """A turn that answers the stored ``question`` again (history up to it, on its branch)."""
+        history = history_from_path(self.store.thread_path(question.thread_id, upto=question.id))
+        turn = Turn(question.thread_id, [ChatMessage("system", SYSTEM_PROMPT), *history], self._params(params, None),
+                    mode, question.id, cancel or threading.Event(), on_text or _noop, on_status or _noop, approve)
+        if not turn.messages or turn.messages[-1].role != "user":
+            turn.messages.append(ChatMessage("user", question.content))
+        return turn
+
+    def _route(self, turn: Turn, model: str | None, endpoint: str | None) -> tuple[Any, RouteDecision]:
+        """Stage one: the tier for this turn and why. Loads the local model when it may be needed."""
+        local: LocalTier | None = None
+        max_tokens = int(turn.params.max_tokens or 1)
+        if turn.mode != "cloud" or not self.settings.endpoints:
+            try:
+                turn.on_status("loading model")
+                eng, load_s = self.engine(model)
+                local = LocalTier(eng, self.meter, load_s)
+            except ModelDoesNotFit:
+                if turn.mode == "local" or not self.settings.endpoints:
+                    raise
+        info = (local.info(turn.messages, max_tokens) if local is not None
+                else LocalInfo(0, 0, max_tokens, False, "", False))
+        decision = self.router.before(turn.messages, local=info, tier=turn.mode, spend_today=self.spend_today(),
+                                      endpoint=endpoint)
+        if decision.tier == "local":
+            assert local is not None
+            return local, decision
+        return self._remote(self.settings.endpoint(decision.endpoint or ""), decision, turn.mode), decision
+
+    def _remote(self, ep: Endpoint, decision: RouteDecision, mode: str) -> Any:
+        """``ep`` as a tier. In routing mode `ask`, text leaves only after the user approves, unless the user
+        pinned the cloud for this request."""
+        if self.cloud is None:
+            raise PolicyError("cloud tiers are not available in this build; install the `cloud` extra")
+        ask_first = self.settings.routing.mode == "ask" and (mode == "auto" or decision.escalated)
+        return self.cloud.tier(ep, ask_first=ask_first, reason=decision.reason)
+
+    def _store_question(self, turn: Turn, to_store: list[ChatMessage], tier: Any) -> None:
+        """Write the question (creating the thread in the same transaction) once the request is known valid. A
+        question the privacy gate refuses to send is stored redacted, with the refusal beside it."""
+        blocked: PrivacyBlocked | None = None
+        if tier.kind == "cloud":
+            try:
+                tier.outgoing(turn)
+            except PrivacyBlocked as e:
+                blocked = e
+                from baton.core.privacy import redact_messages
+
+                to_store = redact_messages(to_store)[0]
+        tid = turn.thread_id
+        for m in to_store:
+            msg = self.store.add_message(tid, m.role, m.content)
+            tid = msg.thread_id
+        turn.thread_id, turn.question_id = tid, msg.id
+        if blocked is not None:
+            found = getattr(blocked, "findings", [])
+            self.store.add_gate_findings(tid, msg.id, found, "refused")
+            self.store.add_message(tid, "assistant", "", Status.REFUSED, tier.model, tier.kind, note=str(blocked))
+            raise blocked
+
+    def _answer(self, turn: Turn, tier: Any, decision: RouteDecision, prior: AskResult | None = None) -> AskResult:
+        """Run ``tier`` on ``turn``, persist the answer as it streams, and (auto mode, local answer) let stage two
+        of the router decide whether to climb to the next tier."""
+        assert turn.thread_id is not None and turn.question_id is not None
+        msg = self.store.begin_answer(turn.thread_id, tier.model, tier.kind, parent_id=turn.question_id)
+        writer = AnswerWriter(self.store, msg.id)
+
+        def sink(text: str) -> None:
+            writer.append(text)
+            turn.on_text(text)
+
+        if tier.kind == "cloud":
+            turn.on_status(f"escalating to {tier.endpoint}: {decision.reason}" if decision.escalated
+                           else f"asking {tier.endpoint}")
+        else:
+            turn.on_status("generating")
+        with self._active_lock:
+            self._active += 1
+        try:
+            run = tier.run(turn, sink)
+        except (PrivacyBlocked, PolicyError) as e:
+            self.store.add_gate_findings(turn.thread_id, msg.id, getattr(e, "findings", []), "refused")
+            writer.finish(Status.REFUSED, {"error": str(e), "route": decision.to_dict()}, note=str(e))
+            raise
+        except KeyboardInterrupt:
+            writer.finish(Status.CANCELLED, None)
+            raise
+        except BaseException as e:
+            writer.finish(Status.FAILED, {"error": str(e), "route": decision.to_dict()}, note=str(e))
+            raise
+        finally:
+            with self._active_lock:
+                self._active -= 1
+            self.last_activity = time.monotonic()
+        if run.gate:
+            self.store.add_gate_findings(turn.thread_id, msg.id, run.gate, "redacted")
+        result = _result(turn, msg.id, tier, decision, run, prior)
+        status = {"cancelled": Status.CANCELLED, "loop": Status.LOOP}.get(run.completion.finish_reason, Status.DONE)
+        if tier.kind == "local" and turn.mode == "auto" and status != Status.CANCELLED:
+            escalated = self._stage_two(turn, decision, run, result, writer)
+            if escalated is not None:
+                return escalated
+        writer.finish(status, result.receipt())
+        return result
+
+    def _stage_two(self, turn: Turn, decision: RouteDecision, run: TierRun, local: AskResult,
+                   writer: AnswerWriter) -> AskResult | None:
+        verdict = self.router.after(run.completion, run.sent, decision)
+        decision.signals.update(verdict.signals)
+        decision.signals["score"] = verdict.score
+        if not verdict.escalate:
+            decision.reason = f"{decision.reason}; kept: {verdict.reason}"
+            return None
+        name = decision.signals.get("next_endpoint")
+        target = self.settings.endpoint(name) if name else self.router.escalation_target(self.spend_today())
+        if target is None:
+            decision.reason = f"{decision.reason}; would escalate ({verdict.reason}) but no remote tier may take it"
+            return None
+        esc = RouteDecision("cloud", target.model, target.name, True, f"escalated: {verdict.reason}",
+                            dict(decision.signals))
+        try:
+            remote = self._remote(target, esc, turn.mode)
+            writer.finish(Status.ESCALATED, local.receipt(), note=f"escalated to {target.name}: {verdict.reason}")
+            return self._answer(turn, remote, esc, prior=local)
+        except (CloudError, PolicyError) as e:
+            local.notices.append(f"escalation failed, kept the local answer: {e}")
+            decision.reason = f"{decision.reason}; escalation failed: {e}"
+            if writer.finished:  # the local answer was already marked superseded: it is current again
+                self.store.finish_answer(writer.message_id, local.text, Status.DONE, local.receipt())
+                return local
+            return None
+
+
+def _result(turn: Turn, message_id: str, tier: Any, decision: RouteDecision, run: TierRun,
+            prior: AskResult | None) -> AskResult:
+    """The receipt's values, built once: with a ``prior`` (the local answer an escalation replaced), energy,
+    cost, tokens and time include both tiers."""
+    c = run.completion
+    energy, usd, usage, timing = run.energy, run.usd, c.usage, c.timing
+    if prior is not None:
+        energy = prior.energy.merged(energy)
+        usd += prior.cost_usd
+        usage = Usage(prior.usage.prompt_tokens + usage.prompt_tokens,
+                      prior.usage.completion_tokens + usage.completion_tokens,
+                      prior.usage.estimated or usage.estimated)
+        timing = Timing(prior.timing.load_s, timing.ttft_s, prior.timing.total_s + timing.total_s,
+                        timing.decode_tokens_per_s, timing.prefill_tokens_per_s)
+    decision.where = tier.where
+    memory = tier.meter.memory() if getattr(tier, "meter", None) is not None else {}
+    if prior is not None and not memory:
+        memory = prior.memory
+    return AskResult(text=c.text, thread_id=turn.thread_id or "", message_id=message_id, route=decision, usage=usage,
+                     timing=timing, energy=energy, memory=memory or {"rss_bytes": 0, "vram_bytes": None},
+                     cost_usd=usd, finish_reason=c.finish_reason,
+                     notices=[*(prior.notices if prior else []), *turn.notices, *run.notices],
+                     local_text=prior.text if prior else None)
+
+
+def _client_messages(messages: list[ChatMessage]) -> list[ChatMessage]:
+    """Validate messages a client sent as they are: known roles, text content, the last one the user's."""
+    if not messages:
+        raise UsageError("`messages` must hold at least one message")
+    for m in messages:
+        if m.role not in ROLES:
+            raise UsageError(f"unknown role '{m.role}': use system, user or assistant")
+        if not isinstance(m.content, str):
+            raise UsageError("message content must be text")
+    if messages[-1].role != "user" or not messages[-1].content.strip():
+        raise UsageError("the last message must be the user's, with text")
+    return list(messages)
+
+
+def _noop(_text: str) -> None:
+    return None
+
+
+__all__ = ["BatonService", "SYSTEM_PROMPT", "StoreError", "BatonError"]

@@ -173,12 +173,15 @@ class Measurement:
 
 @dataclass
 class RouteDecision:
+    """Which tier answers and why (stage one's decision, updated by stage two before the receipt is built)."""
+
     tier: str  # "local" | "cloud"
     model: str
     endpoint: str | None = None
     escalated: bool = False
     reason: str = ""
     signals: dict[str, Any] = field(default_factory=dict)
+    where: str = "this_computer"  # where the text was processed: this_computer | network | cloud
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -193,3 +196,4 @@ class LocalInfo:
     max_tokens: int
     fits: bool
     model_id: str
+    overflow: bool = False  # the prompt does not fit the context even after dropping old turns

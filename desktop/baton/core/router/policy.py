@@ -108,7 +108,13 @@ class Router:
 
     # ---- stage one ---------------------------------------------------------------------------------
     def before(self, messages: Sequence[Any], local: LocalInfo, tier: str = "auto",
-               spend_today: dict[str, float] | None = None) -> RouteDecision:
+               spend_today: dict[str, float] | None = None, endpoint: str | None = None) -> RouteDecision:
+        """Stage one, no model call: which tier answers ``messages`` and why.
+
+        ``tier`` ``local``/``cloud`` pins the tier; ``endpoint`` pins one remote endpoint by name (it must be
+        eligible now). Raises PolicyError when the pinned tier or endpoint may not be used (offline, budget),
+        UsageError for an unknown tier, ModelDoesNotFit/ContextOverflow when only the local tier could answer.
+        """
         if tier not in TIERS:
             raise UsageError(f"tier must be one of {', '.join(TIERS)}, not '{tier}'")
         text = last_user_text(list(messages))
@@ -132,7 +138,7 @@ class Router:
         }
         may_escalate = mode in ("auto", "ask") and bool(eligible) and not energy_spent
         why_not = self._why_no_escalation(mode, eligible, refused, energy_spent)
-        overflow = needed > local.n_ctx
+        overflow = local.overflow
 
         def local_decision(reason: str, escalate_ok: bool) -> RouteDecision:
             signals.update(may_escalate=escalate_ok, no_escalation_reason=None if escalate_ok else why_not,
@@ -150,6 +156,13 @@ class Router:
         if tier == "local":
             self._check_local(local, overflow)
             return local_decision("pinned to the local model by the user", False)
+        if endpoint is not None:
+            pinned = [ep for ep in eligible if ep.name == endpoint]
+            if not pinned:
+                why = refused.get(endpoint) or "no endpoint by that name (add one with `baton endpoints add`)"
+                raise PolicyError(f"endpoint '{endpoint}' cannot take this request: {why}")
+            eligible = pinned + [ep for ep in eligible if ep.name != endpoint]
+            return cloud_decision(f"pinned to {endpoint} by the user")
         if tier == "cloud":
             if not eligible:
                 raise PolicyError(f"no remote tier can take this request: {why_not}")

@@ -23,8 +23,10 @@ from typing import Any
 from baton.core.errors import StoreError
 from baton.core.store import migrations
 from baton.core.store.process import process_token, writer_alive
+from baton.core.store.tree import LEAF, TreeOps, leaf_id
 from baton.core.store.records import (
     MESSAGE_COLUMNS,
+    Status,
     THREAD_COLUMNS,
     Feedback,
     Message,
@@ -60,7 +62,11 @@ class _Holder:
         self.conn = conn
 
 
-class Store:
+class Store(TreeOps):
+    """Baton's SQLite database: threads, messages (a tree of versions), receipts, feedback, gate findings and
+    a key/value table. Thread-safe; one connection per thread. Every method raises StoreError (one line) on a
+    database failure."""
+
     def __init__(self, path: Path, busy_timeout_s: float = 10.0, recover: bool = True) -> None:
         """Open (creating if needed) the database at ``path`` and bring its schema up to date.
 
@@ -233,20 +239,35 @@ class Store:
 
     def add_message(
         self,
-        thread_id: str,
+        thread_id: str | None,
         role: str,
         content: str,
         status: str = "done",
         model: str | None = None,
         tier: str | None = None,
+        parent_id: str | None = LEAF,
+        note: str = "",
+        title: str = "",
     ) -> Message:
-        """Append a message to a thread. The first user message names an untitled thread."""
+        """Append a message to a thread and return it.
+
+        ``parent_id``: the message this one follows (an answer's question, a question's previous answer);
+        by default the thread's current leaf (its newest message that is not an earlier version); ``None`` for
+        a root. ``thread_id`` None creates the thread in the SAME transaction (titled ``title``, else from the
+        first user message), so a crash never leaves an empty thread. Raises StoreError for an unknown thread.
+        """
         _check_status(status)
         now = time.time()
         mid = str(uuid.uuid4())
-        writer = process_token() if status == "streaming" else None
+        writer = process_token() if status == Status.STREAMING else None
         with self._write("saving a message") as conn:
-            row = conn.execute("SELECT id, title FROM threads WHERE id = ?", (thread_id,)).fetchone()
+            if thread_id is None:
+                thread_id = str(uuid.uuid4())
+                conn.execute("INSERT INTO threads (id, title, created_at, updated_at) VALUES (?, ?, ?, ?)",
+                             (thread_id, title.strip(), now, now))
+                row = (thread_id, title.strip())
+            else:
+                row = conn.execute("SELECT id, title FROM threads WHERE id = ?", (thread_id,)).fetchone()
             if row is None and len(thread_id) >= MIN_PREFIX:  # a unique id prefix
                 rows = conn.execute(
                     "SELECT id, title FROM threads WHERE substr(id, 1, ?) = ? LIMIT 2",
@@ -258,22 +279,26 @@ class Store:
             thread_id, title = row
             if not title and role == "user":
                 title = title_from(content)
+            if parent_id is LEAF:
+                parent_id = leaf_id(conn, thread_id)
             seq = conn.execute(
                 "SELECT COALESCE(MAX(seq), 0) + 1 FROM messages WHERE thread_id = ?", (thread_id,)
             ).fetchone()[0]
             conn.execute(
                 f"INSERT INTO messages ({MESSAGE_COLUMNS}, writer) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (mid, thread_id, seq, role, content, status, model, tier, now, now, writer),
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (mid, thread_id, seq, role, content, str(status), model, tier, now, now, parent_id, note, writer),
             )
             conn.execute(
                 "UPDATE threads SET updated_at = ?, title = ? WHERE id = ?", (now, title, thread_id)
             )
-        return Message(mid, thread_id, seq, role, content, status, model, tier, now, now)
+        return Message(mid, thread_id, seq, role, content, str(status), model, tier, now, now, parent_id, note)
 
-    def begin_answer(self, thread_id: str, model: str | None, tier: str | None) -> Message:
-        """An empty assistant message in status ``streaming``; grow it with ``update_answer``."""
-        return self.add_message(thread_id, "assistant", "", "streaming", model, tier)
+    def begin_answer(self, thread_id: str, model: str | None, tier: str | None,
+                     parent_id: str | None = LEAF) -> Message:
+        """An empty assistant message in status ``streaming`` under ``parent_id`` (default: the thread's leaf);
+        grow it with ``update_answer``, end it with ``finish_answer``."""
+        return self.add_message(thread_id, "assistant", "", Status.STREAMING, model, tier, parent_id)
 
     def update_answer(self, message_id: str, content: str) -> None:
         """Save the answer's text so far (one cheap UPDATE; the thread row is not touched)."""
@@ -284,7 +309,8 @@ class Store:
             )
 
     def finish_answer(
-        self, message_id: str, content: str, status: str, receipt: dict[str, Any] | None = None
+        self, message_id: str, content: str, status: str, receipt: dict[str, Any] | None = None,
+        note: str | None = None,
     ) -> None:
         """Final text, status and receipt in ONE transaction: readers see all of it or none.
 
@@ -292,7 +318,7 @@ class Store:
         that replaced it carries the cost of every tier that ran (CONTRACT ``ask --json``).
         """
         _check_status(status)
-        counted = 0 if status == "escalated" else 1
+        counted = 0 if status == Status.ESCALATED else 1
         receipt_json = None if receipt is None else json.dumps(receipt, ensure_ascii=False)
         cols = None if receipt is None else receipt_columns(receipt)
         now = time.time()
@@ -301,9 +327,9 @@ class Store:
             if row is None:
                 raise StoreError(f"no message {message_id}: its thread may have been deleted")
             conn.execute(
-                "UPDATE messages SET content = ?, status = ?, updated_at = ?, writer = NULL "
-                "WHERE id = ?",
-                (content, status, now, message_id),
+                "UPDATE messages SET content = ?, status = ?, updated_at = ?, writer = NULL, "
+                "note = COALESCE(?, note) WHERE id = ?",
+                (content, str(status), now, note, message_id),
             )
             if receipt_json is not None and cols is not None:
                 conn.execute(
@@ -324,7 +350,8 @@ class Store:
         return message_from_row(row)
 
     def history(self, thread_id: str) -> list[Message]:
-        """The thread's messages in order."""
+        """Every message of the thread in the order written, earlier versions included (``thread_path`` gives the
+        current versions only)."""
         tid = self.resolve_thread_id(thread_id)
         with self._guard("reading a thread's messages"):
             rows = self._conn().execute(
@@ -439,5 +466,5 @@ class Store:
 
 
 def _check_status(status: str) -> None:
-    if status not in migrations.MESSAGE_STATUSES:
+    if str(status) not in migrations.MESSAGE_STATUSES:
         raise StoreError(f"unknown message status {status!r}: use one of {migrations.MESSAGE_STATUSES}")

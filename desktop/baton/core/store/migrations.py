@@ -16,8 +16,9 @@ from baton.core.errors import StoreError
 
 Migration = Callable[[sqlite3.Connection], None]
 
-# "escalated": a local answer that was superseded by a higher tier's answer (kept, with its receipt).
-MESSAGE_STATUSES = ("done", "streaming", "cancelled", "interrupted", "failed", "loop", "escalated")
+# Statuses written by schema 1. Schema 2's full list is ``records.Status`` (adds ``replaced`` and ``refused``).
+_V1_STATUSES = ("done", "streaming", "cancelled", "interrupted", "failed", "loop", "escalated")
+MESSAGE_STATUSES = (*_V1_STATUSES, "replaced", "refused")
 FEEDBACK_KINDS = ("accept", "escalate", "rate")
 
 
@@ -29,7 +30,7 @@ def _run(conn: sqlite3.Connection, statements: str) -> None:
 
 
 def _m001_initial(conn: sqlite3.Connection) -> None:
-    statuses = ", ".join(f"'{s}'" for s in MESSAGE_STATUSES)
+    statuses = ", ".join(f"'{s}'" for s in _V1_STATUSES)
     kinds = ", ".join(f"'{k}'" for k in FEEDBACK_KINDS)
     _run(
         conn,
@@ -86,7 +87,57 @@ def _m001_initial(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: tuple[Migration, ...] = (_m001_initial,)
+def _m002_versions(conn: sqlite3.Connection) -> None:
+    """Messages form a tree (``parent_id``: an answer's question, a question's previous answer), two new
+    statuses (``replaced``: an earlier version; ``refused``: a request the gate or a policy stopped, kept with
+    its explanation), what the privacy gate found per thread (kind and place, never the secret), and notes
+    shown with a message (an escalation, a refusal) that survive a restart."""
+    statuses = ", ".join(f"'{s}'" for s in MESSAGE_STATUSES)
+    _run(
+        conn,
+        f"""
+        CREATE TABLE messages_v2 (
+            id TEXT PRIMARY KEY,
+            thread_id TEXT NOT NULL REFERENCES threads(id) ON DELETE CASCADE,
+            seq INTEGER NOT NULL,
+            role TEXT NOT NULL,
+            content TEXT NOT NULL DEFAULT '',
+            status TEXT NOT NULL DEFAULT 'done' CHECK (status IN ({statuses})),
+            model TEXT,
+            tier TEXT,
+            writer TEXT,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            parent_id TEXT,
+            note TEXT NOT NULL DEFAULT '',
+            UNIQUE (thread_id, seq)
+        );
+        INSERT INTO messages_v2 (id, thread_id, seq, role, content, status, model, tier, writer, created_at,
+                                 updated_at, parent_id)
+            SELECT m.id, m.thread_id, m.seq, m.role, m.content, m.status, m.model, m.tier, m.writer, m.created_at,
+                   m.updated_at,
+                   (SELECT p.id FROM messages p WHERE p.thread_id = m.thread_id AND p.seq < m.seq
+                      AND p.status != 'escalated' ORDER BY p.seq DESC LIMIT 1)
+            FROM messages m;
+        DROP TABLE messages;
+        ALTER TABLE messages_v2 RENAME TO messages;
+        CREATE INDEX messages_streaming ON messages(status) WHERE status = 'streaming';
+        CREATE INDEX messages_by_parent ON messages(parent_id);
+        CREATE TABLE gate_findings (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            thread_id TEXT NOT NULL REFERENCES threads(id) ON DELETE CASCADE,
+            message_id TEXT REFERENCES messages(id) ON DELETE CASCADE,
+            kind TEXT NOT NULL,
+            place TEXT NOT NULL,
+            action TEXT NOT NULL,
+            created_at REAL NOT NULL
+        );
+        CREATE INDEX gate_findings_by_thread ON gate_findings(thread_id)
+        """,
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (_m001_initial, _m002_versions)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -113,6 +164,19 @@ def migrate(
     start = schema_version(conn)
     if start > target:
         raise _newer_error(path, start)
+    if start == target:
+        return start
+    # A migration may rebuild a table: with foreign keys on, dropping the old table would cascade into the
+    # rows that point at it. They are switched off around the steps and checked after.
+    conn.execute("PRAGMA foreign_keys = OFF")
+    try:
+        return _migrate_steps(conn, path, migrations, start, target)
+    finally:
+        conn.execute("PRAGMA foreign_keys = ON")
+
+
+def _migrate_steps(conn: sqlite3.Connection, path: Path, migrations: tuple[Migration, ...], start: int,
+                   target: int) -> int:
     while True:
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -124,6 +188,9 @@ def migrate(
                 conn.execute("COMMIT")
                 return start
             migrations[current](conn)
+            broken = conn.execute("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise sqlite3.IntegrityError(f"migration {current + 1} left {len(broken)} dangling references")
             conn.execute(f"PRAGMA user_version = {current + 1:d}")
             conn.execute("COMMIT")
         except BaseException:

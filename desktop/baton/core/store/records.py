@@ -5,12 +5,39 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import asdict, dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from baton.core.errors import StoreError
 
 DISK_FULL_MESSAGE = "the disk is full: free space and retry; your text is kept in memory"
+
+
+class Status(StrEnum):
+    """A message's state. Compare with these, never by parsing text.
+
+    ``streaming``: being written now; ``done``: finished; ``cancelled``: stopped by the user (text kept);
+    ``interrupted``: its process died mid-answer (text kept); ``failed``: its tier failed (the error is in the
+    receipt); ``loop``: cut where the model repeated itself; ``escalated``: a local answer superseded within the
+    same request by a higher tier's (its cost is counted in the answer that replaced it); ``replaced``: an earlier
+    version (a retried answer, an edited question), still reachable; ``refused``: a request the privacy gate or a
+    policy stopped before anything was sent (``note`` says why).
+    """
+
+    DONE = "done"
+    STREAMING = "streaming"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+    FAILED = "failed"
+    LOOP = "loop"
+    ESCALATED = "escalated"
+    REPLACED = "replaced"
+    REFUSED = "refused"
+
+
+# Earlier versions: reachable, never on the thread's current path, never sent as history.
+SUPERSEDED = frozenset({Status.ESCALATED, Status.REPLACED})
 
 
 @dataclass(frozen=True)
@@ -40,6 +67,8 @@ class Message:
     tier: str | None
     created_at: float
     updated_at: float
+    parent_id: str | None = None
+    note: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -58,7 +87,7 @@ class Feedback:
 
 
 THREAD_COLUMNS = "t.id, t.title, t.created_at, t.updated_at, t.archived"
-MESSAGE_COLUMNS = "id, thread_id, seq, role, content, status, model, tier, created_at, updated_at"
+MESSAGE_COLUMNS = "id, thread_id, seq, role, content, status, model, tier, created_at, updated_at, parent_id, note"
 
 
 def thread_from_row(row: tuple) -> Thread:
@@ -71,8 +100,9 @@ def thread_from_row(row: tuple) -> Thread:
 
 
 def message_from_row(row: tuple) -> Message:
-    mid, tid, seq, role, content, status, model, tier, created, updated = row
-    return Message(mid, tid, int(seq), role, content, status, model, tier, float(created), float(updated))
+    mid, tid, seq, role, content, status, model, tier, created, updated, parent_id, note = row
+    return Message(mid, tid, int(seq), role, content, status, model, tier, float(created), float(updated),
+                   parent_id, note or "")
 
 
 def feedback_from_row(row: tuple) -> Feedback:

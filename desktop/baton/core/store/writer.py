@@ -16,6 +16,8 @@ from baton.core.store.db import Store
 
 
 class AnswerWriter:
+    """Keeps one streaming answer in the store: ``append`` text, ``finish`` with a status and a receipt."""
+
     def __init__(
         self,
         store: Store,
@@ -69,13 +71,13 @@ class AnswerWriter:
         self.last_error = None
         self.saves += 1
 
-    def finish(self, status: str, receipt: dict[str, Any] | None = None) -> str:
+    def finish(self, status: str, receipt: dict[str, Any] | None = None, note: str | None = None) -> str:
         """Save the final text, status and receipt in one transaction; returns the text.
 
         On a StoreError nothing is lost: the text stays here and ``finish`` may be called again.
         """
         text = self.text
-        self.store.finish_answer(self.message_id, text, status, receipt)
+        self.store.finish_answer(self.message_id, text, status, receipt, note)
         self.finished = True
         self._dirty = False
         return text
