@@ -27,6 +27,7 @@ class ServeProc:
     base_url: str  # ends in /v1
     port: int
     token: str | None
+    home: Path
     lines: list[str] = field(default_factory=list)
 
     def stop(self) -> None:
@@ -61,7 +62,7 @@ def start_serve(home: Path, *extra: str, **env: str) -> ServeProc:
     m = re.search(r"at (http://[^ ]+?:(\d+)/v1)", text)
     assert m, text
     tok = re.search(r"bearer token \(kept in .+?\): (\S+)", text)
-    return ServeProc(proc, m.group(1), int(m.group(2)), tok.group(1) if tok else None, lines)
+    return ServeProc(proc, m.group(1), int(m.group(2)), tok.group(1) if tok else None, home, lines)
 
 
 @dataclass
