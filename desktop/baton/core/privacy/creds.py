@@ -55,18 +55,27 @@ _USERPASS = re.compile(r"(?<![\w-])(?:-u|--user|--proxy-user|-U)(?:[ \t]+|=|(?=[
 _SHORT_P = re.compile(r"\b(?P<cmd>mysql|mysqldump|mysqladmin|mariadb|mariadb-dump|sshpass|redis-cli|docker login"
                       r"|podman login|helm registry login|htpasswd -b\S*|smbclient)\b[^\n|;&]*?(?<![\w-])"
                       r"(?P<flag>-p|-a|--pass)(?P<sp>[ \t]*)(?P<val>[^\s\-'\"][^\s'\"]*|'[^'\n]+'|\"[^\"\n]+\")")
+_USER_THEN_PASS = re.compile(r"(?<![\w-])-[uU](?:[ \t]+|(?=[^\s-]))[^\s-]\S*(?:[ \t]+[^\n|;&]*?)??[ \t]+"
+                             r"(?P<flag>-[pP]|--password)(?P<sp>[ \t=]*)(?P<val>[^\s\-][^\s]*)")
+_PGPASS = re.compile(r"(?m)^[ \t]*[A-Za-z0-9_.\-*]+:(?:\d{1,5}|\*):[^:\s]+:[^:\s]+:(?P<val>[^:\s]{4,})[ \t]*$")
+_PAIR = re.compile(r"""(?P<q>["'])(?P<key>[A-Za-z_][\w.\-]{0,60})(?P=q)[ \t]*,[ \t]*(?P<val>"[^"\n]*"|'[^'\n]*')""")
+_PATH_TOKEN = re.compile(r"/(?:key|token|api[_-]?key|secret|access[_-]?token|auth)/(?P<val>[A-Za-z0-9_\-]{16,})(?![\w-])",
+                         re.I)
 _NETRC = re.compile(r"\b(?:machine[ \t]+\S+|default)\s+(?:login\s+\S+\s+)?(?:account\s+\S+\s+)?password\s+(\S+)"
                     r"|\blogin\s+\S+\s+password\s+(\S+)")
 _PROSE = re.compile(
     r"(?i)\b(?P<what>pass(?:word|phrase|code)?|pwd|pin|api[ _\-]?key|(?:access |auth |api |bot |bearer )?token"
     r"|secret(?: key)?|access key|credentials?|login)\b(?:[ \t]+(?:for|of|to|on)[ \t]+[^\n,;:=]{1,40}?)?"
     r"[ \t]*(?:is|was|=|:|->|=>|will be|should be|is now|has been (?:changed|set|reset) to|(?:changed|set|reset) to"
-    r"|reads)[ \t]*:?[ \t]*[\"'`“‘]?(?P<val>[^\s\"'`”’]{4,200})")
+    r"|reads|to|as)[ \t]*:?[ \t]*[\"'`“‘]?(?P<val>[^\s\"'`”’]{4,200})"
+    r"|(?i:\b(?:with|using|use|try|enter|type)[ \t]+(?:the[ \t]+|my[ \t]+|our[ \t]+)?(?:\w+[ \t]+)?)"
+    r"(?P<what2>(?i:pass(?:word|phrase|code)?|pin|token|api[ _\-]?key|secret))[ \t]*:?[ \t]+[\"'`“‘]?"
+    r"(?P<val2>[^\s\"'`”’]{4,200})")
 _PROSE_STOP = frozenset({"the", "not", "a", "an", "in", "on", "set", "stored", "required", "incorrect", "wrong",
                          "invalid", "expired", "empty", "missing", "too", "correct", "valid", "saved", "same",
                          "used", "needed", "hidden", "shown", "sent", "here", "there", "below", "above", "now"})
 _QUERY = re.compile(r"[?&;](?P<key>[A-Za-z_][\w.\-\[\]]{0,60})=(?P<val>[^&\s#\"'<>;]+)")
-_QUERY_WEAK = frozenset({"key", "sig", "signature", "x-amz-signature", "x-goog-signature", "auth", "code_verifier",
+_QUERY_WEAK = frozenset({"key", "appid", "app_key", "sig", "signature", "x-amz-signature", "x-goog-signature", "auth", "code_verifier",
                          "apikey", "access_key", "x-amz-security-token", "sas", "hash"})
 
 
@@ -231,11 +240,29 @@ def credential_spans(text: str) -> list[Span]:
         if (s := _value_span(m, int(g), "password")) is not None:  # type: ignore[arg-type]
             out.append(s)
     for m in _PROSE.finditer(text):
-        if _prose_ok(m.group("val")):
-            what = m.group("what").lower()
+        g = "val" if m.group("val") is not None else "val2"
+        if _prose_ok(m.group(g)):
+            what = (m.group("what") or m.group("what2")).lower()
             kind = "password" if what.startswith(("pass", "pwd", "pin", "login")) else "secret"
-            if (s := _value_span(m, "val", kind, prio=2)) is not None:
+            if (s := _value_span(m, g, kind, prio=2)) is not None:
                 out.append(s)
+    for m in _USER_THEN_PASS.finditer(text):
+        val, line = m.group("val"), text[text.rfind("\n", 0, m.start()) + 1:m.start()]
+        if val.isdigit() and len(val) <= 5:  # a port (ssh -p 2222), not a password
+            continue
+        if m.group("flag") == "-p" and m.group("sp") and re.search(r"\b(?:mysql|mariadb)", line):
+            continue
+        if (s := _value_span(m, "val", "password")) is not None:
+            out.append(s)
+    for m in _PGPASS.finditer(text):
+        if (s := _value_span(m, "val", "password")) is not None:
+            out.append(s)
+    for m in _PAIR.finditer(text):
+        if strength(m.group("key")) == "strong" and (s := _value_span(m, "val", _kind(m.group("key")), False, 2)):
+            out.append(s)
+    for m in _PATH_TOKEN.finditer(text):
+        if looks_random(m.group("val"), 16, 3.0):
+            out.append((m.start("val"), m.end("val"), "url_secret", 3))
     for m in _QUERY.finditer(text):
         key, val = m.group("key"), m.group("val")
         power = strength(key)

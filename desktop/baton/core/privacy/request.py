@@ -94,11 +94,13 @@ def _pairs(messages: Sequence[Any]) -> list[tuple[int, int]]:
 
 
 def _fragments(text: str) -> list[tuple[int, int]]:
-    """Tokens that start like a provider key but are not a whole secret on their own."""
+    """Tokens that start like a provider key, with a few characters after the prefix (a bare
+    prefix named in prose is not the start of a secret; a prefix cut at a junction is left to the
+    direct join of the two messages)."""
     out = []
     for m in TOKEN_PREFIX.finditer(text):
         tok = m.group(0).rstrip(".")
-        if not is_placeholder(tok) and not shape_spans(tok):
+        if len(tok) - len(m.group("prefix")) >= 4 and not is_placeholder(tok):
             out.append((m.start(), m.start() + len(tok)))
     return out
 

@@ -21,8 +21,8 @@ Hit = tuple[int, int, str, int, str]  # start, end (exclusive), kind, priority, 
 
 MAX_DEPTH = 3  # encodings nested inside each other that are still opened
 _MAX_VIEWS = 400  # decoded blobs examined per text, to bound the work on huge inputs
-_B64 = re.compile(r"(?<![A-Za-z0-9+/=_\-])(?:[A-Za-z0-9+/_\-]{4}[ \t]*(?:\r?\n[ \t]*)?){4,}"
-                  r"[A-Za-z0-9+/_\-]{0,3}={0,2}(?![A-Za-z0-9+/=_\-])")
+_B64 = re.compile(r"(?<![A-Za-z0-9+/_\-])[A-Za-z0-9+/_\-]{20,}={0,2}(?![A-Za-z0-9+/=_\-])")
+_B64_BLOCK = re.compile(r"(?m)(?:^[ \t]*[A-Za-z0-9+/]{40,}={0,2}[ \t]*(?:\r?\n|$)){2,}")  # a wrapped blob
 _HEX = re.compile(r"(?<![0-9A-Za-z])(?:[0-9A-Fa-f]{2}[ :]?){10,}(?![0-9A-Za-z])|(?:\\x[0-9A-Fa-f]{2}){8,}")
 _PCT = re.compile(r"[^\s\"'<>]*(?:%[0-9A-Fa-f]{2}[^\s\"'<>%]*){2,}")
 _QUOTED = re.compile(r"\"((?:[^\"\\\n]|\\.)*\\(?:[^\"\\\n]|\\.)*)\"")
@@ -96,12 +96,13 @@ def _views(text: str, taken: list[Span]) -> list[tuple[int, int, str, str | None
     def inside(a: int, b: int) -> bool:
         return any(s <= a and b <= e and p >= 3 for s, e, _, p in taken)
 
-    for m in _B64.finditer(text):
+    for m in [*_B64.finditer(text), *_B64_BLOCK.finditer(text)]:
         blob = m.group(0).rstrip()
-        if len(blob) >= 20 and not inside(m.start(), m.start() + len(blob)):
+        lead = len(blob) - len(blob.lstrip())
+        if not inside(m.start() + lead, m.start() + len(blob)):
             raw = _b64_bytes(blob)
             if raw is not None:
-                out.append((m.start(), m.start() + len(blob), "base64", _printable(raw), raw))
+                out.append((m.start() + lead, m.start() + len(blob), "base64", _printable(raw), raw))
     for m in _HEX.finditer(text):
         blob = m.group(0).rstrip(" :")
         digits = re.sub(r"\\x|[ :]", "", blob)

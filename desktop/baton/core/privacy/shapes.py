@@ -69,6 +69,7 @@ RULES: tuple[_Rule, ...] = (
        check=_body_random(14)),
     _r("openai_key", _B + r"sk-(?:proj-|svcacct-|admin-|None-)?[A-Za-z0-9_\-]{20,}" + _E,
        check=lambda v: bool(re.search(r"[A-Za-z0-9]{16}", v)) and _body_random(3, 20, 3.5)(v)),
+    _r("square_token", _B + r"EAAA[A-Za-z0-9_\-]{60}" + _E, check=_body_random(4, 60, 4.0)),
     _r("google_api_key", _B + r"AIza[0-9A-Za-z_\-]{35}" + _E, check=_body_random(4)),
     _r("google_oauth_secret", _B + r"GOCSPX-[A-Za-z0-9_\-]{28}" + _E, check=_body_random(7)),
     _r("google_oauth_token", _B + r"ya29\.[0-9A-Za-z_\-]{30,}" + _E, check=_body_random(5)),
@@ -219,6 +220,6 @@ def shape_spans(text: str) -> list[Span]:
 # Prefixes of provider tokens: a token that starts with one but is too short to match its rule may
 # be the first half of a secret whose rest is in another message.
 TOKEN_PREFIX = re.compile(
-    r"(?<![A-Za-z0-9_\-])(?:sk-(?:proj-|ant-(?:api|admin)\d\d-|svcacct-|admin-)?|gh[pousr]_|github_pat_|gl(?:pat|dt|rt)-"
+    r"(?<![A-Za-z0-9_\-])(?P<prefix>sk-(?:proj-|ant-(?:api|admin)\d\d-|svcacct-|admin-)?|gh[pousr]_|github_pat_|gl(?:pat|dt|rt)-"
     r"|xox[abposrce]-|xapp-|AKIA|ASIA|[sr]k_(?:live|test)_|whsec_|hf_|AIza|eyJ|npm_|pypi-AgE|SG\.|do[opr]_v1_|gsk_|r8_"
-    r"|shpat_|hv[sbr]\.|ya29\.|GOCSPX-|glpat-|dapi|HRKU-|lin_api_|AGE-SECRET-KEY-1)[A-Za-z0-9_\-.]*")
+    r"|shpat_|hv[sbr]\.|ya29\.|GOCSPX-|glpat-|dapi|HRKU-|lin_api_|AGE-SECRET-KEY-1|EAAA)(?P<body>[A-Za-z0-9_\-.]*)")
