@@ -1,8 +1,9 @@
-"""Keys from the env var an endpoint names, else the OS keyring; a clear message without a keyring."""
+"""Keys from the env var an endpoint names, else the OS keyring; one clear line whatever a keyring backend
+raises; keys with control characters refused at entry and at use, never echoed."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import keyring
 import keyring.errors
@@ -11,7 +12,7 @@ from keyring.backend import KeyringBackend
 from keyring.backends import fail
 
 from baton.config import Endpoint
-from baton.core.cloud.credentials import Credentials, NoKeyring
+from baton.core.cloud.credentials import BadKey, Credentials, NoKeyring
 from baton.core.errors import BatonError, UsageError
 
 
@@ -32,11 +33,6 @@ class MemoryKeyring(KeyringBackend):
         if (service, username) not in self.store:
             raise keyring.errors.PasswordDeleteError("not found")
         del self.store[(service, username)]
-
-
-class LockedKeyring(MemoryKeyring):
-    def get_password(self, service: str, username: str) -> str | None:
-        raise keyring.errors.KeyringLocked("locked")
 
 
 @pytest.fixture()
@@ -131,21 +127,145 @@ def test_no_keyring_backend_reads_none_and_refuses_to_store_with_the_env_route(n
     assert Credentials(env={"BATON_TEST_KEY": "sk-env"}).get(EP) == "sk-env"
 
 
-def test_locked_keyring_is_a_clear_error() -> None:
+class RaisingKeyring(KeyringBackend):
+    """A backend whose every call raises ``exc`` (its text may hold the password it was given)."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self, exc: Callable[[str], BaseException]) -> None:
+        super().__init__()
+        self.exc = exc
+
+    def get_password(self, service: str, username: str) -> str | None:
+        raise self.exc("reading")
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        raise self.exc(f"storing {password}")
+
+    def delete_password(self, service: str, username: str) -> None:
+        raise self.exc("deleting")
+
+
+def _dbus_error(text: str) -> BaseException:
+    from secretstorage.exceptions import SecretServiceNotAvailableException
+
+    return SecretServiceNotAvailableException(f"Could not connect to D-Bus: {text}\nTraceback follows")
+
+
+RAISES = {
+    "RuntimeError": lambda t: RuntimeError(t),
+    "KeyringError": lambda t: keyring.errors.KeyringError(t),
+    "KeyringLocked": lambda t: keyring.errors.KeyringLocked(t),
+    "InitError": lambda t: keyring.errors.InitError(t),
+    "PermissionError": lambda t: PermissionError(13, f"Permission denied: {t}"),
+    "OSError": lambda t: OSError(f"I/O error {t}"),
+    "dbus": _dbus_error,
+    "ValueError": lambda t: ValueError(t),
+    "multi-line": lambda t: RuntimeError(f"line one {t}\nline two\n\tline three"),
+}
+
+
+@pytest.fixture(params=sorted(RAISES))
+def raising_keyring(request: pytest.FixtureRequest) -> Iterator[str]:
     previous = keyring.get_keyring()
-    keyring.set_keyring(LockedKeyring())
+    keyring.set_keyring(RaisingKeyring(RAISES[request.param]))
     try:
-        with pytest.raises(BatonError, match="could not be read .*--key-env"):
-            Credentials(env={}).get(EP)
+        yield request.param
     finally:
         keyring.set_keyring(previous)
 
 
-@pytest.mark.parametrize("bad", ["", "   ", "two\nlines"])
-def test_bad_keys_are_refused(memory_keyring: MemoryKeyring, bad: str) -> None:
-    with pytest.raises(UsageError):
+def _one_usable_line(msg: str, env_var: str = "BATON_TEST_KEY") -> None:
+    assert msg.startswith("no usable keyring: ") and "\n" not in msg
+    assert f"set the env var {env_var} instead" in msg if env_var else "--key-env VAR" in msg
+
+
+def test_any_backend_exception_on_read_is_one_line_naming_the_env_var(raising_keyring: str) -> None:
+    with pytest.raises(NoKeyring) as ei:
+        Credentials(env={}).get(EP)
+    _one_usable_line(str(ei.value))
+    assert ei.value.__cause__ is None and ei.value.__suppress_context__
+    # the env var route still works while the keyring is broken
+    assert Credentials(env={"BATON_TEST_KEY": "sk-env-1234"}).get(EP) == "sk-env-1234"
+    assert Credentials(env={}).source(EP) == "none"
+    assert Credentials(env={}).get_stored("anything") is None
+    assert Credentials(env={}).secrets([EP]) == []
+
+
+def test_any_backend_exception_on_store_or_delete_is_one_line_without_the_key(raising_keyring: str) -> None:
+    secret = "sk-must-not-show-0123456789"
+    with pytest.raises(NoKeyring) as ei:
+        Credentials(env={}).set("openai", secret, key_env="BATON_TEST_KEY")
+    _one_usable_line(str(ei.value))
+    assert secret not in str(ei.value)
+    with pytest.raises(NoKeyring) as ei:
+        Credentials(env={}).set("other", secret)
+    _one_usable_line(str(ei.value), env_var="")
+    assert secret not in str(ei.value)
+    with pytest.raises(NoKeyring) as ei:
+        Credentials(env={}).delete("openai")
+    assert str(ei.value).startswith("no usable keyring: ") and "\n" not in str(ei.value)
+
+
+def test_a_real_secret_service_backend_without_a_bus_is_one_line(monkeypatch: pytest.MonkeyPatch,
+                                                                  tmp_path) -> None:
+    from keyring.backends import SecretService
+
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", f"unix:path={tmp_path}/no-bus-here")
+    previous = keyring.get_keyring()
+    keyring.set_keyring(SecretService.Keyring())
+    try:
+        with pytest.raises(NoKeyring) as ei:
+            Credentials(env={}).get(EP)
+        _one_usable_line(str(ei.value))
+        with pytest.raises(NoKeyring) as ei:
+            Credentials(env={}).set("openai", "sk-secret-service-1234", key_env="BATON_TEST_KEY")
+        _one_usable_line(str(ei.value))
+    finally:
+        keyring.set_keyring(previous)
+
+
+@pytest.mark.parametrize("bad", ["", "   ", "\n"])
+def test_empty_keys_are_refused(memory_keyring: MemoryKeyring, bad: str) -> None:
+    with pytest.raises(UsageError, match="empty"):
         Credentials(env={}).set("openai", bad)
     assert memory_keyring.store == {}
+
+
+@pytest.mark.parametrize("bad", ["two\nlines", "tab\there", "nul\x00x", "cr\rx", "esc\x1b[2J", "del\x7fx",
+                                 "c1\x85x", "sep\u2028x", "zw\u200bx", "caf\u00e9"])
+def test_bad_keys_are_refused_at_entry_without_echo(memory_keyring: MemoryKeyring, bad: str) -> None:
+    with pytest.raises(UsageError) as ei:
+        Credentials(env={}).set("openai", f"sk-{bad}-secretpart")
+    assert "secretpart" not in str(ei.value) and "\n" not in str(ei.value)
+    assert memory_keyring.store == {}
+
+
+@pytest.mark.parametrize("bad", ["\n", "\r", "\t", "\x00", "\x1b", "\x7f", "\x9b", "\u2029", "\u00e9"])
+def test_bad_keys_are_refused_at_use_naming_where_to_fix(memory_keyring: MemoryKeyring, bad: str) -> None:
+    key = f"sk-left-part{bad}right-part"
+    with pytest.raises(BadKey) as ei:
+        Credentials(env={"BATON_TEST_KEY": key}).get(EP)
+    msg = str(ei.value)
+    assert "env var BATON_TEST_KEY" in msg and "left-part" not in msg and "right-part" not in msg
+    assert "\n" not in msg and not isinstance(ei.value, UsageError)  # a broken environment: exit 1, not 2
+    memory_keyring.store[("baton", "openai")] = key  # put there by some other program
+    with pytest.raises(BadKey) as ei:
+        Credentials(env={}).get(EP)
+    msg = str(ei.value)
+    assert "keyring" in msg and "entry 'openai'" in msg and "baton keys set openai" in msg
+    assert "left-part" not in msg and "right-part" not in msg
+
+
+def test_outer_whitespace_of_an_env_key_is_not_a_control_character() -> None:
+    assert Credentials(env={"BATON_TEST_KEY": " sk-padded-1234\n"}).get(EP) == "sk-padded-1234"
+
+
+def test_secrets_lists_every_known_key(memory_keyring: MemoryKeyring) -> None:
+    memory_keyring.store[("baton", "openai")] = "sk-kr-1234"
+    other = Endpoint(name="lan", base_url="http://127.0.0.1:9/v1", model="m", key_env="LAN_KEY")
+    creds = Credentials(env={"BATON_TEST_KEY": "sk-env-5678", "LAN_KEY": "sk-lan-9999"})
+    assert sorted(creds.secrets([EP, other])) == ["sk-env-5678", "sk-kr-1234", "sk-lan-9999"]
 
 
 def test_a_plain_file_keyring_is_refused_for_storing(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,7 +1,8 @@
 """`baton keys`: store or remove an endpoint's API key in the OS keyring.
 
 The key is read from a hidden prompt (on a terminal) or from stdin, never from the command line,
-and is never printed, logged or written to the config file.
+and is never printed, logged or written to the config file. A key with a control character (a line
+break, CR, tab, NUL...) is refused without being echoed; so is stdin that is not UTF-8.
 """
 
 from __future__ import annotations
@@ -45,25 +46,41 @@ def _credentials(ctx: Any) -> Any:
 
 
 def _read_key(name: str) -> str:
+    """The key from a hidden prompt (terminal) or stdin: one line, valid UTF-8, never echoed in an error."""
     if sys.stdin is not None and sys.stdin.isatty():
-        return getpass.getpass(f"API key for {name} (input hidden): ")
-    data = sys.stdin.read() if sys.stdin is not None else ""
-    lines = [ln.strip() for ln in data.splitlines() if ln.strip()]
+        try:
+            return getpass.getpass(f"API key for {name} (input hidden): ")
+        except (EOFError, KeyboardInterrupt):
+            raise UsageError(f"no key was given for '{name}'; nothing was stored") from None
+    if sys.stdin is None:
+        return ""
+    raw = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read()
+    if isinstance(raw, bytes):
+        try:
+            data = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise UsageError("the key on stdin is not valid UTF-8 text; pipe the key alone "
+                             "(e.g. `printenv VAR | baton keys set NAME`)") from None
+    else:
+        data = raw
+    data = data.strip("\r\n")
+    lines = [ln.strip() for ln in data.split("\n") if ln.strip()]
     if len(lines) > 1:
         raise UsageError("stdin held more than one line; pipe the key alone (e.g. `printenv VAR | baton keys set NAME`)")
     return lines[0] if lines else ""
 
 
 def run_set(args: argparse.Namespace, ctx: Any) -> int:
-    known = {e.name for e in ctx.settings.endpoints}
+    endpoints = {e.name: e for e in ctx.settings.endpoints}
     key = _read_key(args.name)
     if not key:
         raise UsageError(f"no key was given for '{args.name}'; nothing was stored")
-    _credentials(ctx).set(args.name, key)
+    ep = endpoints.get(args.name)
+    _credentials(ctx).set(args.name, key, key_env=ep.key_env if ep is not None else "")
     if args.json:
-        print(json.dumps({"stored": args.name, "endpoint_exists": args.name in known}))
+        print(json.dumps({"stored": args.name, "endpoint_exists": ep is not None}))
     print(f"baton: stored the key for {args.name} in the OS keyring", file=sys.stderr)
-    if args.name not in known:
+    if ep is None:
         print(f"baton: note: there is no endpoint named {args.name} yet; add it with "
               f"`baton endpoints add {args.name} --base-url URL --model MODEL`", file=sys.stderr)
     return 0
