@@ -38,11 +38,12 @@ class ScriptedResult:
     text: str
     finish_reason: str = "stop"
     usage: Usage = field(default_factory=lambda: Usage(3, 2))
+    energy: dict[str, Any] = field(default_factory=lambda: {"total_j": 1.5, "measured_j": 0.0, "estimated_j": 1.5})
 
     def receipt(self) -> dict[str, Any]:
         return {"text": self.text, "thread_id": "t1", "message_id": "m1",
                 "route": {"tier": "local", "model": "tiny", "endpoint": None, "escalated": False, "reason": "r"},
-                "energy": {"total_j": 1.5, "measured_j": 0.0, "estimated_j": 1.5}, "cost": {"usd": 0.0},
+                "energy": self.energy, "cost": {"usd": 0.0},
                 "timing": {"total_s": 0.1}, "finish_reason": self.finish_reason}
 
 
@@ -58,6 +59,8 @@ class ScriptedService:
         self.endless = False
         self.raise_: BaseException | None = None
         self.outcomes: list[str] = []  # "done" | "cancelled", per finished call
+        self.words = ("a", " b", " c")
+        self.energy: dict[str, Any] | None = None
         self.settings = SimpleNamespace(endpoints=[SimpleNamespace(name="lan-box", model="big")])
 
     def models(self) -> list[Any]:
@@ -79,12 +82,15 @@ class ScriptedService:
                 on_text("w ")
                 words.append("w ")
             cancel.wait(0.01)
-        for w in ("a", " b", " c"):
+        for w in self.words:
             words.append(w)
             if on_text is not None:
                 on_text(w)
         self.outcomes.append("done")
-        return ScriptedResult("".join(words))
+        result = ScriptedResult("".join(words))
+        if self.energy is not None:
+            result.energy = self.energy
+        return result
 
 
 @pytest.fixture()
@@ -273,6 +279,23 @@ def test_stream_sends_text_then_receipt_then_done(srv: InProcess, svc: ScriptedS
     assert "".join(d["choices"][0]["delta"].get("content", "") for d in docs if d["choices"]) == "a b c"
     assert docs[-2]["baton"]["text"] == "a b c" and docs[-2]["choices"][0]["finish_reason"] == "stop"
     assert docs[-1]["choices"] == [] and docs[-1]["usage"]["total_tokens"] == 5
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_odd_answers_still_render(srv: InProcess, svc: ScriptedService, stream: bool) -> None:
+    svc.words = ("ok", " \ud800", " \x00end")  # a model can emit a lone surrogate or a NUL
+    svc.energy = {"total_j": float("nan"), "measured_j": None, "estimated_j": float("inf")}
+    r = post_json(srv.port, srv.token, {"messages": USER, "stream": stream})
+    assert r.status == 200
+    if stream:
+        docs = [json.loads(e[6:]) for e in r.body.decode().split("\n\n") if e.startswith("data: {")]
+        text = "".join(d["choices"][0]["delta"].get("content", "") for d in docs if d["choices"])
+        energy = docs[-1]["baton"]["energy"]
+    else:
+        doc = r.json()
+        text, energy = doc["choices"][0]["message"]["content"], doc["baton"]["energy"]
+        assert r.headers["x-baton-energy-j"] == "unavailable" == r.headers["x-baton-energy-measured-j"]
+    assert text == "ok \ud800 \x00end" and energy == {"total_j": None, "measured_j": None, "estimated_j": None}
 
 
 def test_a_full_queue_answers_429_with_retry_after(srv: InProcess, svc: ScriptedService) -> None:

@@ -42,6 +42,7 @@ from baton.commands.serve_protocol import (
     receipt_headers,
     resolve_model,
     resolve_model_id,
+    to_json_bytes,
 )
 from baton.core.errors import BatonError
 
@@ -64,9 +65,16 @@ class ServeConfig:
     max_body_bytes: int = MAX_BODY_BYTES
 
 
+class SafeJSONResponse(JSONResponse):
+    """JSON that never fails to render: non-finite numbers become null, lone surrogates their escapes."""
+
+    def render(self, content: Any) -> bytes:
+        return to_json_bytes(content)
+
+
 def error_response(err: ApiError) -> JSONResponse:
     """An OpenAI error body with the error's status and headers."""
-    return JSONResponse(err.body(), status_code=err.status, headers=err.headers)
+    return SafeJSONResponse(err.body(), status_code=err.status, headers=err.headers)
 
 
 def host_name(header: str) -> str:
@@ -180,7 +188,7 @@ async def _read_json(request: Request, limit: int) -> Any:
 
 
 def _sse(doc: Any) -> bytes:
-    return b"data: " + json.dumps(doc, ensure_ascii=False).encode("utf-8") + b"\n\n"
+    return b"data: " + to_json_bytes(doc) + b"\n\n"
 
 
 class _EventStream:
@@ -242,14 +250,14 @@ def build_app(service: Any, config: ServeConfig, dispatcher: Dispatcher | None =
         local = await run_in_threadpool(catalog.local_ids)
         now = int(time.time())
         ids = ["baton", "baton-local", "baton-cloud", *local, *catalog.endpoint_names()]
-        return JSONResponse({"object": "list", "data": [
+        return SafeJSONResponse({"object": "list", "data": [
             {"id": i, "object": "model", "created": now, "owned_by": "baton"} for i in dict.fromkeys(ids)]})
 
     async def get_model(request: Request) -> Response:
         wanted = request.path_params["model"]
         local = await run_in_threadpool(catalog.local_ids)
         resolve_model_id(wanted, local, catalog.endpoint_names())
-        return JSONResponse({"id": wanted, "object": "model", "created": int(time.time()), "owned_by": "baton"})
+        return SafeJSONResponse({"id": wanted, "object": "model", "created": int(time.time()), "owned_by": "baton"})
 
     def submit(req: ChatRequest, cancel: threading.Event, approve: Any, on_text: Any = None,
                push: Callable[[tuple[str, Any]], None] | None = None) -> Any:
@@ -294,7 +302,7 @@ def build_app(service: Any, config: ServeConfig, dispatcher: Dispatcher | None =
             raise api_error_for(err, req.thread_id is not None)
         result = answer.result()
         doc = completion_doc(result, req.model_arg)
-        return JSONResponse(doc, headers=receipt_headers(doc["baton"]))
+        return SafeJSONResponse(doc, headers=receipt_headers(doc["baton"]))
 
     async def stream(request: Request, req: ChatRequest, cancel: threading.Event, approve: Any) -> Any:
         loop = asyncio.get_running_loop()

@@ -21,6 +21,7 @@ never ignored):
 
 from __future__ import annotations
 
+import json
 import math
 import time
 import uuid
@@ -362,23 +363,44 @@ class ChunkMaker:
                 "choices": [], "usage": usage_doc(usage)}
 
 
+def to_json_bytes(doc: Any) -> bytes:
+    """``doc`` as UTF-8 JSON that any client can parse: a non-finite number becomes ``null`` and a lone
+    surrogate in a string is written as its ``\\uXXXX`` escape."""
+    return json.dumps(_finite(doc), ensure_ascii=False).encode("utf-8", "backslashreplace")
+
+
+def _finite(v: Any) -> Any:
+    if isinstance(v, float):
+        return v if math.isfinite(v) else None
+    if isinstance(v, dict):
+        return {k: _finite(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_finite(x) for x in v]
+    return v
+
+
 def receipt_headers(receipt: dict[str, Any]) -> dict[str, str]:
-    """The receipt as ``X-Baton-*`` headers (printable ASCII, at most 300 characters each)."""
-    route, energy = receipt.get("route", {}), receipt.get("energy", {})
+    """The receipt as ``X-Baton-*`` headers (printable ASCII, at most 300 characters each; a figure the
+    receipt lacks is ``unavailable``)."""
+    route, energy = receipt.get("route") or {}, receipt.get("energy") or {}
 
     def clean(v: Any) -> str:
         return "".join(c if 32 <= ord(c) < 127 else "?" for c in str(v))[:300]
+
+    def num(v: Any, digits: int) -> str:
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+        return f"{v:.{digits}f}" if ok else "unavailable"
 
     return {
         "X-Baton-Tier": clean(route.get("tier", "")), "X-Baton-Model": clean(route.get("model", "")),
         "X-Baton-Endpoint": clean(route.get("endpoint") or ""),
         "X-Baton-Escalated": "true" if route.get("escalated") else "false",
         "X-Baton-Reason": clean(route.get("reason", "")),
-        "X-Baton-Energy-J": f"{energy.get('total_j', 0.0):.4f}",
-        "X-Baton-Energy-Measured-J": f"{energy.get('measured_j', 0.0):.4f}",
-        "X-Baton-Energy-Estimated-J": f"{energy.get('estimated_j', 0.0):.4f}",
-        "X-Baton-Cost-USD": f"{receipt.get('cost', {}).get('usd', 0.0):.6f}",
+        "X-Baton-Energy-J": num(energy.get("total_j"), 4),
+        "X-Baton-Energy-Measured-J": num(energy.get("measured_j"), 4),
+        "X-Baton-Energy-Estimated-J": num(energy.get("estimated_j"), 4),
+        "X-Baton-Cost-USD": num((receipt.get("cost") or {}).get("usd"), 6),
         "X-Baton-Thread-Id": clean(receipt.get("thread_id", "")),
         "X-Baton-Message-Id": clean(receipt.get("message_id", "")),
-        "X-Baton-Total-S": f"{receipt.get('timing', {}).get('total_s', 0.0):.3f}",
+        "X-Baton-Total-S": num((receipt.get("timing") or {}).get("total_s"), 3),
     }
