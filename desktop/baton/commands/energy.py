@@ -40,7 +40,8 @@ def run_probe(args: argparse.Namespace, ctx: Any) -> int:
             with Store(ctx.paths.db_file) as store:  # later receipts subtract this baseline (net_j)
                 save_idle(store, meter)
         report = meter.probe()
-        scopes = {ch.sensor.scope: ch.sensor.source for ch in meter.channels if not ch.sensor.cross_check}
+        scopes = {ch.sensor.scope: ch.sensor.source for ch in meter.counted_channels()
+                  if not ch.sensor.cross_check}
     if args.json:
         json.dump(report, sys.stdout)
         sys.stdout.write("\n")

@@ -26,6 +26,10 @@ ASSUMED_W = 50.0
 
 @dataclass(frozen=True)
 class ChannelState:
+    """One read of a channel. Units: s (``t``: time.monotonic()), J. The counts are cumulative since
+    the channel was made: two states taken apart say what happened between them. ``covered_s`` is
+    the time (s) the energy total accounts for: it stops growing while reads fail or are refused."""
+
     t: float
     energy_j: float
     wraps: int = 0
@@ -36,9 +40,13 @@ class ChannelState:
     reads: int = 0
     last_change_t: float | None = None
     problem: str = ""
+    covered_s: float = 0.0
 
 
 class Channel:
+    """One sensor behind a lock, turned into a running energy total (J). ``stuck`` holds the reason
+    when the meter found the sensor's counter frozen (None while it moves)."""
+
     def __init__(self, sensor: Sensor, clock: Callable[[], float] = time.monotonic) -> None:
         self.sensor = sensor
         self._clock = clock
@@ -50,7 +58,9 @@ class Channel:
         self._max_seen_w = 0.0
         self._counts = {"wraps": 0, "bad": 0, "errors": 0, "resyncs": 0, "not_ready": 0, "reads": 0}
         self._problem = ""
+        self._covered_s = 0.0
         self.last_power_w: float | None = None
+        self.stuck: str | None = None
 
     @property
     def is_counter(self) -> bool:
@@ -103,7 +113,8 @@ class Channel:
             return self._state(self._clock())
 
     def _state(self, now: float) -> ChannelState:
-        return ChannelState(now, self._energy_j, last_change_t=self._last_change_t, problem=self._problem, **self._counts)
+        return ChannelState(now, self._energy_j, last_change_t=self._last_change_t, problem=self._problem,
+                            covered_s=self._covered_s, **self._counts)
 
     def _rebase(self, value: float, now: float) -> None:
         self._last_value, self._last_t = value, now
@@ -144,6 +155,7 @@ class Channel:
         if wrapped:
             self._counts["wraps"] += 1
         self._energy_j += delta
+        self._covered_s += max(dt, 0.0)
         if delta > 0:
             self._last_change_t = now
         if dt > 0:
@@ -162,6 +174,7 @@ class Channel:
             dt = now - last_t
             if dt <= POWER_MAX_GAP_S:
                 self._energy_j += 0.5 * (last + watts) * max(dt, 0.0)
+                self._covered_s += max(dt, 0.0)
             else:
                 self._counts["resyncs"] += 1
                 self._problem = f"no power reading for {dt:.1f} s: gap not integrated"

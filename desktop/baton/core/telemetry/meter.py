@@ -15,7 +15,6 @@ in here raises out of a request: sensor trouble becomes a flag on the part.
 from __future__ import annotations
 
 import os
-import sys
 import threading
 import time
 from collections import defaultdict
@@ -24,19 +23,27 @@ from pathlib import Path
 from typing import Any
 
 from baton.core.telemetry.channel import Channel, ChannelState
-from baton.core.telemetry.estimate import LOAD_BASES, CpuEstimate
-from baton.core.telemetry.hwmon import AmdGpuSensor, discover_amd_gpus, discover_batteries
+from baton.core.telemetry.discovery import discover_sensors
+from baton.core.telemetry.estimate import CpuEstimate
+from baton.core.telemetry.hwmon import AmdGpuSensor
 from baton.core.telemetry.memory import MemoryReader
-from baton.core.telemetry.nvml import NvmlGpu, NvmlSession, discover_nvml
+from baton.core.telemetry.nvml import NvmlGpu, NvmlSession
 from baton.core.telemetry.poller import Poller
-from baton.core.telemetry.rapl import discover_rapl
+from baton.core.telemetry.sampler import Sampler
 from baton.core.telemetry.sensors import NullSensor, Opener, Sensor, read_text
-from baton.core.types import EnergyPart, Measurement
+from baton.core.telemetry.window import Composer, judge_stuck
+from baton.core.types import Measurement
 from baton.paths import sysfs_root as env_sysfs_root
+
+# How often power sensors (integrated by polling) are read while a window is open, unless the
+# sensor asks for its own rate (``Sensor.poll_hz``). DESIGN.md: 10-20 Hz.
+DEFAULT_POWER_HZ = 20.0
 
 
 @dataclass
 class IdleBaseline:
+    """Idle power per sensor name (W), measured with the model loaded and nothing running."""
+
     watts_by_sensor: dict[str, float]
     measured_at: float  # time.time(), so that it can be saved and reloaded by the caller
     duration_s: float
@@ -75,11 +82,16 @@ class Window:
 
 
 class EnergyMeter:
+    """Measures energy per request over every source this machine has (see the module docstring).
+
+    ``channels``: the sources counted in a receipt; ``fallbacks``: the CPU estimate, read alongside a
+    measured CPU source and used only where that source is frozen or drops out. Units: J, W, s."""
+
     def __init__(
         self,
         sensors: list[Sensor],
         notes: list[str] | None = None,
-        power_hz: float = 20.0,
+        power_hz: float = DEFAULT_POWER_HZ,
         nvml_session: NvmlSession | None = None,
         sample_hz: float = 4.0,
         history_s: float = 300.0,
@@ -88,7 +100,9 @@ class EnergyMeter:
         self.notes = list(notes or [])
         self._nvml_session = nvml_session
         self.channels = [Channel(s) for s in self._choose(self.sensors)]
-        self._poller = Poller(self.channels, power_hz)
+        chosen = {id(ch.sensor) for ch in self.channels}
+        self.fallbacks = [Channel(s) for s in self.sensors if isinstance(s, CpuEstimate) and id(s) not in chosen]
+        self._poller = Poller([*self.channels, *self.fallbacks], power_hz)
         self._idle: IdleBaseline | None = None
         self._memory: MemoryReader | None = None
         self._sampler: Any = None
@@ -106,30 +120,17 @@ class EnergyMeter:
         opener: Opener = read_text,
         use_nvml: bool = True,
     ) -> "EnergyMeter":
-        """Every source this machine has. ``nvml`` injects a module with pynvml's API (tests);
-        ``use_nvml=False`` skips NVML entirely."""
+        """Every source this machine has (``discovery.discover_sensors``), configured from
+        ``settings.telemetry`` (``cpu_tdp_w``, ``cpu_load_basis``, ``sample_hz``; None: defaults).
+        ``nvml`` injects a module with pynvml's API (tests); ``use_nvml=False`` skips NVML entirely."""
         root = Path(sysfs_root) if sysfs_root is not None else env_sysfs_root()
-        tdp_w = float(getattr(telemetry_settings, "cpu_tdp_w", 0.0) or 0.0)
-        basis = str(getattr(telemetry_settings, "cpu_load_basis", "process") or "process")
-        power_hz = float(getattr(telemetry_settings, "power_poll_hz", 20.0) or 20.0)
-        rapl, notes = discover_rapl(root, opener)
-        if basis not in LOAD_BASES:
-            notes.append(f"telemetry.cpu_load_basis '{basis}' is not one of {', '.join(LOAD_BASES)}: using process")
-            basis = "process"
-        session = NvmlSession(nvml) if use_nvml else None
-        gpus = discover_nvml(session) if session else []
-        sensors = [*rapl, *gpus, *discover_amd_gpus(root, opener), *discover_batteries(root, opener)]
-        if sys.platform == "darwin":
-            from baton.core.telemetry.macos import MacBattery
-
-            sensors = [s for s in sensors if not (isinstance(s, NullSensor) and s.scope == "system_dc")]
-            mac_battery = MacBattery()
-            ok, reason = mac_battery.is_available()
-            has_battery = ok or "charger" in reason  # a laptop on its charger may be unplugged later
-            sensors.append(mac_battery if has_battery else NullSensor("battery", "system_dc", reason, "battery_gauge"))
-        sensors.append(CpuEstimate.from_settings(tdp_w, basis))
+        found = discover_sensors(
+            root, opener, nvml=nvml, use_nvml=use_nvml,
+            cpu_tdp_w=float(getattr(telemetry_settings, "cpu_tdp_w", 0.0) or 0.0),
+            cpu_load_basis=str(getattr(telemetry_settings, "cpu_load_basis", "process") or "process"),
+        )
         sample_hz = float(getattr(telemetry_settings, "sample_hz", 4.0) or 4.0)
-        return cls(sensors, notes, power_hz=power_hz, nvml_session=session, sample_hz=sample_hz)
+        return cls(found.sensors, found.notes, nvml_session=found.nvml_session, sample_hz=sample_hz)
 
     @staticmethod
     def _choose(sensors: list[Sensor]) -> list[Sensor]:
@@ -151,7 +152,21 @@ class EnergyMeter:
         return Window(self)
 
     def _read_all(self) -> dict[int, ChannelState]:
-        return {id(ch): ch.read() for ch in self.channels}
+        return {id(ch): ch.read() for ch in (*self.channels, *self.fallbacks)}
+
+    def counted_channels(self) -> list[Channel]:
+        """The channels a receipt counts now: every chosen source except a frozen one, whose scope's
+        fallback (the CPU estimate) stands in for it."""
+        out: list[Channel] = []
+        fallback = {ch.sensor.scope: ch for ch in self.fallbacks}
+        for ch in self.channels:
+            if ch.stuck is None:
+                out.append(ch)
+            else:
+                fb = fallback.pop(ch.sensor.scope, None)
+                if fb is not None:
+                    out.append(fb)
+        return out
 
     def _measurement(
         self,
@@ -159,80 +174,8 @@ class EnergyMeter:
         first: dict[int, ChannelState] | None,
         end: dict[int, ChannelState],
     ) -> Measurement:
-        duration_s = max(0.0, max((s.t for s in end.values()), default=0.0) - min((s.t for s in begin.values()), default=0.0))
-        groups: dict[tuple[str, str, bool], list[Channel]] = defaultdict(list)
-        for ch in self.channels:
-            groups[(ch.sensor.scope, ch.sensor.source, ch.sensor.cross_check)].append(ch)
-        parts: list[EnergyPart] = []
-        cross: list[EnergyPart] = []
-        for (scope, source, is_cross), chans in groups.items():
-            part = self._part(scope, source, chans, begin, first, end, duration_s)
-            if part is not None:
-                (cross if is_cross else parts).append(part)
-        return Measurement(parts=parts, duration_s=duration_s, cross_checks=cross)
-
-    def _part(
-        self,
-        scope: str,
-        source: str,
-        chans: list[Channel],
-        begin: dict[int, ChannelState],
-        first: dict[int, ChannelState] | None,
-        end: dict[int, ChannelState],
-        duration_s: float,
-    ) -> EnergyPart | None:
-        gross = prefill = 0.0
-        flags: list[str] = []
-        notes: list[str] = []
-        idle_w: float | None = 0.0
-        usable = False
-        for ch in chans:
-            b, e = begin[id(ch)], end[id(ch)]
-            gross += e.energy_j - b.energy_j
-            if first is not None:
-                prefill += first[id(ch)].energy_j - b.energy_j
-            new = {k: getattr(e, k) - getattr(b, k) for k in ("wraps", "bad", "errors", "resyncs", "not_ready", "reads")}
-            usable = usable or new["not_ready"] < new["reads"]
-            sensor = ch.sensor
-            if duration_s < sensor.update_period_s:
-                _add(flags, "short_window")
-                notes.append(f"window {duration_s:.2f} s is shorter than the {sensor.update_period_s:g} s update period")
-            if new["wraps"]:
-                _add(flags, "wrap")
-                notes.append(f"counter wrapped {new['wraps']}x (unwrapped)")
-            if new["bad"]:
-                _add(flags, "bad_data")
-                notes.append(f"{new['bad']} bad reading(s) skipped: {e.problem}")
-            if new["errors"] or new["resyncs"] or (new["not_ready"] and new["not_ready"] < new["reads"]):
-                _add(flags, "stale")
-                notes.append(f"some reads missing: {e.problem}")
-            elif sensor.stale_after_s is not None and e.last_change_t is not None:
-                unchanged_s = e.t - e.last_change_t
-                if unchanged_s > sensor.stale_after_s and duration_s > sensor.stale_after_s:
-                    _add(flags, "stale")
-                    notes.append(f"value has not changed for {unchanged_s:.1f} s")
-            baseline = self._idle.watts_by_sensor.get(sensor.name) if self._idle else None
-            idle_w = None if baseline is None or idle_w is None else idle_w + baseline
-        if not usable:
-            return None  # e.g. a battery on the charger for the whole window: nothing to report
-        net: float | None = None
-        if idle_w is not None and self._idle is not None:
-            net = gross - idle_w * duration_s
-            notes.append(f"net = gross - idle {idle_w:.2f} W x {duration_s:.2f} s")
-            if net < 0:
-                net = 0.0
-                notes.append("net below idle: shown as 0")
-        described = "; ".join(dict.fromkeys(ch.sensor.describe() for ch in chans))
-        return EnergyPart(
-            scope=scope,
-            source=source,
-            energy_j=gross,
-            note="; ".join([described, *notes]),
-            prefill_j=prefill if first is not None else None,
-            decode_j=(gross - prefill) if first is not None else None,
-            net_j=net,
-            flags=flags,
-        )
+        idle = self._idle.watts_by_sensor if self._idle is not None else None
+        return Composer(self.channels, self.fallbacks, idle).measurement(begin, first, end)
 
     # ---- idle baseline -----------------------------------------------------------------------
     def measure_idle(self, duration_s: float = 2.0) -> dict[str, float] | None:
@@ -248,8 +191,11 @@ class EnergyMeter:
         finally:
             self._poller.release()
         watts: dict[str, float] = {}
-        for ch in self.channels:
+        for ch in (*self.channels, *self.fallbacks):
             b, e = begin[id(ch)], end[id(ch)]
+            judge_stuck(ch, b, e)
+            if ch.stuck is not None:
+                continue
             dt = e.t - b.t
             clean = e.errors == b.errors and e.bad == b.bad and e.resyncs == b.resyncs and e.not_ready == b.not_ready
             if dt > 0 and clean:
@@ -280,7 +226,7 @@ class EnergyMeter:
         if self._idle is None:
             return None
         out: dict[str, float] = defaultdict(float)
-        for ch in self.channels:
+        for ch in self.counted_channels():
             w = self._idle.watts_by_sensor.get(ch.sensor.name)
             if w is not None:
                 out[ch.sensor.scope] += w
@@ -290,7 +236,8 @@ class EnergyMeter:
         """Total idle power over the parts that count (cross-checks left out)."""
         if self._idle is None:
             return None
-        vals = [self._idle.watts_by_sensor.get(ch.sensor.name) for ch in self.channels if not ch.sensor.cross_check]
+        vals = [self._idle.watts_by_sensor.get(ch.sensor.name) for ch in self.counted_channels()
+                if not ch.sensor.cross_check]
         if not vals or any(v is None for v in vals):
             return None
         return float(sum(v for v in vals if v is not None))
@@ -299,7 +246,7 @@ class EnergyMeter:
     def probe(self, sample_s: float = 0.3) -> dict[str, Any]:
         """CONTRACT ``baton energy probe --json``: every source, whether it can be read and why not,
         and its power now (over ``sample_s``)."""
-        probe_channels = {id(ch.sensor): ch for ch in self.channels}
+        probe_channels = {id(ch.sensor): ch for ch in (*self.channels, *self.fallbacks)}
         extra = {}
         for s in self.sensors:
             if id(s) not in probe_channels and not isinstance(s, NullSensor) and s.is_available()[0]:
@@ -308,18 +255,25 @@ class EnergyMeter:
         before = {id(ch): ch.read() for ch in everything}
         time.sleep(max(0.05, sample_s))
         after = {id(ch): ch.read() for ch in everything}
+        for ch in everything:
+            judge_stuck(ch, before[id(ch)], after[id(ch)])
+        counted = {id(ch.sensor) for ch in self.counted_channels()}
         sources = []
         for s in self.sensors:
             available, reason = s.is_available()
             ch = probe_channels.get(id(s)) or extra.get(id(s))
+            if available and ch is not None and ch.stuck is not None:
+                available, reason = False, ch.stuck
             power_w = None
             if available and ch is not None:
                 b, a = before[id(ch)], after[id(ch)]
                 if a.t > b.t and a.bad == b.bad and a.errors == b.errors:
                     power_w = round((a.energy_j - b.energy_j) / (a.t - b.t), 3)
-            used = id(s) in probe_channels and available
+            used = id(s) in counted and available
             if available and not used:
                 reason += "; not used: a measured source covers this scope"
+            if used and isinstance(s, CpuEstimate) and id(s) not in {id(c.sensor) for c in self.channels}:
+                reason += "; stands in for a measured source that is not moving"
             sources.append(
                 {
                     "name": s.name,
@@ -336,7 +290,7 @@ class EnergyMeter:
         return {"sources": sources, "idle_power_w": None if idle is None else round(idle, 3), "notes": list(self.notes)}
 
     def read_power(self) -> dict[int, ChannelState]:
-        """Fresh states of every channel (the sampler turns two of these into watts)."""
+        """Fresh states of every channel, fallbacks included (the sampler turns two into watts)."""
         return self._read_all()
 
     def memory(self) -> dict[str, int | None]:
@@ -372,8 +326,6 @@ class EnergyMeter:
         """The GUI's ``Sampler`` over this meter, created and started on first access (at
         ``telemetry.sample_hz``); ``close()`` stops it. A CLI run that never asks starts no thread."""
         if self._sampler is None and not self._closed:
-            from baton.core.telemetry.sampler import Sampler
-
             self._sampler = Sampler(self, hz=self.sample_hz, history_s=self.history_s).start()
         return self._sampler
 
@@ -397,11 +349,6 @@ class EnergyMeter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _add(flags: list[str], flag: str) -> None:
-    if flag not in flags:
-        flags.append(flag)
 
 
 __all__ = ["EnergyMeter", "IdleBaseline", "Window"]

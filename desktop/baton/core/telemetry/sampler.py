@@ -11,14 +11,27 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from baton.core.telemetry.meter import EnergyMeter
+from baton.core.telemetry.channel import Channel, ChannelState
+from baton.core.telemetry.window import judge_stuck
+
+
+class PowerSource(Protocol):
+    """What the sampler reads (``EnergyMeter`` is one): channel states keyed by ``id(channel)``, the
+    channels counted now, and memory figures (bytes)."""
+
+    def read_power(self) -> dict[int, ChannelState]: ...
+
+    def counted_channels(self) -> list[Channel]: ...
+
+    def memory(self) -> dict[str, int | None]: ...
 
 
 @dataclass(frozen=True)
 class Sample:
+    """One tick: watts per scope (W), RSS (bytes), VRAM (bytes or None), at ``t`` (monotonic s)."""
+
     t: float  # time.monotonic() seconds
     watts: tuple[tuple[str, float], ...]  # (scope, watts) pairs; immutable so copies are cheap
     rss_bytes: int
@@ -32,7 +45,9 @@ class Sample:
 
 
 class Sampler:
-    def __init__(self, meter: "EnergyMeter", hz: float = 4.0, history_s: float = 300.0) -> None:
+    """The background thread; ``hz`` samples per second, ``history_s`` seconds kept."""
+
+    def __init__(self, meter: PowerSource, hz: float = 4.0, history_s: float = 300.0) -> None:
         if hz <= 0 or history_s <= 0:
             raise ValueError("hz and history_s must be positive")
         self._meter = meter
@@ -93,12 +108,11 @@ class Sampler:
 
     def sources(self) -> dict[str, str]:
         """The source label behind each scope's line (a plot legend must show it)."""
-        return {ch.sensor.scope: ch.sensor.source for ch in self._meter.channels}
+        return {ch.sensor.scope: ch.sensor.source for ch in self._meter.counted_channels()}
 
     # ---- the thread --------------------------------------------------------------------------
     def _run(self) -> None:
         prev = self._meter.read_power()
-        labels = tuple(self.sources().items())
         next_t = time.monotonic() + self.period_s
         while not self._stop.wait(max(0.0, next_t - time.monotonic())):
             cpu0 = time.thread_time()
@@ -108,9 +122,11 @@ class Sampler:
             try:
                 cur = self._meter.read_power()
                 watts: dict[str, float] = {}
-                for ch in self._meter.channels:
+                for ch in self._meter.counted_channels():
                     b, e = prev.get(id(ch)), cur.get(id(ch))
                     if b is None or e is None or e.t <= b.t:
+                        continue
+                    if judge_stuck(ch, b, e):  # a frozen counter is not 0 W: its fallback takes over next tick
                         continue
                     scope = ch.sensor.scope
                     watts[scope] = watts.get(scope, 0.0) + (e.energy_j - b.energy_j) / (e.t - b.t)
@@ -122,7 +138,7 @@ class Sampler:
                     rss_mapped_bytes=int(mem["rss_mapped_bytes"] or 0),
                     rss_private_bytes=int(mem["rss_private_bytes"] or 0),
                     vram_bytes=mem.get("vram_bytes"),
-                    sources=labels,
+                    sources=tuple(self.sources().items()),
                 )
                 with self._lock:
                     self._ring.append(sample)
