@@ -30,6 +30,9 @@ class ScriptedServer:
     def _handle(self, request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content or b"{}")
         self.requests.append(body)
+        return self._handle_scripted(body)
+
+    def _handle_scripted(self, body: dict[str, Any]) -> httpx.Response:
         answer = self.answers.popleft() if self.answers else "ok"
         if isinstance(answer, int):
             return httpx.Response(answer, json={"error": {"message": f"scripted failure {answer}",
@@ -61,3 +64,23 @@ class NoKeys:
 
     def get(self, endpoint: Any) -> None:
         return None
+
+
+class EngineServer(ScriptedServer):
+    """Like ``ScriptedServer``, but each answer is streamed from ``engine.stream`` (a FakeEngine), so tests that
+    script a local and a remote engine the same way can keep doing so; the engine records what it was sent."""
+
+    def __init__(self, engine: Any) -> None:
+        super().__init__()
+        self.engine = engine
+
+    def _handle(self, request: httpx.Request) -> httpx.Response:
+        from baton.core.types import ChatMessage, GenerationRequest
+
+        body = json.loads(request.content or b"{}")
+        self.requests.append(body)
+        req = GenerationRequest([ChatMessage(m["role"], m["content"]) for m in body.get("messages", [])],
+                                max_tokens=int(body.get("max_tokens") or 512))
+        text = "".join(chunk.text for chunk in self.engine.stream(req, None))
+        self.answers.appendleft(text)
+        return self._handle_scripted(body)

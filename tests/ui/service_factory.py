@@ -1,6 +1,6 @@
 """The service the UI tests drive: the real BatonService pipeline with the real Store, EnergyMeter,
-Router and cloud tiers (privacy gate, pricing, energy estimate), where FakeEngines stand in for the
-local model and for the remote endpoint's transport, to isolate the UI layer.
+Router and cloud tiers (privacy gate, client, pricing, energy estimate), where FakeEngines stand in for the
+local model and answer behind the remote endpoint's HTTP transport, to isolate the UI layer.
 
 Whether an answer escalates is set through the real routing threshold: 1.0 escalates every local
 answer, 0.0 keeps every one, whatever the calibration says about a scripted answer."""
@@ -12,21 +12,12 @@ from typing import Any
 
 
 def _cloud_tiers(settings: Any, cloud_engine: Any) -> Any:
-    from baton.core.cloud.client import CloudClient
-    from baton.core.cloud.tiers import CloudTiers, RemoteTier
+    """The real cloud tiers and client; the endpoint's HTTP transport answers from ``cloud_engine``."""
+    from baton.core.cloud.tiers import CloudTiers
 
-    class FakeTransportClient(CloudClient):
-        """The real client's offline guard, prices and energy estimate; the answer comes from a FakeEngine."""
+    from tests.helpers.openai_transport import EngineServer
 
-        def stream(self, request: Any, cancel: Any = None) -> Any:
-            self._guard()
-            return cloud_engine.stream(request, cancel)
-
-    class FakeTransportTiers(CloudTiers):
-        def client(self, endpoint: Any) -> Any:
-            return RemoteTier(endpoint, FakeTransportClient(endpoint, None, offline=self.settings.is_offline))
-
-    return FakeTransportTiers(settings)
+    return CloudTiers(settings, transport=EngineServer(cloud_engine).transport)
 
 
 def make_service(paths: Any, settings: Any, engine: Any, cloud_engine: Any, escalate_after: bool = False) -> Any:

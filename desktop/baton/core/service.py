@@ -363,6 +363,12 @@ class BatonService:
         """Run ``tier`` on ``turn``, persist the answer as it streams, and (auto mode, local answer) let stage two
         of the router decide whether to climb to the next tier."""
         assert turn.thread_id is not None and turn.question_id is not None
+        if tier.kind == "cloud":
+            try:  # the gate and the user's approval come before anything is written or sent
+                tier.prepare(turn)
+            except PolicyError as e:
+                self.store.add_gate_findings(turn.thread_id, turn.question_id, getattr(e, "findings", []), "refused")
+                raise
         msg = self.store.begin_answer(turn.thread_id, tier.model, tier.kind, parent_id=turn.question_id)
         writer = AnswerWriter(self.store, msg.id)
 
@@ -379,15 +385,11 @@ class BatonService:
             self._active += 1
         try:
             run = tier.run(turn, sink)
-        except (PrivacyBlocked, PolicyError) as e:
-            self.store.add_gate_findings(turn.thread_id, msg.id, getattr(e, "findings", []), "refused")
-            writer.finish(Status.REFUSED, {"error": str(e), "route": decision.to_dict()}, note=str(e))
-            raise
         except KeyboardInterrupt:
             writer.finish(Status.CANCELLED, None)
             raise
         except BaseException as e:
-            writer.finish(Status.FAILED, {"error": str(e), "route": decision.to_dict()}, note=str(e))
+            writer.finish(Status.FAILED, {"error": str(e), "tier": tier.kind, "model": tier.model}, note=str(e))
             raise
         finally:
             with self._active_lock:

@@ -40,6 +40,7 @@ class MessageView:
     tier: str | None
     created_at: float
     receipt: dict[str, Any] | None = None
+    note: str = ""  # why it was refused or escalated, kept across restarts
 
 
 @dataclass
@@ -138,9 +139,16 @@ class Backend:
         self.store.delete_thread(thread_id)
 
     def history(self, thread_id: str) -> list[MessageView]:
+        """The thread's current versions (an earlier answer or an edited question is not shown as a bubble), each
+        with its receipt and how many versions exist at its point."""
         receipts = self.store.thread_receipts(thread_id)
-        return [MessageView(m.id, m.role, m.content, m.status, m.model, m.tier, m.created_at, receipts.get(m.id))
-                for m in self.store.history(thread_id)]
+        shown = []
+        for m in self.store.thread_path(thread_id):
+            if m.role == "assistant":  # a local answer an escalation replaced is shown just before its successor
+                shown += [v for v in self.store.versions(m.id) if v.status == "escalated" and v.seq < m.seq]
+            shown.append(m)
+        return [MessageView(m.id, m.role, m.content, m.status, m.model, m.tier, m.created_at, receipts.get(m.id),
+                            m.note) for m in shown]
 
     # ---- answering (worker threads) -------------------------------------------------------------
     def ask(self, prompt: str, thread_id: str, model: str | None, tier: str,
@@ -150,29 +158,22 @@ class Backend:
                                   cancel=cancel, approve=approve, on_status=on_status)
         return result.receipt()
 
-    def escalate(self, thread_id: str, message_id: str | None, prompt: str, endpoint: str | None,
-                 on_text: Callable[[str], None], cancel: threading.Event,
-                 approve: Callable[[Any], bool], on_status: Callable[[str], None]) -> dict[str, Any]:
-        """Answer the thread's last question again on a cloud tier (Escalate / Retry on an endpoint)."""
-        method = getattr(self.service, "escalate", None)
-        if method is not None and message_id:
-            result = method(message_id, endpoint=endpoint, on_text=on_text, cancel=cancel, approve=approve,
-                            on_status=on_status)
-            return result.receipt()
-        return self.ask(prompt, thread_id, endpoint, "cloud", on_text, cancel, approve, on_status)
+    def retry(self, message_id: str, tier: str, target: str | None, on_text: Callable[[str], None],
+              cancel: threading.Event, approve: Callable[[Any], bool],
+              on_status: Callable[[str], None]) -> dict[str, Any]:
+        """Answer again the question behind answer ``message_id``: on endpoint ``target`` (or the router's pick)
+        when ``tier`` is ``cloud``, else on local model ``target`` (or the default). A new version in place."""
+        if tier == "cloud":
+            result = self.service.retry(message_id, endpoint=target or None, tier="cloud", on_text=on_text,
+                                        cancel=cancel, approve=approve, on_status=on_status)
+        else:
+            result = self.service.retry(message_id, tier=tier, model=target or None, on_text=on_text, cancel=cancel,
+                                        approve=approve, on_status=on_status)
+        return result.receipt()
 
     def feedback(self, message_id: str, kind: str) -> None:
-        """The user judged an answer ('accept' or 'escalate'): store it and let the router learn from it."""
-        method = getattr(self.service, "feedback", None)
-        if callable(method):
-            method(message_id, kind)
-            return
-        self.store.add_feedback(message_id, kind)
-        receipt = self.store.receipt(message_id) or {}
-        route = receipt.get("route") or {}
-        router = getattr(self.service, "router", None)
-        if route and router is not None and hasattr(router, "record_feedback"):
-            router.record_feedback(route.get("signals") or {}, kind, tier=route.get("tier"))
+        """The user judged an answer ('accept' or 'escalate'): the service stores it and the router learns."""
+        self.service.feedback(message_id, kind)
 
     # ---- models ---------------------------------------------------------------------------------
     def models(self) -> list[dict[str, Any]]:
@@ -190,19 +191,12 @@ class Backend:
         return [e.name for e in self.settings.endpoints]
 
     def save_settings(self, new: Settings) -> None:
-        """Validate ``new``, copy it into the live settings object (the service holds the same
-        object, so the next answer sees the change) and write the TOML file."""
+        """Validate ``new``, copy it into the live settings object (the service holds the same object), write the
+        TOML file and tell the service."""
         new.validate()
         _copy_into(self.settings, new)
         self.settings.save(self.paths.config_file)
-        hook = getattr(self.service, "settings_changed", None)
-        if callable(hook):
-            hook()
-            return
-        router = getattr(self.service, "router", None)  # keeps its own copy of the endpoint list
-        if router is not None and hasattr(router, "endpoints"):
-            router.endpoints = list(self.settings.endpoints)
-            router.offline = self.settings.is_offline
+        self.service.settings_changed()
 
     def _credentials(self) -> Any:
         creds = getattr(getattr(self.service, "cloud", None), "credentials", None)
@@ -272,13 +266,14 @@ class Backend:
         return [r for r in normalize_snapshot(snap) if r.t_s > t_s]
 
     def today(self) -> Totals:
-        since = midnight_ts()
-        local = self.store.spend_since(since, tier="local")
-        cloud = self.store.spend_since(since, tier="cloud")
-        everything = self.store.spend_since(since)
-        tot = Totals(local_j=float(local["energy_j"]), cloud_usd=float(cloud["usd"]),
-                     answers=int(everything["answers"]), escalations=int(everything["escalations"]))
-        tot.local_measured_j, tot.local_prompt_tokens, tot.local_completion_tokens = self._local_detail(since)
+        """Today's totals from the service's spend report, and what the local answers would have cost on the
+        first priced endpoint."""
+        rep = self.service.spend_report(midnight_ts())
+        tot = Totals(local_j=float(rep["local"]["energy_j"]), cloud_usd=float(rep["cloud"]["usd"]),
+                     answers=int(rep["all"]["answers"]), escalations=int(rep["all"]["escalations"]),
+                     local_measured_j=float(rep["local_measured_j"]),
+                     local_prompt_tokens=int(rep["local_prompt_tokens"]),
+                     local_completion_tokens=int(rep["local_completion_tokens"]))
         priced = next((e for e in self.settings.endpoints if e.usd_per_mtok_in or e.usd_per_mtok_out), None)
         if priced is not None:
             tot.priced_against = priced.name
@@ -286,16 +281,9 @@ class Backend:
                              + tot.local_completion_tokens * priced.usd_per_mtok_out) / 1e6
         return tot
 
-    def _local_detail(self, since: float) -> tuple[float, int, int]:
-        method = getattr(self.store, "local_detail_since", None)
-        if method is not None:
-            return method(since)
-        row = self.store.connection().execute(
-            "SELECT COALESCE(SUM(json_extract(json, '$.energy.measured_j')), 0), "
-            "COALESCE(SUM(json_extract(json, '$.usage.prompt_tokens')), 0), "
-            "COALESCE(SUM(json_extract(json, '$.usage.completion_tokens')), 0) "
-            "FROM receipts WHERE created_at >= ? AND tier = 'local'", (since,)).fetchone()
-        return float(row[0]), int(row[1]), int(row[2])
+    def refresh_idle(self) -> bool:
+        """Measure the idle baseline if it is stale and nothing generates (call off the GUI thread)."""
+        return self.service.refresh_idle()
 
     def close(self) -> None:
         self.service.close()

@@ -158,12 +158,16 @@ class ChatView(QScrollArea):
             b = Bubble("replaced", f"Local answer from {m.model or '?'}, replaced by an escalation")
         elif m.status == "failed" and not m.content:
             b = Bubble("error", "The answer failed")
+        elif m.status == "refused":
+            b = Bubble("error", "Not sent")
         else:
             label = {"cancelled": " (stopped)", "interrupted": " (interrupted: Baton closed mid-answer)",
                      "loop": " (cut: the model was repeating itself)", "failed": " (failed)"}.get(m.status, "")
             b = Bubble("assistant", f"{m.model or 'Answer'}{label}")
         if m.content:
             b.add_text(self._renderer.to_html(m.content, key=m.id), rich=True)
+        elif m.status == "refused" and m.note:
+            b.add_text(m.note, rich=False)
         elif m.status != "failed":
             b.add_text("(no text)", rich=False)
         if m.receipt and m.receipt.get("route"):

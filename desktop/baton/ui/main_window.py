@@ -11,6 +11,7 @@ from PySide6.QtGui import QCloseEvent, QColor, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import (QDockWidget, QFrame, QHBoxLayout, QInputDialog, QLabel, QListView, QMainWindow,
                                QMessageBox, QProgressBar, QPushButton, QSplitter, QVBoxLayout, QWidget)
 
+from baton.ui.idle import IdleBaselineKeeper
 from baton.ui.actions import build_actions
 from baton.ui.backend import Backend
 from baton.ui.chat import ChatView
@@ -81,6 +82,7 @@ class MainWindow(QMainWindow):
         self.session.load()
         self._closing = False
         self.backend.start_sampling()  # so the power panel has the last minutes when it opens
+        self.idle_keeper = IdleBaselineKeeper(self.backend, self.dispatcher.busy, self)
 
     # ---- layout ----------------------------------------------------------------------------------
     def _build_layout(self) -> None:
@@ -409,6 +411,7 @@ class MainWindow(QMainWindow):
             dlg.reject()
         if self._power is not None:
             self._power.stop()
+        self.idle_keeper.stop()
         self.dispatcher.shutdown()
         self.session.drop_empty_threads()
         self.statusBar().clearMessage()  # stops the status bar's own message timer

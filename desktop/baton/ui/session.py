@@ -227,12 +227,15 @@ class Session(QObject):
     def retry(self, message_id: str, tier: str, target: str) -> Job | None:
         if tier == "cloud":
             return self.escalate(message_id, endpoint=target or None)
-        if self.current_id is None:
+        if self.current_id is None or self.dispatcher.job_for_thread(self.current_id) is not None:
             return None
-        _answer, question = self.last_answer()
-        if not question:
+        answer, question = self.last_answer()
+        if answer is None or not question:
             return None
-        return self.send(question, tier="local", model=target or None)
+        job = self.dispatcher.submit(self.current_id, question, tier="local", model=target or None, kind="retry",
+                                     message_id=message_id or answer.id)
+        self._rebuild()
+        return job
 
     # ---- dispatcher events -----------------------------------------------------------------------------
     def _ahead(self, job: Job) -> int:

@@ -216,9 +216,9 @@ class Lane(QThread):
             return approved
 
         try:
-            if job.kind == "escalate":
-                job.receipt = self._backend.escalate(job.thread_id, job.message_id, job.prompt, job.model,
-                                                     on_text, job.cancel, approve, on_status)
+            if job.kind in ("escalate", "retry") and job.message_id:
+                job.receipt = self._backend.retry(job.message_id, job.tier, job.model, on_text, job.cancel,
+                                                  approve, on_status)
             else:
                 job.receipt = self._backend.ask(job.prompt, job.thread_id, job.model, job.tier,
                                                 on_text, job.cancel, approve, on_status)

@@ -56,6 +56,7 @@ class RemoteTier:
         self.privacy = privacy
         self.ask_first = ask_first
         self.reason = reason
+        self._prepared: tuple[Turn, list[ChatMessage], list[tuple[str, str]]] | None = None
 
     # kept for callers that price before sending
     def cost_usd(self, usage: Usage) -> float:
@@ -77,8 +78,11 @@ class RemoteTier:
             return list(turn.messages), []
         return gate(turn.messages, self.privacy)
 
-    def run(self, turn: Turn, sink: TextSink) -> TierRun:
-        """Send the turn. Raises PrivacyBlocked or PolicyError before anything is sent, CloudError after."""
+    def prepare(self, turn: Turn) -> tuple[list[ChatMessage], list[tuple[str, str]]]:
+        """Apply the gate and, in routing mode `ask`, get the user's approval: the messages that will be sent
+        and what the gate redacted. Raises PrivacyBlocked or PolicyError; nothing has been sent then."""
+        if self._prepared is not None and self._prepared[0] is turn:
+            return self._prepared[1], self._prepared[2]
         outgoing, found = self.outgoing(turn)
         max_tokens = int(turn.params.max_tokens or 1)
         if self.ask_first:
@@ -87,6 +91,14 @@ class RemoteTier:
                                   self.estimate_usd(outgoing, max_tokens), self.reason, [p for _k, p in found])
             if turn.approve is None or not turn.approve(plan):
                 raise PolicyError("routing mode is `ask` and sending to the cloud was not approved")
+        self._prepared = (turn, outgoing, found)
+        return outgoing, found
+
+    def run(self, turn: Turn, sink: TextSink) -> TierRun:
+        """Send the turn (``prepare`` first when it was not called). Raises PrivacyBlocked or PolicyError before
+        anything is sent, CloudError after."""
+        outgoing, found = self.prepare(turn)
+        max_tokens = int(turn.params.max_tokens or 1)
         p = turn.params
         request = GenerationRequest(outgoing, max_tokens=max_tokens, temperature=float(p.temperature or 0.0),
                                     top_p=1.0 if p.top_p is None else float(p.top_p), seed=p.seed, stop=list(p.stop))
