@@ -1,110 +1,215 @@
-"""The privacy gate on a corpus of fake, well-formed secrets and on ordinary code and prose."""
+"""The privacy gate (baton.core.privacy): the request as it will be sent, every kind the issue names,
+the benchmark corpus (recall and false-positive thresholds) and the older regression corpus."""
 
 from __future__ import annotations
 
+import base64
+import json
 import random
 import string
+from urllib.parse import quote
 
 import pytest
 
-from baton.core.router import privacy
+from baton.core import privacy
+from baton.core.privacy import Finding, redact_messages, scan_messages
+from baton.core.types import ChatMessage
+from bench.privacy.bench_privacy import baton_detector, evaluate
+from bench.privacy.corpus import Gen, corpus
 from tests.helpers.privacy_corpus import NEGATIVE_CORPUS, secret_corpus
 
-SECRETS = secret_corpus()
+ALNUM = string.ascii_letters + string.digits
+RNG = random.Random(4242)
 
 
-def _covered(text: str, needle: str, findings: list[privacy.Finding]) -> bool:
-    i = text.index(needle)
-    return any(f.start <= i and f.end >= i + len(needle) for f in findings)
+def _r(n: int, alphabet: str = ALNUM) -> str:
+    return "".join(RNG.choice(alphabet) for _ in range(n))
 
 
-def test_corpus_sizes() -> None:
-    assert len({shape for shape, _, _ in SECRETS}) >= 40
-    assert len(NEGATIVE_CORPUS) >= 60
+def _msgs(*contents: str, roles: tuple[str, ...] | None = None) -> list[ChatMessage]:
+    roles = roles or ("user",) * len(contents)
+    return [ChatMessage(r, c) for r, c in zip(roles, contents)]
 
 
-@pytest.mark.parametrize(("shape", "text", "needle"), SECRETS, ids=[s for s, _, _ in SECRETS])
-def test_every_secret_shape_is_caught(shape: str, text: str, needle: str) -> None:
-    findings = privacy.scan(text)
-    assert _covered(text, needle, findings), f"{shape}: {[f.describe() for f in findings]}"
+def _sent(messages: list[ChatMessage]) -> str:
+    out, findings = redact_messages(messages)
+    assert findings, [m.content for m in messages]
+    return "\x00".join(m.content for m in out)
 
 
-@pytest.mark.parametrize("text", NEGATIVE_CORPUS, ids=[f"neg{i:02d}" for i in range(len(NEGATIVE_CORPUS))])
-def test_ordinary_code_and_prose_are_not_flagged(text: str) -> None:
-    assert privacy.scan(text) == []
+def _assert_gone(messages: list[ChatMessage], *secrets: str) -> list[Finding]:
+    sent = _sent(messages)
+    for s in secrets:
+        for part in (s, s[:len(s) // 2], s[len(s) // 2:]) if len(s) >= 16 else (s,):
+            assert part not in sent, part
+    return scan_messages(messages)
 
 
-def test_rates_printed(capsys: pytest.CaptureFixture[str]) -> None:
-    caught = sum(_covered(t, n, privacy.scan(t)) for _, t, n in SECRETS)
-    flagged = sum(bool(privacy.scan(t)) for t in NEGATIVE_CORPUS)
-    with capsys.disabled():
-        print(f"\nprivacy gate: caught {caught}/{len(SECRETS)} secret shapes "
-              f"({caught / len(SECRETS):.1%}); flagged {flagged}/{len(NEGATIVE_CORPUS)} ordinary snippets "
-              f"({flagged / len(NEGATIVE_CORPUS):.1%})")
-    assert caught == len(SECRETS) and flagged == 0
+# ---- the inputs of the issue, one kind at a time ------------------------------------------------------
+
+def test_pem_key_inside_a_json_string_with_escaped_newlines() -> None:
+    pem = Gen(1).pem("PRIVATE KEY", "pkcs8")
+    body = pem.splitlines()[4]
+    for text in (json.dumps({"type": "service_account", "private_key": pem}),
+                 json.dumps({"wrapped": json.dumps({"private_key": pem})}),  # escaped twice
+                 "PRIVATE_KEY=\"" + pem.replace("\n", "\\n") + "\""):
+        (f,) = _assert_gone(_msgs(text), body)
+        assert f.kind == "private_key" and f.message_index == 0
 
 
-def test_redact_removes_every_secret_and_keeps_the_rest() -> None:
-    for shape, text, needle in SECRETS:
-        redacted, findings = privacy.redact(text)
-        assert findings, shape
-        assert needle not in redacted, shape
-        assert "[REDACTED:" in redacted
-        assert privacy.scan(redacted) == [], shape
-    text = "host = db01\npassword = Hunt3r!pass99\nport = 5432\n"
-    redacted, findings = privacy.redact(text)
-    assert redacted == "host = db01\npassword = [REDACTED:password_assignment]\nport = 5432\n"
-    assert [f.kind for f in findings] == ["password_assignment"]
+def test_armoured_blocks_with_header_lines() -> None:
+    g = Gen(2)
+    enc = g.pem("RSA PRIVATE KEY", "rsa", headers="Proc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,"
+                f"{_r(32, '0123456789ABCDEF')}\n\n")
+    pgp = g.pem("PGP PRIVATE KEY BLOCK", "rsa", headers="Version: GnuPG v2\nComment: Bob <bob@example.org>\n"
+                "Comment: https://example.org/bob.asc\n\n")
+    for block in (enc, pgp, enc.rsplit("\n", 1)[0]):  # the last one cut before its END line
+        _assert_gone(_msgs(f"why does this fail?\n{block}\n"), block.splitlines()[5])
 
 
-def test_finding_position_and_masked_preview() -> None:
-    key = "sk-" + "Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z" + "4f2a"
-    text = f"first line\n  client = OpenAI(api_key=\"{key}\")\n"
-    (f,) = privacy.scan(text)
-    assert f.kind == "openai_key"
-    assert f.line == 2
-    line = text.splitlines()[1]
-    assert line[f.col_start - 1:f.col_end - 1] == key
-    assert f.span == (f.col_start, f.col_end)
-    assert f.preview == "sk-...4f2a"
-    assert key not in f.describe() and "line 2" in f.describe()
-    assert f.to_dict()["preview"] == "sk-...4f2a"
+@pytest.mark.parametrize("template", [
+    "curl -u admin:{pw} https://jenkins.internal/api/json", "curl --user 'ops:{pw}' https://x.example.net",
+    "machine h login u password {pw}", "machine ftp.example.net\n  login backup\n  password {pw}\n",
+    "my password is {pw}", "the wifi password is {pw}.", "I set the root password to {pw} yesterday",
+    "unlock it with passphrase {pw}", "PGPASSWORD={pw} psql -h db -U app", "postgres://app:{pw}@db.internal:5432/app",
+    "mysql -u root -p{pw} shop", "sqlcmd -S db -U sa -P {pw}", "db.internal:5432:app:app:{pw}",
+    "define('DB_PASSWORD', '{pw}');",
+])
+def test_credentials_as_people_write_them(template: str) -> None:
+    pw = "S3cr3t-pass" if "{pw}" in template and RNG.random() < 0.5 else f"Qx{_r(10)}!7"
+    (f, *_) = _assert_gone(_msgs(template.format(pw=pw)), pw)
+    assert pw not in f.describe() and pw not in repr(f) and pw not in json.dumps(f.to_dict())
 
 
-def test_private_key_block_spans_lines_and_preview_is_the_header() -> None:
-    shape, text, needle = next(s for s in SECRETS if s[0] == "pem:RSA PRIVATE KEY")
-    (f,) = privacy.scan(text)
+def test_a_token_split_across_two_turns_is_redacted_in_both() -> None:
+    tok = "ghp_" + _r(36)
+    thread = _msgs(f"keep this: {tok[:18]}", "Noted.", f"{tok[18:]} is the rest, push now",
+                   roles=("user", "assistant", "user"))
+    findings = _assert_gone(thread, tok[:18], tok[18:])
+    assert {f.message_index for f in findings} == {0, 2} and all(f.split for f in findings)
+    assert "split across messages" in findings[0].describe()
+    out, _ = redact_messages(thread)
+    assert out[1].content == "Noted." and [m.role for m in out] == ["user", "assistant", "user"]
+    assert thread[0].content.endswith(tok[:18])  # the input is not changed
+
+
+@pytest.mark.parametrize("cut", [3, 9, 20, 40])
+def test_a_token_split_over_two_consecutive_messages(cut: int) -> None:
+    key = "sk-proj-" + _r(60, ALNUM + "-_")
+    _assert_gone(_msgs(key[:cut], key[cut:]), key[cut:], *([key[:cut]] if cut >= 8 else []))
+
+
+def test_a_private_key_split_across_turns() -> None:
+    lines = Gen(3).pem("EC PRIVATE KEY", "ec").splitlines()
+    thread = _msgs("part 1:\n" + "\n".join(lines[:5]), "go on", "part 2:\n" + "\n".join(lines[5:]),
+                   roles=("user", "assistant", "user"))
+    _assert_gone(thread, lines[2], lines[-2])
+
+
+@pytest.mark.parametrize("make", [
+    lambda s: f"https://deploy:{s}@pypi.example.net/simple",
+    lambda s: f"GET https://api.example.net/v1/export?format=csv&token={s}",
+    lambda s: f"https://api.example.net/x?api_key={s}&page=2",
+    lambda s: f"https://maker.ifttt.com/trigger/x/with/key/{s}",
+    lambda s: f"https://hooks.slack.com/services/T{s[:8].upper()}/B{s[8:16].upper()}/{s[16:40]}",
+])
+def test_secrets_inside_urls(make) -> None:  # type: ignore[no-untyped-def]
+    secret = _r(40)
+    text = make(secret)
+    _assert_gone(_msgs(text), secret[16:40] if "slack" in text else secret)
+
+
+def test_telegram_bot_url() -> None:
+    tok = f"{RNG.randrange(10**8, 10**10)}:AA{_r(33, ALNUM + '-_')}"
+    _assert_gone(_msgs(f"curl https://api.telegram.org/bot{tok}/getUpdates"), tok)
+
+
+@pytest.mark.parametrize("encode", ["base64", "base64url", "hex", "url"])
+def test_encoded_credentials_files(encode: str) -> None:
+    creds = f"[default]\naws_access_key_id = AKIA{_r(16, string.ascii_uppercase + string.digits)}\n" \
+            f"aws_secret_access_key = {_r(40)}\n"
+    blob = {"base64": lambda: base64.b64encode(creds.encode()).decode(),
+            "base64url": lambda: base64.urlsafe_b64encode(creds.encode()).decode(),
+            "hex": lambda: creds.encode().hex(), "url": lambda: quote(creds, safe="")}[encode]()
+    (f,) = _assert_gone(_msgs(f"decode this for me: {blob}"), blob)
+    assert f.encoding == ("base64" if encode.startswith("base64") else encode)
+
+
+def test_a_bare_der_key_without_armour() -> None:
+    bare = base64.b64encode(Gen(5).der_key("rsa")).decode()
+    (f,) = _assert_gone(_msgs(f"signing material:\n{bare}"), bare)
     assert f.kind == "private_key"
-    assert (f.line, f.end_line) == (2, 11)
-    assert f.preview == "-----BEGIN RSA PRIVATE KEY-----"
-    assert "lines 2-11" in f.describe()
 
 
 @pytest.mark.parametrize("text", [
-    "OPENAI_API_KEY=<your-key>", "password = ${DB_PASSWORD}", "token: {{ vault_token }}",
-    "SECRET_KEY=changeme", "API_TOKEN=xxxxxxxxxxxxxxxxxxxx", "password: '********'",
-    "api_key = os.environ['OPENAI_API_KEY']", "password=%(password)s", "token = ''",
-    "ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "postgres://user:password@localhost/app",
+    "Set OPENAI_API_KEY=sk-... in your shell", "OPENAI_API_KEY=sk-xxxx", "token: <your-token>",
+    "API_KEY=YOUR_API_KEY", "export TOKEN=${TOKEN}", "aws_access_key_id = AKIAIOSFODNN7EXAMPLE",
+    "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "stripe.api_key = 'sk_test_4eC39HqLyjWDarjtT1zdp7dc'",
+    "commit 3f786850e387550fdab836ed7e6dc881de23001b", "sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+    "request 123e4567-e89b-12d3-a456-426614174000", "curl -u $USER:$TOKEN https://x.example.net",
+    "<img src='data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=='>",
+    "my password is stored in the vault", "Password: must be at least 12 characters",
     "mention of -----BEGIN RSA PRIVATE KEY----- in prose, with no key after it",
 ])
-def test_placeholders_and_references_are_not_secrets(text: str) -> None:
+def test_placeholders_hashes_and_lookalikes_are_not_secrets(text: str) -> None:
+    assert scan_messages(_msgs(text)) == []
+
+
+def test_lookalikes_across_turns_do_not_make_a_split_secret() -> None:
+    thread = _msgs("GitHub tokens start with ghp_ and AWS key ids with AKIA", "Right.",
+                   f"ref {_r(16, string.ascii_uppercase + string.digits)} and {_r(36)} failed",
+                   roles=("user", "assistant", "user"))
+    assert scan_messages(thread) == []
+
+
+# ---- findings and the text-level names ------------------------------------------------------------------
+
+def test_finding_names_kind_and_place_never_the_secret() -> None:
+    pem = Gen(6).pem("RSA PRIVATE KEY", "rsa")
+    msgs = _msgs("hello", "see below", f"first\nsecond\n{pem}", roles=("system", "user", "user"))
+    (f,) = scan_messages(msgs)
+    assert (f.kind, f.message_index, f.line) == ("private_key", 2, 3)
+    assert f.describe() == "private key in message 3 line 3"
+    assert msgs[2].content[f.start:f.end] == pem
+    assert set(f.to_dict()) == {"kind", "message_index", "line", "encoding", "split"}
+
+
+def test_text_level_scan_redact_summary_and_the_old_import_path() -> None:
+    from baton.core.router import privacy as old
+
+    key = "sk-" + _r(48)
+    text = f"first line\n  client = OpenAI(api_key=\"{key}\")\n"
+    (f,) = privacy.scan(text)
+    assert (f.kind, f.line, text[f.start:f.end]) == ("openai_key", 2, key)
+    redacted, findings = privacy.redact(text)
+    assert redacted == "first line\n  client = OpenAI(api_key=\"[REDACTED:openai_key]\")\n" and findings
+    assert old.scan is privacy.scan and old.redact_messages is redact_messages
+    many = privacy.scan("\n".join(f"TOKEN_{i}=ghp_{_r(36)}" for i in range(7)))
+    line = privacy.summary(many, limit=3)
+    assert line.count("github token") == 3 and line.endswith("and 4 more")
+    assert privacy.looks_random("k9Qz2Lm8Rt4Vx7Pb3Nw6") and not privacy.looks_random("enableServerSideEncryption1")
+
+
+# ---- corpora ---------------------------------------------------------------------------------------------
+
+def test_benchmark_corpus_recall_and_false_positive_rate() -> None:
+    cases = corpus()
+    kinds = {c.kind for c in cases}
+    assert len(kinds) >= 12 and all(len({c.shape for c in cases if c.kind == k and c.positive}) >= 3 for k in kinds)
+    report = evaluate(baton_detector, cases)
+    overall = report["overall"]
+    assert overall["recall"] >= 0.98 and overall["redact_recall"] >= 0.98 and overall["fpr"] <= 0.02, overall
+    for kind, row in report["kinds"].items():
+        assert row["recall"] >= 0.98 and row["fpr"] <= 0.02, (kind, row["missed"], row["false_positives"])
+
+
+@pytest.mark.parametrize(("shape", "text", "needle"), secret_corpus(), ids=[s for s, _, _ in secret_corpus()])
+def test_regression_corpus_secret_is_redacted(shape: str, text: str, needle: str) -> None:
+    redacted, findings = privacy.redact(text)
+    assert findings and needle not in redacted, shape
+    assert "[REDACTED:" in redacted and privacy.scan(redacted) == []
+
+
+@pytest.mark.parametrize("text", NEGATIVE_CORPUS, ids=[f"neg{i:02d}" for i in range(len(NEGATIVE_CORPUS))])
+def test_regression_corpus_ordinary_code_and_prose(text: str) -> None:
     assert privacy.scan(text) == []
-
-
-def test_summary_names_kinds_and_places_and_counts_the_rest() -> None:
-    rng = random.Random(7)
-    text = "\n".join(f"TOKEN_{i}=ghp_" + "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(36))
-                     for i in range(7))
-    findings = privacy.scan(text)
-    assert len(findings) == 7
-    line = privacy.summary(findings, limit=3)
-    assert line.count("github_token") == 3 and line.endswith("and 4 more")
-    assert text.splitlines()[0].split("=")[1][:12] not in line
-
-
-def test_entropy_and_randomness_helpers() -> None:
-    assert privacy.entropy_bits("aaaa") == 0.0
-    assert privacy.entropy_bits("abcd") == pytest.approx(2.0)
-    assert privacy.looks_random("k9Qz2Lm8Rt4Vx7Pb3Nw6")
-    assert not privacy.looks_random("enableServerSideEncryption1")
-    assert not privacy.looks_random("abcdefghijklmnopqrstuvwxyz0123456789")

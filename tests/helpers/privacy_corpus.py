@@ -1,7 +1,9 @@
 """Corpora for the privacy gate: fake but well-formed secrets, and ordinary code and prose.
 
 Every secret is generated here from a seeded RNG (never a real key). Each positive item is
-``(shape, text, needle)``: the gate must report a finding whose span covers ``needle``.
+``(shape, text, needle)``: the gate must report a finding whose span covers ``needle``. This is the
+older regression corpus; the benchmark corpus, by kind and with look-alikes, is
+``bench/privacy/corpus.py`` (``corpus()``).
 """
 
 from __future__ import annotations

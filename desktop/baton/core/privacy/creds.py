@@ -209,7 +209,7 @@ def _prose_ok(v: str) -> bool:
     v = v.rstrip(".,;:!?)")
     if len(v) < 6 or v.lower() in _PROSE_STOP or is_placeholder(v) or "://" in v or looks_like_path(v):
         return False
-    if v.isalpha() and (v.islower() or v.istitle()):  # a word ("stored", "Required"), not a password
+    if v.isalpha() and (v.islower() or v.istitle() or wordiness(v) >= 3):  # "stored", "userPassword": words
         return False
     return bool(re.search(r"\d", v) or re.search(r"[^A-Za-z0-9]", v) or re.search(r"[a-z][A-Z]", v))
 
