@@ -35,14 +35,24 @@ def baton_detector(messages: list[tuple[str, str]]) -> tuple[bool, list[str]]:
 
 
 def detect_secrets_detector(messages: list[tuple[str, str]]) -> tuple[bool, list[str]]:
-    """detect-secrets (default plugins and filters), line by line on each message."""
-    from detect_secrets.core.scan import scan_line
+    """detect-secrets 1.5 (default plugins and filters) as its ``scan`` command runs on a file: each
+    message is written to a temporary ``.txt`` file and scanned with ``SecretsCollection.scan_file``
+    (``scan_line`` is its audit mode, which reports every word with entropy)."""
+    import os
+    import tempfile
+
+    from detect_secrets import SecretsCollection
     from detect_secrets.settings import default_settings
 
     flagged, redacted = False, []
-    with default_settings():
-        for _, content in messages:
-            values = [s.secret_value for line in content.splitlines() for s in scan_line(line) if s.secret_value]
+    with tempfile.TemporaryDirectory() as tmp, default_settings():
+        for i, (_, content) in enumerate(messages):
+            path = os.path.join(tmp, f"message{i}.txt")
+            with open(path, "w", encoding="utf-8") as fh:
+                fh.write(content)
+            found = SecretsCollection(root=tmp)
+            found.scan_file(f"message{i}.txt")
+            values = [s.secret_value for _, s in found if s.secret_value]
             flagged = flagged or bool(values)
             for v in sorted(values, key=len, reverse=True):
                 content = content.replace(v, "[REDACTED]")
