@@ -57,12 +57,14 @@ class LlamaEngine:
     with a sentence in ``notices``; values no machine can honour (negative, a context whose cache would not
     fit in RAM) raise ``ModelSettingError`` at ``load()``. ``notices`` also collects what the chat format had
     to adapt (a template without a system role, one that failed). All failures are ``ModelError``s.
+    ``chat_template`` (Jinja) replaces the file's own template when given.
     """
 
     def __init__(self, path: Path | str, n_ctx: int = 4096, n_threads: int = 0, n_gpu_layers: int = 0,
-                 model_id: str | None = None, seed: int = 0) -> None:
+                 model_id: str | None = None, seed: int = 0, chat_template: str | None = None) -> None:
         self.path = Path(path)
-        self.model_id = model_id or printable(self.path.stem)
+        self.model_id = printable(model_id or self.path.stem)
+        self.chat_template = chat_template  # overrides the file's tokenizer.chat_template when set
         self.notices: list[str] = []
         self._setting_error: ModelError | None = None
         self.n_ctx = self._check_n_ctx(int(n_ctx))
@@ -218,7 +220,8 @@ class LlamaEngine:
             return llm.detokenize([tok], special=True).decode("utf-8", "ignore") if tok >= 0 else ""
 
         chatml = [self._attr(t) & _SPECIAL_ATTRS for t in llm.tokenize(b"<|im_start|><|im_end|>", False, True)]
-        self._format = ChatFormat(llm.metadata.get("tokenizer.chat_template"), bos_token=text_of(self._bos),
+        template = self.chat_template if self.chat_template is not None else llm.metadata.get("tokenizer.chat_template")
+        self._format = ChatFormat(template, bos_token=text_of(self._bos),
                                   eos_token=text_of(llm.token_eos()), chatml=len(chatml) == 2 and all(chatml))
         for note in self._format.notes:
             self._note(note)

@@ -23,6 +23,8 @@ from baton.core.errors import ModelError
 
 _UNKNOWN_ARCH = re.compile(r"unknown model architecture: '([^']*)'")
 _ERROR_LINE = re.compile(r"error loading model: (.+)")
+_CAUSE_LINE = re.compile(r"^(?:gguf_\w+|llama_model_loader|llama_model_load): (.+)$", re.M)
+_NOT_A_CAUSE = ("failed to load model", "failed to read key-value pairs", "error loading model")
 
 
 @contextlib.contextmanager
@@ -80,9 +82,10 @@ def load_failure(path: Path, n_ctx: int, error: str, logs: list[str]) -> ModelEr
         return ModelError(
             f"{name} is truncated: its tensors need {info.data_offset + max(ends)} bytes but the file has "
             f"{info.size_bytes}; download it again")
-    reason = _ERROR_LINE.findall(log)
-    why = reason[-1].strip() if reason else (error.strip() or "no reason given")
+    causes = [c.strip() for c in _CAUSE_LINE.findall(log) if not any(n in c for n in _NOT_A_CAUSE)]
+    errors = _ERROR_LINE.findall(log)
+    why = causes[0] if causes else errors[-1].strip() if errors else (error.strip() or "no reason given")
     arch = f" (architecture {info.arch})" if info.arch else ""
     return ModelLoadFailed(
-        f"llama.cpp could not load {name}{arch}: {why}; its header reads fine, so this llama.cpp build may not "
-        "support this file: update llama-cpp-python or pick another model")
+        f"llama.cpp refused {name}{arch}: {why}; Baton reads its header, so the file is intact but not in a form "
+        "this llama.cpp build accepts: update llama-cpp-python, or download or convert the model again")
