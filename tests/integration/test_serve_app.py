@@ -417,3 +417,33 @@ def test_private_file_is_0600_and_leaves_nothing_behind_on_failure(tmp_path: Pat
     with pytest.raises(OSError):
         write_private_file(target, "tok\n")  # os.replace onto a non-empty directory fails
     assert sorted(p.name for p in (tmp_path / "cfg").iterdir()) == ["is-a-dir", "serve-token"]
+
+
+@pytest.fixture()
+def no_keyring() -> Iterator[None]:
+    import keyring
+    from keyring.backends.fail import Keyring as FailKeyring
+
+    previous = keyring.get_keyring()
+    keyring.set_keyring(FailKeyring())
+    yield
+    keyring.set_keyring(previous)
+
+
+def test_token_file_is_made_private_reused_and_rotated(tmp_path: Path, no_keyring: None) -> None:
+    from baton.commands.serve import load_or_create_token
+
+    ctx = SimpleNamespace(paths=SimpleNamespace(config_dir=tmp_path / "config"))
+    token, where, made = load_or_create_token(ctx)
+    path = tmp_path / "config" / "serve-token"
+    assert made and where == str(path) and path.read_text().strip() == token and len(token) >= 40
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    path.chmod(0o644)  # loosened by hand: made private again when read
+    assert load_or_create_token(ctx) == (token, str(path), False)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    rotated, _, made = load_or_create_token(ctx, rotate=True)
+    assert made and rotated != token and path.read_text().strip() == rotated
+    assert [p.name for p in path.parent.iterdir()] == ["serve-token"]
+    path.write_text("\x1b[31m\n")  # not a token: a new one is made rather than trusting it
+    fresh, _, made = load_or_create_token(ctx)
+    assert made and fresh != rotated and fresh.replace("-", "").replace("_", "").isalnum()
