@@ -107,14 +107,15 @@ def make_window(qapp: Any, baton_home: Path) -> Iterator[Callable[..., Harness]]
     made: list[Harness] = []
 
     def make(engine: Any = None, cloud: Any = None, settings: Any = None, with_endpoint: bool = False,
-             escalate_after: bool = False) -> Harness:
+             escalate_after: bool = False, real_http: bool = False) -> Harness:
+        """``real_http``: remote tiers are the real client over real HTTP (to loopback servers the test runs)."""
         paths = Paths.from_env().ensure()
         settings = settings or Settings()
         if with_endpoint and not settings.endpoints:
             settings.endpoints.append(Endpoint(name="lan-big", base_url="http://127.0.0.1:9/v1", model="big-model",
                                                usd_per_mtok_in=0.5, usd_per_mtok_out=1.5, j_per_token=0.3))
         engine = engine or FakeEngine("fake-local")
-        cloud = cloud or FakeEngine("big-model")
+        cloud = None if real_http else (cloud or FakeEngine("big-model"))
         service = make_service(paths, settings, engine, cloud, escalate_after=escalate_after)
         ui = build_context(qapp, service, paths, settings)
         window = MainWindow(ui)

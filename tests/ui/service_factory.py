@@ -21,6 +21,7 @@ def _cloud_tiers(settings: Any, cloud_engine: Any) -> Any:
 
 
 def make_service(paths: Any, settings: Any, engine: Any, cloud_engine: Any, escalate_after: bool = False) -> Any:
+    from baton.core.cloud.tiers import CloudTiers
     from baton.core.router.policy import Router
     from baton.core.service import BatonService
     from baton.core.store.db import Store
@@ -34,4 +35,5 @@ def make_service(paths: Any, settings: Any, engine: Any, cloud_engine: Any, esca
     def factory(path: Path, model_id: str, plan: Any) -> Any:
         return engine  # the default model's file is planned for real; the FakeEngine answers
 
-    return BatonService(paths, settings, store, meter, router, factory, _cloud_tiers(settings, cloud_engine))
+    tiers = CloudTiers(settings) if cloud_engine is None else _cloud_tiers(settings, cloud_engine)
+    return BatonService(paths, settings, store, meter, router, factory, tiers)

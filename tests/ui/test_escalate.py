@@ -41,8 +41,9 @@ def test_ctrl_e_escalates_the_last_answer_to_the_endpoint(qtbot, make_window):
     assert bars[-1].badge.text().startswith("cloud · big-model")
     assert bars[-1].badge.property("tier") == "cloud"
     assert "It is 4." in w.chat.settled_texts()[-1]
-    # Only the newest answer keeps the Escalate / Retry buttons.
-    assert bars[0].escalate_button is None or not bars[0].escalate_button.isVisibleTo(bars[0])
+    # The escalation is a new version in place: the local answer is an earlier version, not a second bubble.
+    assert len(bars) == 1
+    assert [m.status for m in h.service.store.history(tid) if m.role == "assistant"] == ["replaced", "done"]
 
 
 def test_escalate_without_an_endpoint_explains_how_to_add_one(qtbot, make_window):

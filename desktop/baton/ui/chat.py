@@ -195,11 +195,13 @@ class ChatView(QScrollArea):
         self._add(b)
 
     # ---- the live answer ---------------------------------------------------------------------------
-    def begin_live(self, prompt: str, status: str, text: str = "") -> None:
+    def begin_live(self, prompt: str | None, status: str, text: str = "") -> None:
+        """Show the answer being written (and, unless ``prompt`` is None, the question it answers)."""
         self.end_live()
-        self._live_user = Bubble("user", "You")
-        self._live_user.add_text(prompt, rich=False)
-        self._add(self._live_user)
+        if prompt is not None:
+            self._live_user = Bubble("user", "You")
+            self._live_user.add_text(prompt, rich=False)
+            self._add(self._live_user)
         self._live_bubble = Bubble("assistant", "Answer")
         self.live_status = QLabel(status)
         self.live_status.setObjectName("liveStatus")

@@ -144,14 +144,18 @@ class Session(QObject):
             self.chat.add_error(str(e))
             return
         job = self.dispatcher.job_for_thread(tid)
-        if job is not None and job.started_wall is not None:
+        if job is not None and _in_place(job):  # a new version of an answer: show the thread up to its question
+            cut = next((i for i, m in enumerate(messages) if m.id == job.message_id), len(messages))
+            messages = messages[:cut]
+        elif job is not None and job.started_wall is not None:
             messages = [m for m in messages if m.created_at < job.started_wall]
         if not messages and job is None:
             self.chat.show_empty(self._empty_state(False))
         else:
             self.chat.show_messages(messages, show_all=self._show_all)
         if job is not None:
-            self.chat.begin_live(job.prompt, live_status(job, self._ahead(job)), job.shown_text)
+            self.chat.begin_live(None if _in_place(job) else job.prompt, live_status(job, self._ahead(job)),
+                                 job.shown_text)
         self.composer.set_busy(job is not None, self._busy_note(job))
 
     # ---- asking -------------------------------------------------------------------------------------
@@ -250,7 +254,8 @@ class Session(QObject):
     def _on_text(self, job: Job, text: str) -> None:
         if job.thread_id == self.current_id:
             if not self.chat.has_live:
-                self.chat.begin_live(job.prompt, "", job.shown_text[:-len(text)] if text else job.shown_text)
+                self.chat.begin_live(None if _in_place(job) else job.prompt, "",
+                                     job.shown_text[:-len(text)] if text else job.shown_text)
             self.chat.append_live(text)
 
     def _on_job_changed(self, job: Job) -> None:
@@ -288,6 +293,10 @@ class Session(QObject):
 
     def _settle(self, job: Job) -> None:
         self.chat.end_live()
+        if _in_place(job) and job.state != "failed":  # the new version took the old one's place: redraw
+            self._rebuild()
+            self.composer.set_busy(False)
+            return
         new = []
         if job.started_wall is not None:
             new = [m for m in self.backend.history(job.thread_id) if m.created_at >= job.started_wall]
@@ -314,3 +323,8 @@ class Session(QObject):
         for job in self.dispatcher.local_queue():
             if job.state == "queued":
                 self._on_job_changed(job)
+
+
+def _in_place(job: Job) -> bool:
+    """A job that writes a new version of an existing answer (retry, escalate) rather than a new question."""
+    return job.kind in ("retry", "escalate") and bool(job.message_id)
