@@ -4,7 +4,10 @@
 ``Accept-Ranges`` and ``206 Partial Content`` (and ``If-Range``). Faults, settable at any time:
 ``ignore_range`` (answer 200 with the whole file, as some servers do), ``drop_after_bytes`` (send
 the headers for the full length, then close the connection after N body bytes), ``status`` (answer
-every request with this code, e.g. 404 or 500). Every request is logged in ``requests``.
+every request with this code, e.g. 404 or 500), ``ignore_if_range`` (answer a Range request with
+206 even when its ``If-Range`` names another version, as some servers and CDNs do), ``etag_mode``
+("strong", "weak" or "none") and ``last_modified`` (a ``Last-Modified`` value to send, per file name).
+Replace a file with ``add`` to simulate it changing on the server. Every request is logged in ``requests``.
 """
 
 from __future__ import annotations
@@ -47,17 +50,25 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if data is None:
             self._plain(404, b"no such file")
             return
+        name = self.path.lstrip("/").split("?")[0]
         etag = '"' + hashlib.sha256(data).hexdigest()[:16] + '"'
+        if owner.etag_mode == "weak":
+            etag = "W/" + etag
+        modified = owner.last_modified.get(name)
         start, status = 0, 200
         rng = self.headers.get("Range")
         if_range = self.headers.get("If-Range")
-        if rng and not owner.ignore_range and (if_range is None or if_range == etag):
+        same = if_range is None or owner.ignore_if_range or \
+            (if_range == etag and owner.etag_mode == "strong") or (modified is not None and if_range == modified)
+        if rng and not owner.ignore_range and same:
             m = re.fullmatch(r"bytes=(\d+)-", rng.strip())
             if m:
                 start = int(m[1])
                 if start >= len(data):
                     self.send_response(416)
                     self.send_header("Content-Range", f"bytes */{len(data)}")
+                    if owner.etag_mode != "none":
+                        self.send_header("ETag", etag)
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
@@ -66,7 +77,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", "application/octet-stream")
         self.send_header("Content-Length", str(len(body)))
-        self.send_header("ETag", etag)
+        if owner.etag_mode != "none":
+            self.send_header("ETag", etag)
+        if modified is not None:
+            self.send_header("Last-Modified", modified)
         if not owner.ignore_range:
             self.send_header("Accept-Ranges", "bytes")
         if status == 206:
@@ -96,6 +110,9 @@ class RangeServer:
         for name, src in (files or {}).items():
             self.add(name, src)
         self.ignore_range = False
+        self.ignore_if_range = False
+        self.etag_mode = "strong"
+        self.last_modified: dict[str, str] = {}
         self.drop_after_bytes: int | None = None
         self.status: int | None = None
         self.redirects: dict[str, str] = {}

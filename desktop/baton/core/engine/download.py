@@ -1,11 +1,15 @@
 """Resumable, verified model downloads.
 
 A download goes to ``<name>.part`` (with a small ``<name>.part.json`` recording the URL and the
-server's validators), resumes from the part's size with an HTTP Range request (``If-Range`` so a
-file that changed on the server restarts instead of being spliced), restarts cleanly when the server
-ignores Range, checks free disk space before it starts, and is hashed while it is written. Only a
-complete file whose sha256 matches is renamed to its final name, so a half file never appears there.
-Offline mode refuses any URL (or redirect) that is not loopback.
+validators of the first response: ETag, Last-Modified, total size), resumes from the part's size with
+an HTTP Range request (``If-Range`` so a file that changed on the server restarts instead of being
+spliced). A server that ignores ``If-Range`` and answers 206 anyway is caught too: the response's
+validators are compared with the recorded ones, and any difference restarts from zero; so does a part
+with no recorded validator when there is no sha256 to check it against. Restarts cleanly when the
+server ignores Range, checks free disk space before it starts, and is hashed while it is written. Only
+a complete file whose sha256 matches is renamed to its final name, so a half file never appears there.
+Offline mode refuses any URL (or redirect) that is not loopback, before a name is resolved, and
+ignores proxy variables (as it does for any loopback URL).
 """
 
 from __future__ import annotations
@@ -47,7 +51,7 @@ class PullResult:
 
 def is_loopback_url(url: str) -> bool:
     host = (urllib.parse.urlsplit(url).hostname or "").strip("[]").lower()
-    if host == "localhost" or host.endswith(".localhost"):
+    if host.rstrip(".") == "localhost":  # a name under .localhost could go to DNS: not counted
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
@@ -140,49 +144,45 @@ def pull(
 
     meta = _read_meta(meta_path)
     offset = part.stat().st_size if part.exists() else 0
+    restarted = False
     if offset and meta.get("url") != url:
         note("a partial download from another URL was found; starting over")
-        offset = 0
-    headers = {"User-Agent": f"baton/{__version__}", "Accept-Encoding": "identity"}
-    if offset:
-        headers["Range"] = f"bytes={offset}-"
-        if meta.get("etag") or meta.get("last_modified"):
-            headers["If-Range"] = meta.get("etag") or meta["last_modified"]
-    opener = urllib.request.build_opener(_OfflineRedirects(offline))
-    try:
-        resp = opener.open(urllib.request.Request(url, headers=headers), timeout=timeout_s)
-    except urllib.error.HTTPError as e:
-        if e.code == 416 and offset:
-            return _range_not_satisfiable(e, url, dest, name, want, progress, offline, free_space, timeout_s, note)
-        if e.code == 404:
-            raise DownloadError(f"not found (HTTP 404): {url}; check the URL or the catalog id") from None
-        if e.code in (401, 403):
-            raise DownloadError(f"HTTP {e.code} from {parts.hostname}: the file needs a login or a licence "
-                                "accepted on the site; download it there and put it in the models dir") from None
-        raise DownloadError(f"HTTP {e.code} {e.reason} from {parts.hostname}; try again later") from None
-    except urllib.error.URLError as e:
-        raise DownloadError(f"cannot reach {parts.hostname} ({e.reason}); check the network and try again") from None
-    except (TimeoutError, socket.timeout):
-        raise DownloadError(f"{parts.hostname} did not answer in {timeout_s:.0f} s; try again later") from None
-
-    with resp:
-        status = resp.status
+        offset, restarted, meta = 0, True, {}
+    elif offset and not (meta.get("etag") or meta.get("last_modified")) and want is None:
+        note("the partial download has no record of which version of the file it holds and there is no "
+             "sha256 to check it against; starting over")
+        offset, restarted, meta = 0, True, {}
+    opener = _opener(url, offline)
+    while True:
+        resp = _open(opener, url, offset, meta, timeout_s)
+        if isinstance(resp, urllib.error.HTTPError):  # 416 while resuming
+            return _range_not_satisfiable(resp, url, dest, name, want, progress, offline, free_space, timeout_s,
+                                          note, meta)
         length = resp.headers.get("Content-Length")
         remaining = int(length) if length and length.isdigit() else None
-        restarted = False
-        if status == 206:
+        if resp.status == 206 and offset:
             m = _CONTENT_RANGE.match(resp.headers.get("Content-Range", ""))
             if not m or int(m[1]) != offset:
-                got_range = resp.headers.get("Content-Range")
-                raise DownloadError(f"{parts.hostname} sent the wrong byte range ({got_range}); "
-                                    f"delete {part} and try again")
+                resp.close()
+                raise DownloadError(f"{parts.hostname} sent the wrong byte range "
+                                    f"({resp.headers.get('Content-Range')}); delete {part} and try again")
             total = int(m[3]) if m[3] != "*" else (offset + remaining if remaining is not None else None)
+            changed = _changed(meta, resp.headers, total)
+            if changed:  # the server ignored If-Range: never splice two versions of a file
+                resp.close()
+                note(f"the file on the server changed since the partial download ({changed}); starting over")
+                _discard(part, meta_path)
+                offset, restarted, meta = 0, True, {}
+                continue
         else:
             if offset:
                 restarted = True
                 note("the server does not resume downloads (or the file changed); starting over")
             offset = 0
             total = remaining
+        break
+
+    with resp:
         if total is not None:
             need = total - offset
             free = free_space(dest)
@@ -210,6 +210,63 @@ def pull(
     os.replace(part, final)
     _discard(meta_path)
     return PullResult(final, done, got, offset, restarted)
+
+
+def _opener(url: str, offline: bool) -> urllib.request.OpenerDirector:
+    """An opener that, offline or for a loopback URL, ignores every proxy variable (no socket to a proxy,
+    no name resolved for one); online, proxies come from the environment as usual."""
+    handlers: list[Any] = [_OfflineRedirects(offline)]
+    if offline or is_loopback_url(url):
+        handlers.insert(0, urllib.request.ProxyHandler({}))
+    return urllib.request.build_opener(*handlers)
+
+
+def _open(opener: urllib.request.OpenerDirector, url: str, offset: int, meta: dict[str, Any],
+          timeout_s: float) -> Any:
+    """The response (headers read); a 416 while resuming is returned as the HTTPError; other failures raise."""
+    host = urllib.parse.urlsplit(url).hostname
+    headers = {"User-Agent": f"baton/{__version__}", "Accept-Encoding": "identity"}
+    if offset:
+        headers["Range"] = f"bytes={offset}-"
+        validator = meta.get("etag") if _strong(meta.get("etag")) else meta.get("last_modified")
+        if validator:
+            headers["If-Range"] = validator
+    try:
+        return opener.open(urllib.request.Request(url, headers=headers), timeout=timeout_s)
+    except urllib.error.HTTPError as e:
+        if e.code == 416 and offset:
+            return e
+        e.close()
+        if e.code == 404:
+            raise DownloadError(f"not found (HTTP 404): {url}; check the URL or the catalog id") from None
+        if e.code in (401, 403):
+            raise DownloadError(f"HTTP {e.code} from {host}: the file needs a login or a licence "
+                                "accepted on the site; download it there and put it in the models dir") from None
+        raise DownloadError(f"HTTP {e.code} {e.reason} from {host}; try again later") from None
+    except urllib.error.URLError as e:
+        raise DownloadError(f"cannot reach {host} ({e.reason}); check the network and try again") from None
+    except (TimeoutError, socket.timeout):
+        raise DownloadError(f"{host} did not answer in {timeout_s:.0f} s; try again later") from None
+    except (OSError, ValueError) as e:  # a reset before the headers, a malformed status line
+        raise DownloadError(f"the connection to {host} failed ({type(e).__name__}); try again") from None
+
+
+def _strong(etag: str | None) -> bool:
+    return bool(etag) and not str(etag).startswith("W/")
+
+
+def _changed(meta: dict[str, Any], headers: Any, total: int | None) -> str:
+    """Why the response is not the same file the part came from ("" when nothing says it changed):
+    a different ETag or Last-Modified or total size than the first response recorded beside the part,
+    or a validator that was recorded and is now missing."""
+    for key, header in (("etag", "ETag"), ("last_modified", "Last-Modified")):
+        old, new = meta.get(key), headers.get(header)
+        if old and new != old:
+            return f"{header} {old} -> {new or 'none'}"
+    old_total = meta.get("total")
+    if old_total is not None and total is not None and int(old_total) != total:
+        return f"size {old_total} -> {total} bytes"
+    return ""
 
 
 def _stream(resp: Any, part: Path, offset: int, total: int | None, digest: Any,
@@ -262,12 +319,17 @@ def _sha256_file(path: Path) -> str:
 
 def _range_not_satisfiable(e: urllib.error.HTTPError, url: str, dest: Path, name: str, want: str | None,
                            progress: Progress | None, offline: bool, free_space: Callable[[Path], int],
-                           timeout_s: float, note: Callable[[str], None]) -> PullResult:
-    """416: the part is already whole (finish it) or longer than the file (start over)."""
+                           timeout_s: float, note: Callable[[str], None], meta: dict[str, Any]) -> PullResult:
+    """416: the part is already whole (finish it, when nothing says the file changed) or longer than the
+    file, or of another version (start over)."""
     part, meta_path = dest / (name + ".part"), dest / (name + ".part.json")
-    m = re.match(r"bytes \*/(\d+)", e.headers.get("Content-Range", "") if e.headers else "")
+    headers = e.headers if e.headers is not None else {}
+    e.close()
+    m = re.match(r"bytes \*/(\d+)", headers.get("Content-Range", ""))
     size = part.stat().st_size
-    if m and int(m[1]) == size:
+    changed = _changed(meta, headers, int(m[1]) if m else None) if headers.get("ETag") or \
+        headers.get("Last-Modified") or m else ""
+    if m and int(m[1]) == size and not changed:
         got = _sha256_file(part)
         if want is not None and got != want:
             _discard(part, meta_path)
@@ -276,7 +338,8 @@ def _range_not_satisfiable(e: urllib.error.HTTPError, url: str, dest: Path, name
         os.replace(part, dest / name)
         _discard(meta_path)
         return PullResult(dest / name, size, got, size, False)
-    note("the partial download is longer than the file on the server; starting over")
+    note("the file on the server changed since the partial download; starting over" if changed else
+         "the partial download is longer than the file on the server; starting over")
     _discard(part, meta_path)
     return pull(url, dest, want, progress, filename=name, offline=offline, free_space=free_space,
                 timeout_s=timeout_s, on_note=note)
