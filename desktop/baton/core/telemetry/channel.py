@@ -41,6 +41,7 @@ class ChannelState:
     last_change_t: float | None = None
     problem: str = ""
     covered_s: float = 0.0
+    last_good_t: float | None = None  # when the last reading that counted was taken
 
 
 class Channel:
@@ -114,7 +115,7 @@ class Channel:
 
     def _state(self, now: float) -> ChannelState:
         return ChannelState(now, self._energy_j, last_change_t=self._last_change_t, problem=self._problem,
-                            covered_s=self._covered_s, **self._counts)
+                            covered_s=self._covered_s, last_good_t=self._last_t, **self._counts)
 
     def _rebase(self, value: float, now: float) -> None:
         self._last_value, self._last_t = value, now

@@ -62,8 +62,8 @@ def _span(ch: Channel, b: ChannelState, f: ChannelState | None, e: ChannelState)
     covered = max(0.0, e.covered_s - b.covered_s)
     problems: list[str] = []
     limit = stuck_after_s(ch.sensor)
-    if limit is not None and gross > 0 and e.last_change_t is not None:
-        frozen_tail = e.t - max(e.last_change_t, b.t)
+    if limit is not None and gross > 0 and e.last_change_t is not None and e.last_good_t is not None:
+        frozen_tail = e.last_good_t - max(e.last_change_t, b.t)  # read fine, never moved
         if frozen_tail >= limit:  # moved, then stopped for good: the tail is not a measurement
             covered = max(0.0, covered - frozen_tail)
             problems.append(f"counter stopped moving for the last {frozen_tail:.2f} s")
