@@ -83,9 +83,11 @@ def test_frozen_dram_is_dropped_while_the_package_is_measured(tmp_path: Path) ->
         window = meter.begin()
         wait(0.6)
         m = window.end()
-    assert {(p.scope, p.source) for p in m.parts} == {("cpu_package", "hw_counter")}
-    assert m.parts[0].energy_j == pytest.approx(20.0 * m.duration_s, rel=0.1)
-    assert m.to_dict()["measured_share"] == 1.0
+    assert {(p.scope, p.source) for p in m.parts} == {("cpu_package", "hw_counter"), ("dram", "unavailable")}
+    assert by(m, "cpu_package", "hw_counter").energy_j == pytest.approx(20.0 * m.duration_s, rel=0.1)
+    dram = by(m, "dram", "unavailable")
+    assert dram.energy_j == 0.0 and "counter did not move" in dram.note and not dram.measured
+    assert m.to_dict()["measured_share"] == 1.0  # of the joules shown, all were measured
 
 
 def test_counter_that_stops_partway_lowers_measured_share(tmp_path: Path) -> None:

@@ -106,6 +106,7 @@ class Composer:
             measured = ch.sensor.source != "estimated" and not ch.sensor.cross_check
             if measured and judge_stuck(ch, b, e):
                 replaced[ch.sensor.scope].append(f"{ch.sensor.describe()}: {ch.stuck}")
+                replaced_flags[ch.sensor.scope].append("stale")
                 continue
             if measured and span.covered_s <= _tolerance(span.window_s) < span.window_s:
                 dropped = self._part(ch.sensor.scope, ch.sensor.source, [ch], begin, first, end, 0.0)
@@ -124,15 +125,19 @@ class Composer:
                 (cross if is_cross else parts).append(part)
         covered_scopes = {p.scope for p in parts}
         for scope, why in replaced.items():
-            fb = self.fallbacks.get(scope)
-            if fb is None or scope in covered_scopes:
+            if scope in covered_scopes:
                 continue
-            part = self._part(scope, fb.sensor.source, [fb], begin, first, end, duration_s)
-            if part is not None:
-                part.note = "; ".join([*why, part.note])
-                for flag in replaced_flags.get(scope, []):
-                    _add(part.flags, flag)
-                parts.append(part)
+            fb = self.fallbacks.get(scope)
+            part = self._part(scope, fb.sensor.source, [fb], begin, first, end, duration_s) if fb else None
+            if part is None:  # nothing stands in: say so, labelled, rather than a measured 0 J
+                part = EnergyPart(scope=scope, source="unavailable", energy_j=0.0, note="not measured",
+                                  prefill_j=0.0 if first is not None else None,
+                                  decode_j=0.0 if first is not None else None,
+                                  net_j=0.0 if self.idle_w is not None else None)
+            part.note = "; ".join([*why, part.note])
+            for flag in replaced_flags.get(scope, []):
+                _add(part.flags, flag)
+            parts.append(part)
         for scope, spans in partial.items():
             fill = self._fill(scope, spans, begin, first, end)
             if fill is not None:
