@@ -380,8 +380,11 @@ class CloudClient:
 
         def call() -> list[str]:
             try:
-                with self._send("GET", "/models") as response:
+                response = self._send("GET", "/models")
+                try:
                     raw = response.read()
+                finally:
+                    response.close()
             except (BatonError, _Retryable):
                 raise
             except Exception as e:  # noqa: BLE001 - every transport error is mapped
