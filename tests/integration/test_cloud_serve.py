@@ -300,3 +300,20 @@ def test_a_second_start_reuses_the_token_without_printing_it(served: ServeProc) 
 def test_bad_options_are_one_line_exit_2(tmp_path: Path, args: tuple[str, ...]) -> None:
     proc = run_baton(tmp_path, "serve", "--port", "0", *args, timeout=60, **NO_KEYRING)
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+
+
+def test_baton_can_use_its_own_server_as_an_endpoint(served: ServeProc) -> None:
+    from baton.config import Endpoint
+    from baton.core.cloud.client import CloudClient
+    from baton.core.errors import CloudAuthError
+    from baton.core.types import ChatMessage, GenerationRequest
+
+    ep = Endpoint("self", served.base_url, LOCAL)
+    client = CloudClient(ep, served.token, offline=True)  # loopback: allowed offline
+    chunks = list(client.stream(GenerationRequest([ChatMessage("user", "Say hello.")], max_tokens=6)))
+    texts = [c.text for c in chunks if c.text]
+    completion = chunks[-1].completion
+    assert texts and completion is not None and completion.text == "".join(texts)
+    assert 0 < completion.usage.completion_tokens <= 6 and not completion.usage.estimated  # include_usage honoured
+    with pytest.raises(CloudAuthError):
+        list(CloudClient(ep, "wrong", offline=True).stream(GenerationRequest([ChatMessage("user", "x")])))
