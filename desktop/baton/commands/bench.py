@@ -129,23 +129,27 @@ def register_speed(actions: Any) -> None:
                     "the ratio of the medians.")
     r.add_argument("--model", default=None, help="model id, name or .gguf path (default: the default model)")
     r.add_argument("--tokens", type=int, default=128, help="tokens to generate per run (default 128)")
-    r.add_argument("--rounds", type=int, default=6, help="interleaved rounds (default 6)")
+    r.add_argument("--rounds", type=int, default=10, help="at least this many interleaved rounds (default 10)")
+    r.add_argument("--max-rounds", type=int, default=60,
+                   help="keep adding rounds until the ratio's 95%% interval is 3%% wide, up to this many (default 60)")
     r.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     r.set_defaults(func=run_speed)
 
 
 def run_speed(args: argparse.Namespace, ctx: Any) -> int:
-    from baton.core.speedbench import run_speed_bench
+    from baton.bench.speed import run_speed_bench
 
     if args.tokens < 2 or args.rounds < 1:
         raise UsageError("--tokens must be at least 2 and --rounds at least 1")
     doc = run_speed_bench(ctx.settings, args.model, args.tokens, args.rounds,
-                          progress=lambda s: print(f"bench speed: {s}", file=sys.stderr, flush=True))
+                          progress=lambda s: print(f"bench speed: {s}", file=sys.stderr, flush=True),
+                          max_rounds=max(args.rounds, args.max_rounds))
     if args.json:
         print(json.dumps(doc, indent=2))
     else:
         print(f"decode: Baton {doc['baton_tokens_per_s']} tok/s, bare llama-cpp-python {doc['raw_tokens_per_s']} "
-              f"tok/s, ratio {doc['ratio']} (paired median {doc['ratio_paired_median']})\n"
+              f"tok/s, ratio {doc['ratio']} (paired median {doc['ratio_paired_median']}, 95% interval "
+              f"{doc['ratio_ci95']})\n"
               f"time to first token: Baton {doc['baton_ttft_s'] * 1000:.1f} ms, bare {doc['raw_ttft_s'] * 1000:.1f} ms, "
               f"overhead {doc['ttft_overhead_s'] * 1000:+.1f} ms ({doc['rounds']} rounds x {doc['tokens']} tokens, "
               f"{doc['model']})")
