@@ -91,10 +91,12 @@ class Dispatcher:
                 return
             fut, fn = job.future, job.fn
             self._uncount(job)
-            if not fut.set_running_or_notify_cancel():  # its client left while it waited
-                continue
             with self._lock:
-                self._running_cancel = job.cancel
+                self._running_cancel = job.cancel  # before it runs, so that close() cannot miss it
+            if not fut.set_running_or_notify_cancel():  # its client left while it waited
+                with self._lock:
+                    self._running_cancel = None
+                continue
             start = time.monotonic()
             try:
                 result = fn()
