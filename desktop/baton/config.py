@@ -22,6 +22,7 @@ import tomlkit
 from tomlkit.exceptions import TOMLKitError
 
 from baton.config_rules import (
+    RULES,
     ConfigError,
     check_value,
     describe_type,
@@ -249,7 +250,9 @@ def _coerce(key: str, value: str, hint: Any) -> Any:
         if hint is str:
             return value
     except ValueError:
-        raise UsageError(f"{key} = {shown(value)} is not {describe_type(hint)}; "
+        rule = RULES.get(key)
+        allowed = rule[1] if rule else describe_type(hint)
+        raise UsageError(f"{key} = {shown(value)} is not {describe_type(hint)}: {key} must be {allowed}; "
                          f"`baton config get {key}` shows the current value") from None
     raise UsageError(f"{key} cannot be set from the command line; edit the config file")
 

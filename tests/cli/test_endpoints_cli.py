@@ -192,7 +192,7 @@ def test_config_get_set_list(baton_home: Path) -> None:
 
 @pytest.mark.parametrize(("args", "message"), [
     (["config", "set", "routing.mode", "sometimes"], "routing.mode must be one of"),
-    (["config", "set", "engine.n_ctx", "lots"], "not a valid int"),
+    (["config", "set", "engine.n_ctx", "lots"], "engine.n_ctx must be a whole number"),
     (["config", "set", "no.such.key", "1"], "unknown setting"),
     (["config", "get", "routing"], "is a group of settings"),
     (["config", "set", "model_dirs", "/x"], "is a list"),
