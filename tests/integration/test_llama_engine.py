@@ -130,3 +130,50 @@ def test_bad_model_files_raise_model_error(tmp_path, default_model_path, kind):
             eng.load()
     finally:
         eng.close()
+
+
+# ---- every field of GenerationRequest is honoured -------------------------------------------
+
+
+def _text(engine, **kw) -> str:
+    req = GenerationRequest([ChatMessage("user", kw.pop("prompt", "Write a short poem about the sea."))], **kw)
+    return _collect(engine.stream(req))[1].text
+
+
+@pytest.mark.parametrize("seed", [1, 7, 12345])
+def test_a_seed_makes_sampling_repeatable(engine, seed):
+    a = _text(engine, max_tokens=24, temperature=1.0, seed=seed)
+    b = _text(engine, max_tokens=24, temperature=1.0, seed=seed)
+    assert a == b
+
+
+def test_different_seeds_sample_differently(engine):
+    texts = {_text(engine, max_tokens=24, temperature=1.2, seed=s) for s in (1, 2, 3, 4)}
+    assert len(texts) >= 2
+
+
+def test_a_tiny_top_p_is_greedy(engine):
+    greedy = _text(engine, max_tokens=20, temperature=0.0)
+    assert _text(engine, max_tokens=20, temperature=1.5, top_p=1e-6, seed=3) == greedy
+
+
+@pytest.mark.parametrize(("prompt", "stop"), [
+    ("Count from 1 to 20, separated by commas.", ["7"]),
+    ("Count from 1 to 20, separated by commas.", ["10", "6"]),
+    ("List three fruits, one per line.", ["\n"]),
+])
+def test_a_stop_string_ends_the_answer_before_it(engine, prompt, stop):
+    free = _text(engine, prompt=prompt, max_tokens=60, temperature=0.0)
+    cut = _text(engine, prompt=prompt, max_tokens=60, temperature=0.0, stop=stop)
+    first = min((free.find(s) for s in stop if s in free), default=-1)
+    assert first >= 0, f"the free answer should contain a stop string: {free!r}"
+    assert cut == free[:first]
+    assert not any(s in cut for s in stop)
+
+
+@pytest.mark.parametrize("max_tokens", [1, 5, 17])
+def test_max_tokens_is_the_limit(engine, max_tokens):
+    req = GenerationRequest([ChatMessage("user", "Write a long story about a dragon.")], max_tokens=max_tokens,
+                            temperature=0.0)
+    c = _collect(engine.stream(req))[1]
+    assert c.usage.completion_tokens == max_tokens and c.finish_reason == "length"
