@@ -293,3 +293,41 @@ def test_default_model_reads_only_the_header(default_model_path: Path, monkeypat
     info = read_gguf_info(default_model_path)
     assert info.n_layers == 30
     assert 0 < read_total[0] < 4 << 20  # a few MB of header out of 98 MB
+
+
+# ---- metadata this reader cannot size or that the spec frowns on: unknown, never corrupt --------
+
+
+def test_an_unknown_value_type_leaves_the_rest_unknown(tmp_path: Path) -> None:
+    w = llama_like(context_length=4096)
+    w.metadata["zz.future"] = Typed(99, bytes(16))
+    w.metadata["llama.rope.freq_base"] = 10000.0  # after the unknown value: not reachable
+    info = read_gguf_info(_write(tmp_path, w))
+    assert (info.arch, info.context_length, info.n_layers) == ("llama", 4096, 2)
+    assert "zz.future" in info.unread and "value type 99" in info.unread
+    assert info.tensors == [] and "llama.rope.freq_base" not in info.metadata
+
+
+@pytest.mark.parametrize("key", ["x" * 70_000, "", "ключ.🙂", "a key with spaces", "general.name.extra.deep"])
+def test_odd_keys_are_read(tmp_path: Path, key: str) -> None:
+    w = llama_like(context_length=2048)
+    w.metadata[key] = 7
+    info = read_gguf_info(_write(tmp_path, w))
+    assert info.context_length == 2048 and info.unread == "" and len(info.tensors) == len(w.tensors)
+    if len(key) < 65_536:
+        assert info.metadata[key] == 7
+
+
+def test_a_huge_array_is_skipped_by_length(tmp_path: Path) -> None:
+    w = llama_like()
+    w.metadata["my.big"] = Typed(ARRAY, [1] * 3_000_000, UINT16)
+    w.metadata["my.nested"] = Typed(ARRAY, [[1, 2], [3, 4, 5]], ARRAY)
+    info = read_gguf_info(_write(tmp_path, w))
+    assert info.arch == "llama" and "my.big" not in info.metadata and info.unread == ""
+
+
+def test_printable_names() -> None:
+    import os
+
+    assert gguf.printable(os.fsdecode(b"mod\xe8le.gguf")) == "mod\ufffdle.gguf"
+    assert gguf.printable(Path("caf\u00e9.gguf")) == "caf\u00e9.gguf"
