@@ -168,8 +168,9 @@ def test_server_rejecting_stream_options_falls_back_to_estimating(sse_server: tu
     client = CloudClient(_ep(url), "k", offline=True)
     texts, completion = _collect(client)
     assert completion.text == "Hi there!"
-    # no usage from this server: 4 characters a token, rounded half up, plus 4 per message
-    assert completion.usage.completion_tokens == 2  # round(9 / 4)
+    # no usage from this server: the larger of the deltas received and 4 characters a token; prompt:
+    # 4 characters a token, rounded half up, plus 4 per message
+    assert completion.usage.completion_tokens == 3  # 3 deltas, more than round(9 / 4)
     assert completion.usage.prompt_tokens == 3 + 4  # round(11 / 4) + 4
     assert completion.usage.estimated is True
     assert client.usage_source == "estimated"

@@ -111,6 +111,15 @@ def test_usage_is_estimated_only_where_missing(srv: DialectServer, events: list,
     assert client.energy_part(c.usage).energy_j == pytest.approx(prompt + completion)
 
 
+def test_a_server_sending_a_token_per_delta_is_counted_by_deltas(srv: DialectServer) -> None:
+    digits = [str(i % 10) for i in range(24)]  # 24 one-character tokens: 4 characters a token would say 6
+    srv.enqueue(Reply(events=[chunk(d) for d in digits] + [chunk(None, "length"), DONE]))
+    client = _client(srv)
+    _, c = _run(client)
+    assert c.usage.completion_tokens == 24 and c.usage.estimated
+    assert client.cost_usd(c.usage) == pytest.approx(0.24)
+
+
 def test_a_given_tokenizer_counts_instead_of_the_character_rule(srv: DialectServer) -> None:
     srv.enqueue(Reply(events=[chunk("one two three four five"), chunk(None, "stop"), DONE]))
     client = _client(srv)

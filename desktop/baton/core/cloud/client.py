@@ -9,8 +9,9 @@ Built on ``httpx`` directly (the wire format is read leniently by ``baton.core.c
   received so far in ``partial_text``; an ``{"error": ...}`` document inside a 200 stream is an error
   carrying the server's message; a character whose UTF-16 halves came in two chunks is joined;
 - a server that reports no usage gets token counts estimated from the text (a tokenizer callable
-  when one is given, else ``wire.CHARS_PER_TOKEN``), marked ``Usage.estimated``; prices and joules
-  follow the counts;
+  when one is given; else the larger of 4 characters a token, ``wire.CHARS_PER_TOKEN``, and the number
+  of text deltas received, since most servers send a token per delta), marked ``Usage.estimated``;
+  prices and joules follow the counts;
 - retries (exponential backoff, honouring ``Retry-After`` in seconds or as an HTTP date) happen
   for 429, 5xx and refused connections, and only BEFORE the first text arrives;
 - three timeouts: connect, first byte (response headers) and between chunks (every body read);
@@ -469,6 +470,7 @@ class CloudClient:
         finish: str | None = None
         done = False
         ttft = 0.0
+        n_pieces = 0  # non-empty text deltas: most servers send one token per delta
         try:
             for doc in self._documents(response):
                 if cancel is not None and cancel.is_set():
@@ -485,6 +487,7 @@ class CloudClient:
                     counts = (prompt_n if prompt_n is not None else counts[0],
                               completion_n if completion_n is not None else counts[1])
                 text, reason = wire.chunk_parts(doc)
+                n_pieces += 1 if text else 0
                 piece = joiner.feed(text) if text else ""
                 if piece:
                     if not parts:
@@ -519,7 +522,7 @@ class CloudClient:
                 f"the stream from endpoint '{self.endpoint.name}' ended before the answer was finished, after "
                 f"{len(text)} characters (kept); try again or use another tier", text)
         total = time.perf_counter() - t0
-        usage = self._usage(request, text, counts)
+        usage = self._usage(request, text, counts, n_pieces)
         decode = (usage.completion_tokens - 1) / (total - ttft) if usage.completion_tokens > 1 and total > ttft else 0.0
         yield Chunk("", Completion(
             text=text, model=self.endpoint.model, finish_reason=_finish(finish), usage=usage,
@@ -571,7 +574,10 @@ class CloudClient:
         err.partial_text = partial
         return err
 
-    def _usage(self, request: Any, text: str, counts: tuple[int | None, int | None]) -> Usage:
+    def _usage(self, request: Any, text: str, counts: tuple[int | None, int | None], n_pieces: int) -> Usage:
+        """The server's counts where it sent them; the rest estimated (``estimated=True``): the prompt from
+        the messages (tokenizer, else 4 characters a token + 4 a message), the answer by the tokenizer, else
+        the larger of the number of text deltas received and 4 characters a token."""
         prompt_n, completion_n = counts
         estimated = False
         if prompt_n is None or (prompt_n == 0 and request.messages):
@@ -579,6 +585,8 @@ class CloudClient:
             estimated = True
         if completion_n is None or (completion_n == 0 and text):
             completion_n = wire.estimate_tokens(text, self.tokenizer)
+            if self.tokenizer is None:
+                completion_n = max(completion_n, n_pieces)
             estimated = True
         self.usage_source = "estimated" if estimated else "server"
         return Usage(prompt_n, completion_n, estimated=estimated)
