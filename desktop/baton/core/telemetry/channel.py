@@ -65,6 +65,7 @@ class Channel:
 
     @property
     def is_counter(self) -> bool:
+        """True for a cumulative-energy sensor (J), False for a power sensor (W) integrated by polling."""
         return self.sensor.kind == COUNTER
 
     def poll_interval_s(self, power_hz: float) -> float:
@@ -84,6 +85,7 @@ class Channel:
         return max(1.0, 0.5 * rng / max(self._max_seen_w, ASSUMED_W))
 
     def read(self) -> ChannelState:
+        """Read the sensor once and return the new state; never raises (problems are counted in the state)."""
         with self._lock:
             now = self._clock()
             self._counts["reads"] += 1
@@ -110,6 +112,7 @@ class Channel:
             return self._state(now)
 
     def state(self) -> ChannelState:
+        """The current state without reading the sensor."""
         with self._lock:
             return self._state(self._clock())
 

@@ -28,6 +28,7 @@ LOAD_BASES = ("process", "system")
 
 
 def logical_cpus() -> int:
+    """Logical CPUs this process may run on (its affinity mask), at least 1."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):
@@ -35,6 +36,7 @@ def logical_cpus() -> int:
 
 
 def cpu_model_name(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    """The CPU's model name from /proc/cpuinfo (or the platform module), for the TDP guess."""
     try:
         text = cpuinfo.read_text(errors="replace")
     except OSError:
@@ -107,6 +109,7 @@ class CpuEstimate(Sensor):
 
     @classmethod
     def from_settings(cls, cpu_tdp_w: float, load_basis: str = "process", model: str | None = None) -> "CpuEstimate":
+        """The estimate with ``cpu_tdp_w`` (W) from settings, or a TDP guessed from the CPU's name when it is 0."""
         n = logical_cpus() if load_basis == "process" else max(1, os.cpu_count() or 1)
         if cpu_tdp_w and cpu_tdp_w > 0:
             return cls(cpu_tdp_w, f"TDP {cpu_tdp_w:g} W from settings (telemetry.cpu_tdp_w)", load_basis, n)
@@ -115,13 +118,16 @@ class CpuEstimate(Sensor):
         return cls(watts, note, load_basis, n)
 
     def power_at(self, load: float) -> float:
+        """Estimated package power (W) at ``load`` (0..1, clamped)."""
         load = min(1.0, max(0.0, load))
         return self.tdp_w * (0.1 + 0.9 * load**3)
 
     def is_available(self) -> tuple[bool, str]:
+        """Always (True, the formula): the estimate needs no hardware."""
         return True, f"always available: {self.formula()}"
 
     def formula(self) -> str:
+        """The formula and its inputs in words, for receipts and `baton energy probe`."""
         basis = (
             "this process's CPU time" if self.load_basis == "process" else "the whole machine's busy CPU time"
         )
@@ -131,6 +137,7 @@ class CpuEstimate(Sensor):
         )
 
     def read_energy_j(self) -> float:
+        """The estimated energy (J) since the sensor was made, integrated up to now."""
         with self._lock:
             now, cpu = self._clock(), self._cpu_seconds()
             if self._last is not None:
@@ -142,6 +149,7 @@ class CpuEstimate(Sensor):
             return self._energy_j
 
     def describe(self) -> str:
+        """One line for a receipt's note, labelled as an estimate."""
         return f"estimate, not a measurement: {self.formula()}"
 
 

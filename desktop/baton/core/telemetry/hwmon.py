@@ -45,6 +45,7 @@ class AmdGpuSensor(Sensor):
             self.update_period_s, self.stale_after_s = 1.0, None
 
     def is_available(self) -> tuple[bool, str]:
+        """(True, what is read) when the hwmon file can be read and parsed, else (False, why)."""
         try:
             value = self._read()
         except OSError as e:
@@ -61,22 +62,27 @@ class AmdGpuSensor(Sensor):
         return value
 
     def read_energy_j(self) -> float:
+        """The card's energy counter (J); ``OSError``/``BadReading`` when it cannot be read."""
         return self._read() / 1e6
 
     def read_power_w(self) -> float:
+        """The card's average power (W); ``OSError``/``BadReading`` when it cannot be read."""
         return self._read() / 1e6
 
     def vram_used_bytes(self) -> int | None:
+        """VRAM in use on the card (bytes), None when the driver does not say."""
         try:
             return int(parse_number(self._open(self.card_dir / "device" / "mem_info_vram_used"), "vram"))
         except (OSError, ValueError):
             return None
 
     def describe(self) -> str:
+        """One line for a receipt's note: the file read and how."""
         return f"AMD GPU {self.card_dir.name} {self._file.name}"
 
 
 def discover_amd_gpus(root: Path, opener: Opener = read_text) -> list[Sensor]:
+    """An ``AmdGpuSensor`` for every amdgpu hwmon under ``root``/sys/class/drm (energy counter preferred)."""
     base = sys_path(root, DRM)
     sensors: list[Sensor] = []
     try:
@@ -118,12 +124,14 @@ class BatterySensor(Sensor):
         self._open = opener
 
     def status(self) -> str:
+        """The battery's status text (Charging, Discharging, Full, ...), '' when unreadable."""
         try:
             return self._open(self.bat_dir / "status").strip()
         except OSError:
             return "Unknown"
 
     def is_available(self) -> tuple[bool, str]:
+        """(True, how) while the battery can be read; (False, why) otherwise (charging counts as not now)."""
         status = self.status()
         if status != "Discharging":
             return False, (
@@ -140,6 +148,7 @@ class BatterySensor(Sensor):
         return parse_number(self._open(self.bat_dir / name), str(self.bat_dir / name))
 
     def read_power_w(self) -> float:
+        """Discharge power (W) from power_now or current_now x voltage_now; ``NotReady`` while not discharging."""
         if self.status() != "Discharging":
             raise NotReady(f"{self.bat_dir.name} is not discharging")
         if (self.bat_dir / "power_now").exists():
@@ -149,11 +158,13 @@ class BatterySensor(Sensor):
         return current_ua * voltage_uv / 1e12
 
     def describe(self) -> str:
+        """One line for a receipt's note: the files read and how."""
         field = "power_now" if (self.bat_dir / "power_now").exists() else "current_now x voltage_now"
         return f"battery {self.bat_dir.name} {field} (whole system)"
 
 
 def discover_batteries(root: Path, opener: Opener = read_text) -> list[Sensor]:
+    """A ``BatterySensor`` per battery under ``root``/sys/class/power_supply, or a ``NullSensor`` saying there is none."""
     base = sys_path(root, POWER_SUPPLY)
     sensors: list[Sensor] = []
     for bat in sorted(base.glob("BAT*")):

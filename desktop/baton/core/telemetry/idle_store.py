@@ -16,11 +16,17 @@ IDLE_MAX_AGE_S = 3600.0
 
 
 class KeyValue(Protocol):
-    def kv_get(self, key: str, default: Any = None) -> Any: ...
-    def kv_set(self, key: str, value: Any) -> None: ...
+    """Anything with ``kv_get``/``kv_set`` (the store): where the idle baseline is kept between runs."""
+
+    def kv_get(self, key: str, default: Any = None) -> Any:
+        """The value saved under ``key``, or ``default``."""
+
+    def kv_set(self, key: str, value: Any) -> None:
+        """Save ``value`` (JSON-able) under ``key``."""
 
 
 def save_idle(kv: KeyValue, meter: EnergyMeter) -> None:
+    """Save the meter's idle baseline (W per sensor, when measured) into ``store``; no-op without one."""
     b = meter.idle_baseline()
     if b is not None:
         kv.kv_set(IDLE_KEY, {"watts_by_sensor": b.watts_by_sensor, "measured_at": b.measured_at,

@@ -42,6 +42,7 @@ def parse_ioreg_battery(text: str) -> dict[str, int | bool]:
 
 
 class MacBattery(Sensor):
+    """The battery on macOS, read through ``ioreg`` (system_dc cross-check, never added to the total)."""
     kind = POWER
     scope = "system_dc"
     source = "battery_gauge"
@@ -63,6 +64,7 @@ class MacBattery(Sensor):
         return self._cached[1]
 
     def is_available(self) -> tuple[bool, str]:
+        """(True, how) while discharging; (False, why) on the charger or without a battery."""
         try:
             watts = self.read_power_w()
         except NotReady as e:
@@ -72,6 +74,7 @@ class MacBattery(Sensor):
         return True, f"battery discharging at {watts:.1f} W (whole system, a cross-check)"
 
     def read_power_w(self) -> float:
+        """Discharge power (W) from the battery's voltage and amperage; ``NotReady`` while charging."""
         f = self._fields()
         if not f:
             raise NotReady("no AppleSmartBattery (a desktop Mac)")
@@ -84,4 +87,5 @@ class MacBattery(Sensor):
         return abs(amps) * volts / 1e6
 
     def describe(self) -> str:
+        """One line for a receipt's note."""
         return "battery InstantAmperage x Voltage from ioreg (whole system)"

@@ -16,10 +16,12 @@ import psutil
 
 
 class MemoryReader:
+    """Reads this process's memory from /proc/self (psutil elsewhere). Units: bytes."""
     def __init__(self, pid: int | None = None) -> None:
         self._proc = psutil.Process(pid)
 
     def read(self) -> dict[str, int]:
+        """``rss_bytes``, ``rss_mapped_bytes`` (file-backed, e.g. mmapped weights) and ``rss_private_bytes``."""
         mi: Any = self._proc.memory_info()
         rss = int(mi.rss)
         if sys.platform.startswith("linux") and hasattr(mi, "shared"):

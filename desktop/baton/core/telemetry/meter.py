@@ -62,11 +62,13 @@ class Window:
         self._result: Measurement | None = None
 
     def first_token(self) -> None:
+        """Mark the first token: splits the window into prefill and decode energy."""
         with self._lock:
             if self._first is None and self._result is None:
                 self._first = self._meter._read_all()
 
     def end(self) -> Measurement:
+        """Close the window and return its ``Measurement`` (the same object on every later call)."""
         with self._lock:
             if self._result is None:
                 end = self._meter._read_all()
@@ -149,6 +151,7 @@ class EnergyMeter:
 
     # ---- windows ---------------------------------------------------------------------------
     def begin(self) -> Window:
+        """Open a measurement window (reads every channel now); close it with ``end()``."""
         return Window(self)
 
     def _read_all(self) -> dict[int, ChannelState]:
@@ -213,9 +216,11 @@ class EnergyMeter:
         return self.idle_by_scope()
 
     def idle_age_s(self) -> float | None:
+        """Seconds since the idle baseline was measured, None when there is none."""
         return None if self._idle is None else max(0.0, time.time() - self._idle.measured_at)
 
     def idle_baseline(self) -> IdleBaseline | None:
+        """The idle baseline (W per sensor), or None."""
         return self._idle
 
     def set_idle_baseline(self, baseline: IdleBaseline | None) -> None:
@@ -223,6 +228,7 @@ class EnergyMeter:
         self._idle = baseline
 
     def idle_by_scope(self) -> dict[str, float] | None:
+        """Idle watts per scope over the counted channels, None without a baseline."""
         if self._idle is None:
             return None
         out: dict[str, float] = defaultdict(float)
@@ -294,6 +300,7 @@ class EnergyMeter:
         return self._read_all()
 
     def memory(self) -> dict[str, int | None]:
+        """``rss_bytes``, ``rss_mapped_bytes``, ``rss_private_bytes``, ``vram_bytes`` (this process) and ``vram_device_bytes``; None where unknown."""
         if self._memory is None:
             self._memory = MemoryReader()
         out: dict[str, int | None] = dict(self._memory.read())
@@ -319,6 +326,7 @@ class EnergyMeter:
 
     @property
     def poller_cpu_s(self) -> float:
+        """CPU seconds the polling thread has used (its own overhead)."""
         return self._poller.cpu_s
 
     @property
@@ -330,6 +338,7 @@ class EnergyMeter:
         return self._sampler
 
     def close(self) -> None:
+        """Stop the sampler and the poller and release every sensor. Idempotent."""
         if self._closed:
             return
         self._closed = True

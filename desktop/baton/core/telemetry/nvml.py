@@ -47,13 +47,16 @@ class NvmlSession:
 
     @property
     def ok(self) -> bool:
+        """True when NVML initialised."""
         return self._open
 
     def is_not_supported(self, error: BaseException) -> bool:
+        """True when ``e`` is NVML's NOT_SUPPORTED error (a query this GPU cannot answer)."""
         code = getattr(self.nvml, "NVML_ERROR_NOT_SUPPORTED", NOT_SUPPORTED_FALLBACK)
         return getattr(error, "value", None) == code
 
     def close(self) -> None:
+        """Shut NVML down once. Idempotent."""
         if self._open:
             self._open = False
             try:
@@ -63,6 +66,7 @@ class NvmlSession:
 
 
 class NvmlGpu(Sensor):
+    """One NVIDIA GPU: its total-energy counter (mJ, Volta and newer) or its power polled and integrated."""
     scope = "gpu_board"
 
     def __init__(self, session: NvmlSession, index: int, handle: Any, gpu_name: str, use_counter: bool) -> None:
@@ -81,6 +85,7 @@ class NvmlGpu(Sensor):
             self.update_period_s, self.stale_after_s = 1.0, None
 
     def is_available(self) -> tuple[bool, str]:
+        """(True, how) when the energy or power query answers, else (False, why)."""
         try:
             value = self.read_energy_j() if self.kind == COUNTER else self.read_power_w()
         except Exception as e:
@@ -93,6 +98,7 @@ class NvmlGpu(Sensor):
         )
 
     def read_energy_j(self) -> float:
+        """The GPU's total energy counter (J, from NVML's mJ)."""
         mj = self._nvml.nvmlDeviceGetTotalEnergyConsumption(self.handle)
         value = float(mj)
         if not math.isfinite(value) or value < 0:
@@ -100,6 +106,7 @@ class NvmlGpu(Sensor):
         return value / 1e3
 
     def read_power_w(self) -> float:
+        """The GPU's power now (W, from NVML's mW)."""
         mw = self._nvml.nvmlDeviceGetPowerUsage(self.handle)
         value = float(mw)
         if not math.isfinite(value) or value < 0:
@@ -107,6 +114,7 @@ class NvmlGpu(Sensor):
         return value / 1e3
 
     def device_vram_used_bytes(self) -> int | None:
+        """VRAM in use on the device (bytes), None when NVML cannot say."""
         try:
             return int(self._nvml.nvmlDeviceGetMemoryInfo(self.handle).used)
         except Exception:
@@ -125,11 +133,13 @@ class NvmlGpu(Sensor):
         return 0
 
     def describe(self) -> str:
+        """One line for a receipt's note: the GPU and what is read."""
         what = "total-energy counter" if self.kind == COUNTER else "power polled at 20 Hz, integrated"
         return f"NVML GPU {self.index} {self.gpu_name}: {what}"
 
 
 def discover_nvml(session: NvmlSession) -> list[Sensor]:
+    """An ``NvmlGpu`` per device, or a ``NullSensor`` saying why there is none (no driver, no GPU)."""
     if not session.ok:
         return [NullSensor("nvml", "gpu_board", session.reason, source="hw_counter")]
     nvml = session.nvml

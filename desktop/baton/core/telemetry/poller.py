@@ -14,6 +14,7 @@ from baton.core.telemetry.channel import Channel
 
 
 class Poller:
+    """The thread that reads the meter's channels while a window is open (``acquire``/``release``)."""
     def __init__(self, channels: list[Channel], power_hz: float = 20.0) -> None:
         self._channels = list(channels)
         self._power_hz = power_hz
@@ -26,9 +27,11 @@ class Poller:
 
     @property
     def thread(self) -> threading.Thread | None:
+        """The polling thread, None before the first window."""
         return self._thread
 
     def acquire(self) -> None:
+        """A window opened: start (or wake) the thread."""
         with self._cond:
             if self._stopping or not self._channels:
                 return
@@ -39,11 +42,13 @@ class Poller:
             self._cond.notify_all()
 
     def release(self) -> None:
+        """A window closed: the thread sleeps when none is left."""
         with self._cond:
             self._active = max(0, self._active - 1)
 
     @property
     def active(self) -> int:
+        """How many windows are open now."""
         with self._cond:
             return self._active
 
@@ -69,6 +74,7 @@ class Poller:
                     self._cond.wait(timeout=wait_s)
 
     def stop(self) -> None:
+        """Stop the thread and wait for it (up to 5 s). Idempotent."""
         with self._cond:
             self._stopping = True
             self._cond.notify_all()

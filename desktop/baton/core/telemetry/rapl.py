@@ -30,11 +30,13 @@ _ZONE_RE = re.compile(r"^intel-rapl:(\d+)(?::(\d+))?$")
 
 
 def chmod_remedy(root: Path) -> str:
+    """The one-line command that makes RAPL's energy_uj readable until the next boot."""
     base = sys_path(root, POWERCAP)
     return f"sudo chmod a+r {base}/intel-rapl:*/energy_uj"
 
 
 class RaplZone(Sensor):
+    """One RAPL zone's energy counter (``energy_uj``, µJ), unwrapped at ``max_energy_range_uj``. Units: J."""
     kind = COUNTER
     source = "hw_counter"
     update_period_s = 0.001  # the hardware refreshes the counter about every millisecond
@@ -58,6 +60,7 @@ class RaplZone(Sensor):
             self._range_note = f" (max_energy_range_uj unreadable: {e}; wraps cannot be unwrapped)"
 
     def is_available(self) -> tuple[bool, str]:
+        """(True, what) when energy_uj can be read; (False, why and the remedy) otherwise."""
         try:
             self.read_energy_j()
         except PermissionError:
@@ -72,9 +75,11 @@ class RaplZone(Sensor):
         return True, f"RAPL {self.label} energy counter, readable{self._range_note}"
 
     def read_energy_j(self) -> float:
+        """The zone's counter in J (it wraps; the channel unwraps it)."""
         return parse_number(self._open(self._energy_file), str(self._energy_file)) / 1e6
 
     def describe(self) -> str:
+        """One line for a receipt's note."""
         return f"RAPL {self.label} counter ({self.zone_dir.name})"
 
 

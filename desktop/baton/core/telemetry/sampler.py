@@ -21,11 +21,14 @@ class PowerSource(Protocol):
     """What the sampler reads (``EnergyMeter`` is one): channel states keyed by ``id(channel)``, the
     channels counted now, and memory figures (bytes)."""
 
-    def read_power(self) -> dict[int, ChannelState]: ...
+    def read_power(self) -> dict[int, ChannelState]:
+        """Fresh channel states, keyed by ``id(channel)``."""
 
-    def counted_channels(self) -> list[Channel]: ...
+    def counted_channels(self) -> list[Channel]:
+        """The channels that count now (a frozen one replaced by its fallback)."""
 
-    def memory(self) -> dict[str, int | None]: ...
+    def memory(self) -> dict[str, int | None]:
+        """Memory figures in bytes (``rss_bytes``, ``vram_bytes``, ...)."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,7 @@ class Sample:
     sources: tuple[tuple[str, str], ...] = ()  # (scope, source label) of each line
 
     def watts_by_scope(self) -> dict[str, float]:
+        """``{scope: watts}`` for this sample."""
         return dict(self.watts)
 
 
@@ -61,6 +65,7 @@ class Sampler:
 
     # ---- lifecycle -------------------------------------------------------------------------
     def start(self) -> "Sampler":
+        """Start the thread (again after ``stop``); returns self."""
         if self._thread is None or not self._thread.is_alive():
             self._stop.clear()
             self._thread = threading.Thread(target=self._run, name="baton-sampler", daemon=True)
@@ -68,6 +73,7 @@ class Sampler:
         return self
 
     def stop(self) -> None:
+        """Stop the thread and wait for it (up to 5 s). Idempotent."""
         self._stop.set()
         thread, self._thread = self._thread, None
         if thread is not None:
@@ -75,6 +81,7 @@ class Sampler:
 
     @property
     def running(self) -> bool:
+        """True while the thread runs."""
         return self._thread is not None and self._thread.is_alive()
 
     def __enter__(self) -> "Sampler":
@@ -90,6 +97,7 @@ class Sampler:
             return list(self._ring)
 
     def latest(self) -> Sample | None:
+        """The newest sample, None before the first tick."""
         with self._lock:
             return self._ring[-1] if self._ring else None
 

@@ -36,6 +36,7 @@ class NotReady(RuntimeError):
 
 
 def read_text(path: Path) -> str:
+    """The default opener: one small text file, read as ASCII (bad bytes replaced)."""
     with open(path, encoding="ascii", errors="replace") as f:
         return f.read()
 
@@ -78,12 +79,15 @@ class Sensor:
     cross_check: bool = False
 
     def is_available(self) -> tuple[bool, str]:
+        """(True, what is read) or (False, why not and what to do)."""
         raise NotImplementedError
 
     def read_energy_j(self) -> float:
+        """Cumulative energy (J) of a counter sensor."""
         raise NotImplementedError(f"{self.name} is a {self.kind} sensor")
 
     def read_power_w(self) -> float:
+        """Power now (W) of a power sensor."""
         raise NotImplementedError(f"{self.name} is a {self.kind} sensor")
 
     def describe(self) -> str:
@@ -110,10 +114,13 @@ class NullSensor(Sensor):
         self.would_be_source = source
 
     def is_available(self) -> tuple[bool, str]:
+        """Always (False, the reason)."""
         return False, self.reason
 
     def read_energy_j(self) -> float:
+        """Always raises ``NotReady`` with the reason."""
         raise NotReady(self.reason)
 
     def read_power_w(self) -> float:
+        """Always raises ``NotReady`` with the reason."""
         raise NotReady(self.reason)

@@ -93,6 +93,7 @@ class Composer:
         self.idle_w = idle_w
 
     def measurement(self, begin: States, first: States | None, end: States) -> Measurement:
+        """The ``Measurement`` between ``begin`` and ``end`` (``first``: the first token's states, or None)."""
         states = [*begin.values()]
         ends = [*end.values()]
         duration_s = max(0.0, max((s.t for s in ends), default=0.0) - min((s.t for s in states), default=0.0))
