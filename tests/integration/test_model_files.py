@@ -46,7 +46,8 @@ def test_n_ctx_is_clamped_to_the_trained_context_and_said(src: Path, tmp_path: P
     try:
         assert eng.n_ctx == trained
         assert f"n_ctx clamped to the model's trained context {trained}" in " ".join(eng.notices)
-        assert plan_fit(read_gguf_info(path), 4096, free_ram_bytes=8 << 30, gpu=False).n_ctx == trained
+        plan = plan_fit(read_gguf_info(path), 4096, free_ram_bytes=8 << 30, gpu=False)
+        assert plan.n_ctx == trained and f"{trained} tokens of context (the model's trained context)" in plan.reason
         with pytest.raises(ContextOverflow) as e:  # a prompt the trained context cannot hold: one line
             _answer(eng, "word " * (trained + 168))
         assert f"{trained}-token context" in _one_line(e)

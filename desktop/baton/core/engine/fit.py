@@ -126,8 +126,9 @@ def plan_fit(
     the installed llama.cpp was built without GPU support). ``n_gpu_layers`` of a full offload is
     ``n_layers + 1`` (the output layer too), as llama.cpp counts.
     """
-    if info.context_length > 0:
-        n_ctx = min(n_ctx, info.context_length)
+    clamped = 0 < info.context_length < n_ctx
+    if info.context_length > 0 and (n_ctx <= 0 or clamped):
+        n_ctx = info.context_length  # as the engine does: never more than the model was trained for
     n_ctx = max(n_ctx, 1)
     ram_free = free_ram() if free_ram_bytes is None else int(free_ram_bytes)
     dev = detect_gpu() if gpu is None else (gpu or None)
@@ -138,7 +139,7 @@ def plan_fit(
     cpu_need = weights + kv + compute + RUNTIME_OVERHEAD_BYTES
     parts = dict(n_ctx=n_ctx, weights_bytes=weights, kv_bytes=kv, compute_bytes=compute, free_ram_bytes=ram_free)
     mmap_note = "weights are memory-mapped from the file, not copied"
-    ctx_note = f"{n_ctx} tokens of context"
+    ctx_note = f"{n_ctx} tokens of context" + (" (the model's trained context)" if clamped else "")
 
     if dev is not None and info.n_layers > 0:
         usable = dev.free_bytes - VRAM_RESERVE_BYTES - int(dev.total_bytes * VRAM_RESERVE_SHARE)
