@@ -13,6 +13,8 @@ from baton.core.types import ChatMessage, Chunk, GenerationRequest
 class Engine(Protocol):
     model_id: str
     n_ctx: int
+    # LlamaEngine and FakeEngine also carry ``notices: list[str]``: plain sentences about what was adapted
+    # (n_ctx clamped to the trained context, a chat template without a system role), for receipts.
 
     def load(self) -> float:
         """Load the weights (idempotent). Returns the seconds it took (0 when already loaded)."""

@@ -15,6 +15,7 @@ class FakeEngine:
         self.model_id = model_id
         self.n_ctx = n_ctx
         self.token_delay_s = token_delay_s
+        self.notices: list[str] = []  # as LlamaEngine: sentences said at load (tests may append their own)
         self._queue: deque[tuple[list[str], TokenSignals]] = deque()
         self.requests: list[GenerationRequest] = []
         self.loaded = False

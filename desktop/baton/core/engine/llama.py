@@ -99,8 +99,8 @@ class LlamaEngine:
         trained = info.context_length if info is not None else 0
         if n_ctx == 0:
             n_ctx = trained or 4096
-            self._note(f"engine.n_ctx is 0: using {'the model' + chr(39) + 's trained context' if trained else 'the default'} "
-                       f"of {n_ctx} tokens")
+            what = "the model's trained context" if trained else "the default context"
+            self._note(f"engine.n_ctx is 0: using {what} of {n_ctx} tokens")
         elif trained and n_ctx > trained:
             self._note(f"n_ctx clamped to the model's trained context {trained} (engine.n_ctx is {n_ctx})")
             n_ctx = trained
