@@ -211,3 +211,17 @@ def test_first_save_writes_a_complete_valid_file(baton_home: Path) -> None:
     s.save(config_file(baton_home))
     again = Settings.load(config_file(baton_home))
     assert again.engine.n_ctx == 1024 and again.flat() == s.flat() and again.warnings == []
+
+
+@pytest.mark.parametrize("text,key", [
+    ("[telemetry]\npower_poll_hz = 20.0\n", "telemetry.power_poll_hz"),
+    ("theme = \"dark\"\n", "theme"),
+    ("[engine]\nrope_freq_base = 10000\n", "engine.rope_freq_base"),
+    ("[extras]\na = 1\n", "extras"),
+])
+def test_a_removed_or_unknown_key_is_a_one_line_warning_never_an_error(
+        capsys: pytest.CaptureFixture[str], baton_home: Path, text: str, key: str) -> None:
+    config_file(baton_home).write_text(text)
+    rc, out, err = run(capsys, "config", "get", "engine.n_ctx")
+    assert rc == 0 and out.strip() == "4096"
+    assert err.count("\n") == 1 and err.startswith("baton: warning:") and key in err and "kept" in err

@@ -27,7 +27,7 @@ def stuck_after_s(sensor: Sensor) -> float | None:
     never judged: power sensors, the estimate, cross-checks, gauges that may repeat a value)."""
     if sensor.kind != COUNTER or sensor.source == "estimated" or sensor.cross_check or sensor.stale_after_s is None:
         return None
-    return max(0.1, 20.0 * sensor.update_period_s)
+    return min(sensor.stale_after_s, max(0.5, 50.0 * sensor.update_period_s))
 
 
 def judge_stuck(ch: Channel, b: ChannelState, e: ChannelState) -> bool:
