@@ -174,16 +174,13 @@ def test_finding_names_kind_and_place_never_the_secret() -> None:
     assert set(f.to_dict()) == {"kind", "message_index", "line", "encoding", "split"}
 
 
-def test_text_level_scan_redact_summary_and_the_old_import_path() -> None:
-    from baton.core.router import privacy as old
-
+def test_text_level_scan_redact_and_summary() -> None:
     key = "sk-" + _r(48)
     text = f"first line\n  client = OpenAI(api_key=\"{key}\")\n"
     (f,) = privacy.scan(text)
     assert (f.kind, f.line, text[f.start:f.end]) == ("openai_key", 2, key)
     redacted, findings = privacy.redact(text)
     assert redacted == "first line\n  client = OpenAI(api_key=\"[REDACTED:openai_key]\")\n" and findings
-    assert old.scan is privacy.scan and old.redact_messages is redact_messages
     many = privacy.scan("\n".join(f"TOKEN_{i}=ghp_{_r(36)}" for i in range(7)))
     line = privacy.summary(many, limit=3)
     assert line.count("github token") == 3 and line.endswith("and 4 more")

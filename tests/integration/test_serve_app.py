@@ -19,6 +19,7 @@ import pytest
 
 from baton.commands.serve import allowed_host_names, write_private_file
 from baton.core.errors import (
+    NotFound,
     BatonError,
     CloudError,
     CloudRateLimited,
@@ -247,7 +248,7 @@ def test_raw_bodies_are_refused_with_a_status(srv: InProcess, svc: ScriptedServi
     (PolicyError("offline mode: no remote tier"), 403, "policy_refused"),
     (CloudError("upstream said: quota exceeded"), 502, "upstream_error"),
     (CloudRateLimited("slow down", retry_after_s=7.2), 429, "upstream_rate_limited"),
-    (StoreError("no thread abc123; list with `baton threads`"), 404, "thread_not_found"),
+    (NotFound("no thread abc123; list with `baton threads`"), 404, "thread_not_found"),
     (BatonError("the model stopped"), 500, "internal_error"),
     (RuntimeError("secret internals /home/x"), 500, "internal_error"),
 ])

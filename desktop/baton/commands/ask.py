@@ -40,6 +40,7 @@ def callbacks(streamed: bool) -> dict[str, Any]:
     """``on_text``/``on_status``/``approve`` for a terminal: text to stdout as it streams (made safe for a
     terminal), status lines to stderr."""
     from baton.commands.textio import safe_for_terminal
+    from baton.core.pipeline.turn import Phase
 
     tty = sys.stdout.isatty()
 
@@ -48,7 +49,7 @@ def callbacks(streamed: bool) -> dict[str, Any]:
         sys.stdout.flush()
 
     def on_status(status: str) -> None:
-        if status.startswith(("escalating", "asking")):
+        if getattr(status, "phase", None) in (Phase.ESCALATING, Phase.ASKING):
             if streamed:
                 sys.stdout.write("\n")
             print(f"baton: {status}", file=sys.stderr)

@@ -30,6 +30,7 @@ from typing import Any
 
 from baton.core.errors import (
     BatonError,
+    NotFound,
     CloudError,
     CloudRateLimited,
     CloudTimeout,
@@ -313,7 +314,7 @@ def api_error_for(e: BaseException, thread_given: bool = False) -> ApiError:
         return ApiError(504, msg, "upstream_error", None, "upstream_timeout")
     if isinstance(e, CloudError):
         return ApiError(502, msg, "upstream_error", None, "upstream_error")
-    if isinstance(e, StoreError) and thread_given and ("no thread" in msg or "thread id" in msg):
+    if isinstance(e, NotFound) and thread_given:
         return ApiError(404, msg, "invalid_request_error", "baton_thread_id", "thread_not_found")
     if isinstance(e, BatonError):
         return ApiError(500, msg, "server_error", None, "internal_error")

@@ -61,6 +61,10 @@ class StoreError(BatonError):
     """The SQLite store could not be read or written (disk full, locked, corrupt)."""
 
 
+class NotFound(StoreError):
+    """No thread or message has that id (or it was deleted)."""
+
+
 class SensorUnavailable(BatonError):
     """A telemetry source cannot be read on this machine."""
 

@@ -20,7 +20,7 @@ from baton.core.errors import (BatonError, CloudError, ModelDoesNotFit, ModelErr
                                StoreError, UsageError)
 from baton.core.pipeline.history import history_from_path
 from baton.core.pipeline.local import LocalTier
-from baton.core.pipeline.turn import Turn, TierRun
+from baton.core.pipeline.turn import Phase, Progress, Turn, TierRun
 from baton.core.results import AskResult, EscalationPlan
 from baton.core.store.db import Store
 from baton.core.store.records import Status, Thread
@@ -313,7 +313,7 @@ class BatonService:
         max_tokens = int(turn.params.max_tokens or 1)
         if turn.mode != "cloud" or not self.settings.endpoints:
             try:
-                turn.on_status("loading model")
+                turn.on_status(Progress(Phase.LOADING, "loading model"))
                 eng, load_s = self.engine(model)
                 local = LocalTier(eng, self.meter, load_s)
             except ModelDoesNotFit:
@@ -338,13 +338,15 @@ class BatonService:
 
     def _store_question(self, turn: Turn, to_store: list[ChatMessage], tier: Any) -> None:
         """Write the question (creating the thread in the same transaction) once the request is known valid. A
-        question the privacy gate refuses to send is stored redacted, with the refusal beside it."""
+        question for a remote tier is stored as it is sent: redacted where the gate redacts or refuses (a refusal
+        is stored beside it, with what was found)."""
         blocked: PrivacyBlocked | None = None
-        if tier.kind == "cloud":
+        if tier.kind == "cloud":  # the thread keeps the question as it was sent (or would have been)
             try:
-                tier.outgoing(turn)
+                redacted = bool(tier.outgoing(turn)[1])
             except PrivacyBlocked as e:
-                blocked = e
+                blocked, redacted = e, True
+            if redacted:
                 from baton.core.privacy import redact_messages
 
                 to_store = redact_messages(to_store)[0]
@@ -377,10 +379,10 @@ class BatonService:
             turn.on_text(text)
 
         if tier.kind == "cloud":
-            turn.on_status(f"escalating to {tier.endpoint}: {decision.reason}" if decision.escalated
-                           else f"asking {tier.endpoint}")
+            turn.on_status(Progress(Phase.ESCALATING, f"escalating to {tier.endpoint}: {decision.reason}")
+                           if decision.escalated else Progress(Phase.ASKING, f"asking {tier.endpoint}"))
         else:
-            turn.on_status("generating")
+            turn.on_status(Progress(Phase.GENERATING, "generating"))
         with self._active_lock:
             self._active += 1
         try:

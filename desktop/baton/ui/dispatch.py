@@ -136,7 +136,8 @@ class Dispatcher(QObject):
 
     def _on_status(self, job: Job, text: str) -> None:
         if job.id in self._jobs:
-            job.status = text
+            job.status = str(text)
+            job.phase = str(getattr(text, "phase", "") or job.phase)
             self.jobChanged.emit(job)
 
     def _on_approval(self, approval: Approval) -> None:

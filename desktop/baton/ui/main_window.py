@@ -11,6 +11,7 @@ from PySide6.QtGui import QCloseEvent, QColor, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import (QDockWidget, QFrame, QHBoxLayout, QInputDialog, QLabel, QListView, QMainWindow,
                                QMessageBox, QProgressBar, QPushButton, QSplitter, QVBoxLayout, QWidget)
 
+from baton.core.pipeline.turn import Phase
 from baton.ui.idle import IdleBaselineKeeper
 from baton.ui.actions import build_actions
 from baton.ui.backend import Backend
@@ -367,7 +368,7 @@ class MainWindow(QMainWindow):
         self.actions_.stop.setEnabled(self.dispatcher.job_for_thread(thread_id) is not None)
 
     def _job_changed(self, job) -> None:  # noqa: ANN001
-        loading = any(j.status.startswith("loading") for j in self.dispatcher.running())
+        loading = any(j.phase == Phase.LOADING for j in self.dispatcher.running())
         if loading and not self.load_bar.isVisible():
             self.statusBar().showMessage("Loading the model…")
         elif not loading and self.load_bar.isVisible():
@@ -388,7 +389,7 @@ class MainWindow(QMainWindow):
         dlg.finished.connect(lambda result: self.dispatcher.answer_approval(approval, result == 1))
         dlg.destroyed.connect(lambda _o=None: self.dialogs.remove(dlg) if dlg in self.dialogs else None)
         self.dialogs.append(dlg)
-        approval.job.status = "waiting for you"
+        approval.job.status, approval.job.phase = "waiting for you", Phase.WAITING
         self.dispatcher.jobChanged.emit(approval.job)
         dlg.show()
         dlg.raise_()

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QWidget
 
+from baton.core.pipeline.turn import Phase
 from baton.core.errors import BatonError
 from baton.core.store.records import title_from
 from baton.ui.backend import Backend, MessageView, ThreadInfo
@@ -22,12 +23,9 @@ def job_state(job: Job) -> str:
     """The sidebar state of a thread whose job is unfinished."""
     if job.state == "queued":
         return "queued"
-    status = job.status.lower()
-    if status.startswith("loading"):
-        return "loading"
-    if status.startswith("waiting"):
-        return "waiting"
-    if "escalat" in status or (job.lane == "cloud" and job.kind == "escalate"):
+    if job.phase in (Phase.LOADING, Phase.WAITING):
+        return str(job.phase)
+    if job.phase == Phase.ESCALATING or (job.lane == "cloud" and job.kind == "escalate"):
         return "escalated"
     return "generating"
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from PySide6.QtCore import QThread, Signal
 
+from baton.core.pipeline.turn import Phase
 from baton.core.errors import BatonError
 from baton.ui.backend import Backend, describe_error
 
@@ -62,6 +63,7 @@ class Job:
     buffer: StreamBuffer = field(default_factory=StreamBuffer)
     state: str = "queued"  # queued | running | done | failed | cancelled
     status: str = ""
+    phase: str = ""  # a baton.core.pipeline.turn.Phase value, "" before the first status
     shown_text: str = ""
     submitted_wall: float = field(default_factory=time.time)
     started_wall: float | None = None
@@ -203,7 +205,7 @@ class Lane(QThread):
             job.buffer.push(text)
 
         def on_status(text: str) -> None:
-            if text.startswith("escalating") and job.buffer.pieces:
+            if getattr(text, "phase", None) == Phase.ESCALATING and job.buffer.pieces:
                 # The local answer streamed so far is being replaced: say so in the stream itself.
                 job.buffer.push(f"\n\n[{text}]\n\n")
             self.jobStatus.emit(job, text)

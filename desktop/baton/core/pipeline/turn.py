@@ -14,12 +14,34 @@ import ipaddress
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from baton.core.types import ChatMessage, Completion, Measurement, SamplingParams
 
 TextSink = Callable[[str], None]
+
+
+class Phase(StrEnum):
+    """Where a request is: code branches on these, never on the wording of a status line."""
+
+    LOADING = "loading"  # loading the local model
+    GENERATING = "generating"  # the local model is answering
+    ASKING = "asking"  # a remote tier is answering (chosen before generating)
+    ESCALATING = "escalating"  # a remote tier is answering after a local answer was judged too weak
+    WAITING = "waiting"  # waiting for the user (approval) or for a remote tier's rate limit
+
+
+class Progress(str):
+    """A status line for people (the string itself) with its ``phase`` for code."""
+
+    phase: Phase
+
+    def __new__(cls, phase: Phase, text: str) -> "Progress":
+        obj = super().__new__(cls, text)
+        obj.phase = Phase(phase)
+        return obj
 
 
 def _noop(_text: str) -> None:

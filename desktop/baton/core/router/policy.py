@@ -5,8 +5,8 @@ over the local context, the model does not fit), then the learned per-category p
 hopeless here": skip to the next tier). Offline mode and budgets decide which remote tiers are
 eligible at all. Stage two (``after``): a calibrated probability that the local answer is good, from the
 token signals, the finish reason and format checks (optionally blended with a self-check by the local
-model); escalate when it is under the threshold. The privacy gate is applied by the service, through
-``privacy_check``, before any text goes to a tier that is not on this machine.
+model); escalate when it is under the threshold. The privacy gate is applied by the remote tier
+(``baton.core.cloud.tiers.gate``) to the request exactly as it will be sent, before anything leaves the machine.
 """
 
 from __future__ import annotations
@@ -240,7 +240,7 @@ class Router:
         return Verdict(escalate, score, threshold, f"{verb}: confidence {score:.2f} {cmp} {threshold:.2f} "
                        f"(next tier expected {p_strong:.2f}; {why})", signals)
 
-    # ---- learning and privacy ----------------------------------------------------------------------
+    # ---- learning ----------------------------------------------------------------------
     def record_feedback(self, message_features: dict[str, Any], kind: str, value: float | None = None,
                         tier: str | None = None) -> dict[str, Any]:
         """Learn from the user's judgement of an answer: ``accept``, ``escalate`` (asked for another tier by
@@ -252,10 +252,3 @@ class Router:
         changed = self.learned.update(category, kind, value, tier="local" if tier == "local" else "strong")
         self.learned.save(self.store)
         return {"learned": True, "category": category, "tier": tier, **changed}
-
-    def privacy_check(self, text: str) -> list[Any]:
-        """Secrets found in ``text`` (the service refuses or redacts per routing.privacy before a
-        non-loopback tier sees it)."""
-        from baton.core.router import privacy
-
-        return list(privacy.scan(text))

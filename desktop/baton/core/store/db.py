@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from baton.core.errors import StoreError
+from baton.core.errors import NotFound, StoreError
 from baton.core.store import migrations
 from baton.core.store.process import process_token, writer_alive
 from baton.core.store.tree import LEAF, TreeOps, leaf_id
@@ -197,15 +197,15 @@ class Store(TreeOps):
         if len(rows) == 1:
             return rows[0][0]
         if len(rows) > 1:
-            raise StoreError(f"thread id {thread_id!r} matches several threads: give more characters")
-        raise StoreError(f"no thread {thread_id}; list with `baton threads`")
+            raise NotFound(f"thread id {thread_id!r} matches several threads: give more characters")
+        raise NotFound(f"no thread {thread_id}; list with `baton threads`")
 
     def get_thread(self, thread_id: str) -> Thread:
         tid = self.resolve_thread_id(thread_id)
         with self._guard("reading a thread"):
             row = self._conn().execute(_THREAD_SELECT + " WHERE t.id = ?", (tid,)).fetchone()
         if row is None:  # deleted between the two statements
-            raise StoreError(f"no thread {thread_id}; list with `baton threads`")
+            raise NotFound(f"no thread {thread_id}; list with `baton threads`")
         return thread_from_row(row)
 
     def list_threads(self, include_archived: bool = False) -> list[Thread]:
@@ -275,7 +275,7 @@ class Store(TreeOps):
                 ).fetchall()
                 row = rows[0] if len(rows) == 1 else None
             if row is None:
-                raise StoreError(f"no thread {thread_id}; list with `baton threads`")
+                raise NotFound(f"no thread {thread_id}; list with `baton threads`")
             thread_id, title = row
             if not title and role == "user":
                 title = title_from(content)
@@ -325,7 +325,7 @@ class Store(TreeOps):
         with self._write("saving the finished answer") as conn:
             row = conn.execute("SELECT thread_id FROM messages WHERE id = ?", (message_id,)).fetchone()
             if row is None:
-                raise StoreError(f"no message {message_id}: its thread may have been deleted")
+                raise NotFound(f"no message {message_id}: its thread may have been deleted")
             conn.execute(
                 "UPDATE messages SET content = ?, status = ?, updated_at = ?, writer = NULL, "
                 "note = COALESCE(?, note) WHERE id = ?",
@@ -346,7 +346,7 @@ class Store(TreeOps):
                 f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?", (message_id,)
             ).fetchone()
         if row is None:
-            raise StoreError(f"no message {message_id}: its thread may have been deleted")
+            raise NotFound(f"no message {message_id}: its thread may have been deleted")
         return message_from_row(row)
 
     def history(self, thread_id: str) -> list[Message]:
@@ -402,7 +402,7 @@ class Store(TreeOps):
         value_json = None if value is None else json.dumps(value)
         with self._write("saving feedback") as conn:
             if conn.execute("SELECT 1 FROM messages WHERE id = ?", (message_id,)).fetchone() is None:
-                raise StoreError(f"no message {message_id}: its thread may have been deleted")
+                raise NotFound(f"no message {message_id}: its thread may have been deleted")
             cur = conn.execute(
                 "INSERT INTO feedback (message_id, kind, value, created_at) VALUES (?, ?, ?, ?)",
                 (message_id, kind, value_json, time.time()),

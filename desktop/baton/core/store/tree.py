@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from baton.core.errors import StoreError
+from baton.core.errors import NotFound, StoreError
 from baton.core.store.records import MESSAGE_COLUMNS, SUPERSEDED, Message, Status, Thread, message_from_row
 
 LEAF: Any = object()  # "the thread's current leaf", the default parent of a new message
@@ -60,7 +60,7 @@ class TreeOps:
             start = upto if upto is not None else leaf_id(conn, tid)
         by_id = {r[0]: message_from_row(r) for r in rows}
         if upto is not None and upto not in by_id:
-            raise StoreError(f"no message {upto} in thread {tid}")
+            raise NotFound(f"no message {upto} in thread {tid}")
         chain: list[Message] = []
         seen: set[str] = set()
         cur = by_id.get(start) if start else None
@@ -79,7 +79,7 @@ class TreeOps:
             row = conn.execute("SELECT thread_id, parent_id, role FROM messages WHERE id = ?",
                                (message_id,)).fetchone()
             if row is None:
-                raise StoreError(f"no message {message_id}: its thread may have been deleted")
+                raise NotFound(f"no message {message_id}: its thread may have been deleted")
             tid, parent, role = row
             rows = conn.execute(
                 f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE thread_id = ? AND parent_id IS ? AND role = ? "
@@ -92,7 +92,7 @@ class TreeOps:
             cur = conn.execute("UPDATE messages SET status = ?, note = COALESCE(?, note), updated_at = ? "
                                "WHERE id = ?", (str(status), note, time.time(), message_id))
             if cur.rowcount == 0:
-                raise StoreError(f"no message {message_id}: its thread may have been deleted")
+                raise NotFound(f"no message {message_id}: its thread may have been deleted")
 
     def fork_thread(self, thread_id: str, message_id: str, title: str = "") -> Thread:
         """A new thread holding copies of the current path of ``thread_id`` up to ``message_id`` (receipts copied,
