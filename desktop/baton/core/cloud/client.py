@@ -26,21 +26,24 @@ Built on ``httpx`` directly (the wire format is read leniently by ``baton.core.c
 
 from __future__ import annotations
 
-import email.utils
-import ipaddress
 import json
-import math
 import threading
 import time
-import urllib.request
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from baton import __version__
 from baton.config import Endpoint
 from baton.core.cloud import wire
+from baton.core.cloud.net import (  # noqa: F401 - is_loopback_url and parse_retry_after are part of this API
+    CloudTimeouts,
+    env_proxy_for,
+    is_loopback_url,
+    load_httpx,
+    make_transport,
+    parse_retry_after,
+)
 from baton.core.errors import (
     BatonError,
     CloudAuthError,
@@ -56,99 +59,6 @@ from baton.core.types import Chunk, Completion, EnergyPart, Timing, TokenSignals
 
 _ALLOWED_SCHEMES = ("http", "https")
 _ERROR_BODY_LIMIT = 64 << 10
-
-
-def _httpx() -> Any:
-    try:
-        import httpx
-    except ImportError as e:  # pragma: no cover - the cloud extra is part of `make setup`
-        raise CloudError("the `httpx` package is missing; install Baton's `cloud` extra "
-                         "(pip install 'baton[cloud]')") from None
-    return httpx
-
-
-def is_loopback_url(url: str) -> bool:
-    """True when the URL's host is 127.0.0.0/8, ::1 or ``localhost`` (no name is resolved)."""
-    host = (urlsplit(url).hostname or "").lower().rstrip(".")
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def parse_retry_after(headers: Any, now: float | None = None) -> float | None:
-    """Seconds to wait from ``retry-after-ms``, or ``Retry-After`` as seconds or an HTTP date."""
-    if headers is None:
-        return None
-    ms = headers.get("retry-after-ms")
-    if ms:
-        try:
-            return max(0.0, float(ms) / 1000.0)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-        return max(0.0, seconds) if math.isfinite(seconds) else None
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when is None:
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
-
-
-def env_proxy_for(url: str) -> str | None:
-    """The proxy the environment names for ``url`` (``https_proxy``, ``all_proxy``...; ``no_proxy``
-    honoured), never one for a loopback host. Used online only."""
-    if is_loopback_url(url):
-        return None
-    parts = urlsplit(url)
-    proxies = urllib.request.getproxies()
-    if not proxies or urllib.request.proxy_bypass(parts.hostname or ""):
-        return None
-    return proxies.get(parts.scheme) or proxies.get("all")
-
-
-@dataclass(frozen=True)
-class CloudTimeouts:
-    """Connect, first byte (response headers) and between chunks (each read of the streamed body). Units: s."""
-
-    connect_s: float = 10.0
-    first_byte_s: float = 60.0
-    between_chunks_s: float = 60.0
-    write_s: float = 30.0
-
-    @classmethod
-    def for_endpoint(cls, endpoint: Endpoint) -> "CloudTimeouts":
-        t = float(endpoint.timeout_s or 60.0)
-        return cls(connect_s=min(10.0, t), first_byte_s=t, between_chunks_s=t)
-
-    def to_httpx(self, http: Any) -> Any:
-        return http.Timeout(connect=self.connect_s, read=self.first_byte_s, write=self.write_s,
-                            pool=self.connect_s)
-
-
-def _make_transport(http: Any, between_chunks_s: float, **kw: Any) -> Any:
-    class _BodyTimeoutTransport(http.HTTPTransport):  # type: ignore[misc, name-defined]
-        """Once the headers are in, reads of the body use the between-chunks timeout."""
-
-        def handle_request(self, request: Any) -> Any:
-            response = super().handle_request(request)
-            timeouts = request.extensions.get("timeout")
-            if isinstance(timeouts, dict):
-                timeouts["read"] = between_chunks_s
-            return response
-
-    return _BodyTimeoutTransport(**kw)
 
 
 class _Retryable(Exception):
@@ -231,9 +141,9 @@ class CloudClient:
     def _client(self) -> Any:
         self._guard()
         if self._http is None:
-            http = _httpx()
+            http = load_httpx()
             proxy = None if self.offline else env_proxy_for(self.endpoint.base_url)
-            transport = self._transport or _make_transport(http, self.timeouts.between_chunks_s, proxy=proxy,
+            transport = self._transport or make_transport(http, self.timeouts.between_chunks_s, proxy=proxy,
                                                            trust_env=not self.offline)
             headers = {"User-Agent": f"baton/{__version__}", "Accept-Encoding": "identity"}
             if self._has_key:
@@ -334,7 +244,7 @@ class CloudClient:
 
     def _map(self, exc: BaseException, partial_text: str = "") -> CloudError | _Retryable:
         """Turn a status or transport exception into our error; _Retryable wraps the retryable ones."""
-        http = _httpx()
+        http = load_httpx()
         ep = self.endpoint
         if isinstance(exc, _StatusError):
             ctype = exc.headers.get("content-type", "") if exc.headers is not None else ""
@@ -525,38 +435,17 @@ class CloudClient:
         usage = self._usage(request, text, counts, n_pieces)
         decode = (usage.completion_tokens - 1) / (total - ttft) if usage.completion_tokens > 1 and total > ttft else 0.0
         yield Chunk("", Completion(
-            text=text, model=self.endpoint.model, finish_reason=_finish(finish), usage=usage,
+            text=text, model=self.endpoint.model, finish_reason=wire.finish_reason(finish), usage=usage,
             timing=Timing(load_s=0.0, ttft_s=ttft, total_s=total, decode_tokens_per_s=decode),
             signals=TokenSignals(n_tokens=usage.completion_tokens)))
 
     def _documents(self, response: Any) -> Iterator[Any]:
-        """The JSON documents of the response body, then None for ``[DONE]``; a non-streamed JSON answer
-        (a server that ignored ``stream``) is one document followed by None."""
-        ctype = response.headers.get("content-type", "").lower()
-        if "json" in ctype and "event-stream" not in ctype:
-            response.read()
-            try:
-                yield response.json()
-            except ValueError:
-                raise CloudUnavailable(f"endpoint '{self.endpoint.name}' sent an answer that is not JSON; "
-                                       "check the base URL") from None
-            yield None
-            return
-        for event, data in wire.iter_sse(response.iter_lines()):
-            if data.strip() == "[DONE]":
-                yield None
-                return
-            try:
-                docs = wire.parse_data(data)
-            except ValueError:
-                if event == "error":
-                    yield {"error": {"message": data}}
-                continue  # a keep-alive or a comment in a form we do not know
-            for doc in docs:
-                yield {"error": doc} if event == "error" and isinstance(doc, dict) and "error" not in doc else doc
-            if wire.is_done(data):
-                yield None
-                return
+        ctype = response.headers.get("content-type", "")
+        try:
+            yield from wire.documents(ctype, lambda: json.loads(response.read()), response.iter_lines())
+        except wire.NotJson:
+            raise CloudUnavailable(f"endpoint '{self.endpoint.name}' sent an answer that is not JSON; "
+                                   "check the base URL") from None
 
     def _stream_error(self, error: tuple[str, int | None], joiner: wire.SurrogateJoiner,
                       parts: list[str]) -> CloudError:
@@ -610,19 +499,3 @@ class CloudClient:
                 if ep.j_per_token else f"{ep.name}: no J/token set for this endpoint (`baton endpoints add "
                                        f"{ep.name} ... --j-per-token J`)")
         return EnergyPart("remote", "estimated", self.energy_estimate_j(usage), note)
-
-
-def _finish(reason: str | None) -> str:
-    if reason in (None, "stop", "eos", "end_turn", "stop_sequence", "STOP", "eos_token"):
-        return "stop"
-    if reason in ("length", "max_tokens", "MAX_TOKENS"):
-        return "length"
-    return str(reason)
-
-
-def known_secrets(clients: Iterable[Any]) -> list[str]:
-    """Every secret the given clients know, for scrubbing text that mixes several endpoints."""
-    found: list[str] = []
-    for c in clients:
-        found.extend(getattr(c, "known_secrets", lambda: ())())
-    return found

@@ -49,6 +49,50 @@ def iter_sse(lines: Iterable[str]) -> Iterator[tuple[str, str]]:
         yield event, "\n".join(data)
 
 
+class NotJson(ValueError):
+    """A whole (non-streamed) answer that is not JSON."""
+
+
+def documents(content_type: str, read_json: Callable[[], Any], lines: Iterable[str]) -> Iterator[Any]:
+    """The JSON documents of a response body, then None for the end (``[DONE]``). A non-streamed JSON
+    answer (a server that ignored ``stream``) is one document followed by None; ``read_json`` reads it
+    (raising ``ValueError`` when it is not JSON: ``NotJson`` is raised then). An SSE event named ``error``
+    becomes ``{"error": ...}``; data that is not JSON (keep-alives in odd forms) is skipped."""
+    ctype = content_type.lower()
+    if "json" in ctype and "event-stream" not in ctype:
+        try:
+            doc = read_json()
+        except ValueError:
+            raise NotJson("not JSON") from None
+        yield doc
+        yield None
+        return
+    for event, data in iter_sse(lines):
+        if data.strip() == "[DONE]":
+            yield None
+            return
+        try:
+            docs = parse_data(data)
+        except ValueError:
+            if event == "error":
+                yield {"error": {"message": data}}
+            continue
+        for doc in docs:
+            yield {"error": doc} if event == "error" and isinstance(doc, dict) and "error" not in doc else doc
+        if is_done(data):
+            yield None
+            return
+
+
+def finish_reason(reason: str | None) -> str:
+    """Our finish reason ("stop", "length", or the server's word) for a server's (None: a normal end)."""
+    if reason in (None, "stop", "eos", "end_turn", "stop_sequence", "STOP", "eos_token"):
+        return "stop"
+    if reason in ("length", "max_tokens", "MAX_TOKENS"):
+        return "length"
+    return str(reason)
+
+
 def parse_data(data: str) -> list[Any]:
     """The JSON documents in one event's data: one, or one per line when a server left out the blank
     lines between events. Raises ``ValueError`` when none parses."""
