@@ -249,3 +249,41 @@ def test_an_overlong_or_escape_laden_message_stays_one_safe_line(srv: DialectSer
         _run(_client(srv))
     text = str(ei.value)
     assert "\x1b" not in text and "\x07" not in text and len(text) < 600 and "bad" in text
+
+
+def test_server_sent_events_labelled_as_json_are_still_read(srv: DialectServer) -> None:
+    srv.enqueue(Reply(events=[chunk("Mis"), chunk("labelled", "stop"), DONE], content_type="application/json"))
+    texts, c = _run(_client(srv))
+    assert c.text == "Mislabelled" and c.finish_reason == "stop"
+
+
+def test_a_whole_answer_that_is_not_json_is_one_clear_error(srv: DialectServer) -> None:
+    srv.enqueue(Reply(body=b"<html>gateway login page</html>", content_type="application/json"))
+    with pytest.raises(CloudUnavailable, match="not JSON"):
+        _run(_client(srv))
+
+
+def test_crlf_line_endings_and_content_parts(srv: DialectServer) -> None:
+    parts_doc = chunk(None)
+    parts_doc["choices"][0]["delta"] = {"content": [{"type": "text", "text": "Part"}, {"type": "text", "text": "s"}]}
+    srv.enqueue(Reply(events=["data: " + json.dumps(chunk("One ")) + "\r\n\r\n", parts_doc,
+                              "data: " + json.dumps(chunk(None, "stop")) + "\r\n\r\n", "data: [DONE]\r\n\r\n"]))
+    assert _run(_client(srv))[1].text == "One Parts"
+
+
+@pytest.mark.parametrize(("doc", "ids"), [
+    ({"object": "list", "data": [{"id": "b", "object": "model"}, {"id": "a", "object": "model"}]}, ["a", "b"]),
+    ({"models": [{"name": "llama3:8b"}, {"name": "qwen2:0.5b"}]}, ["llama3:8b", "qwen2:0.5b"]),
+    ([{"id": "solo"}], ["solo"]),
+    ({"data": []}, []),
+])
+def test_list_models_reads_the_shapes_servers_use(srv: DialectServer, doc: object, ids: list[str]) -> None:
+    srv.enqueue(Reply(body=json_body(doc)))
+    assert _client(srv).list_models() == ids
+    assert srv.requests[0].path == "/v1/models" and srv.requests[0].method == "GET"
+
+
+def test_list_models_errors_carry_the_servers_message(srv: DialectServer) -> None:
+    srv.enqueue(Reply(status=403, body=json_body({"error": {"message": "SERVER-SAYS-no-models-for-you"}})))
+    with pytest.raises(CloudAuthError, match="SERVER-SAYS-no-models-for-you"):
+        _client(srv).list_models()

@@ -442,7 +442,7 @@ class CloudClient:
     def _documents(self, response: Any) -> Iterator[Any]:
         ctype = response.headers.get("content-type", "")
         try:
-            yield from wire.documents(ctype, lambda: json.loads(response.read()), response.iter_lines())
+            yield from wire.documents(ctype, response.read, response.iter_lines())
         except wire.NotJson:
             raise CloudUnavailable(f"endpoint '{self.endpoint.name}' sent an answer that is not JSON; "
                                    "check the base URL") from None

@@ -53,20 +53,25 @@ class NotJson(ValueError):
     """A whole (non-streamed) answer that is not JSON."""
 
 
-def documents(content_type: str, read_json: Callable[[], Any], lines: Iterable[str]) -> Iterator[Any]:
+def documents(content_type: str, read_body: Callable[[], bytes], lines: Iterable[str]) -> Iterator[Any]:
     """The JSON documents of a response body, then None for the end (``[DONE]``). A non-streamed JSON
-    answer (a server that ignored ``stream``) is one document followed by None; ``read_json`` reads it
-    (raising ``ValueError`` when it is not JSON: ``NotJson`` is raised then). An SSE event named ``error``
-    becomes ``{"error": ...}``; data that is not JSON (keep-alives in odd forms) is skipped."""
+    answer (a server that ignored ``stream``) is one document followed by None (``read_body`` reads it;
+    if it turns out to be server-sent events after all, they are read as such; ``NotJson`` otherwise).
+    An SSE event named ``error`` becomes ``{"error": ...}``; data that is not JSON (keep-alives in odd
+    forms) is skipped."""
     ctype = content_type.lower()
     if "json" in ctype and "event-stream" not in ctype:
+        raw = read_body()
         try:
-            doc = read_json()
+            doc = json.loads(raw)
         except ValueError:
-            raise NotJson("not JSON") from None
-        yield doc
-        yield None
-        return
+            if not raw.lstrip().startswith((b"data:", b"event:", b":")):
+                raise NotJson("not JSON") from None
+            lines = raw.decode("utf-8", "replace").splitlines()
+        else:
+            yield doc
+            yield None
+            return
     for event, data in iter_sse(lines):
         if data.strip() == "[DONE]":
             yield None
