@@ -192,3 +192,38 @@ def test_a_long_thread_drops_its_oldest_turns_to_fit_the_context(tmp_path):
     assert engine.count_prompt_tokens(last) <= 80 - 16
     assert len(svc.store.history(tid)) == 12, "nothing is dropped from the store"
     svc.close()
+
+
+def test_dropped_turns_are_counted_in_the_receipt(tmp_path):
+    engine = FakeEngine("small", n_ctx=80)
+    svc, _ = _service(tmp_path, engine, ScriptedRouter())
+    tid = None
+    for i in range(4):
+        engine.enqueue(f"answer {i} " + "word " * 8)
+        r = svc.ask(f"question {i} " + "word " * 8, thread_id=tid, max_tokens=16)
+        tid = r.thread_id
+    rec = r.receipt()
+    assert rec["context"]["dropped_turns"] >= 1
+    assert any(f"{rec['context']['dropped_turns']} earlier turn" in n for n in rec["notices"])
+    svc.close()
+
+
+def test_retry_and_edit_make_versions_and_history_follows_the_current_one(tmp_path):
+    engine = FakeEngine("small")
+    for text in ("first answer", "second answer", "answer to the edit", "follow-up answer"):
+        engine.enqueue(text)
+    svc, _ = _service(tmp_path, engine, ScriptedRouter())
+    a1 = svc.ask("Q1")
+    a2 = svc.retry(a1.message_id, tier="local")
+    store = svc.store
+    assert store.get_message(a1.message_id).status == "replaced"
+    assert [m.content for m in store.thread_path(a1.thread_id)] == ["Q1", "second answer"]
+    q1 = store.thread_path(a1.thread_id)[0]
+    a3 = svc.edit(q1.id, "Q1 edited")
+    assert [m.content for m in store.thread_path(a1.thread_id)] == ["Q1 edited", "answer to the edit"]
+    svc.ask("Q2", thread_id=a1.thread_id)
+    sent = [(m.role, m.content) for m in engine.requests[-1].messages][1:]
+    assert sent == [("user", "Q1 edited"), ("assistant", "answer to the edit"), ("user", "Q2")]
+    assert [v.content for v in store.versions(a2.message_id)] == ["first answer", "second answer"]
+    assert len(store.versions(a3.message_id)) == 1 and len(store.versions(q1.id)) == 2
+    svc.close()

@@ -12,7 +12,7 @@ import pytest
 
 from baton.core.engine.defaults import default_model_path
 from baton.core.engine.discovery import scan_models
-from baton.core.engine.errors import ModelLoadFailed, ModelSettingError, UnsupportedModel
+from baton.core.errors import ModelLoadFailed, ModelSettingError, UnsupportedModel
 from baton.core.engine.fit import plan_fit
 from baton.core.engine.gguf import read_gguf_info
 from baton.core.engine.llama import LlamaEngine

@@ -27,6 +27,22 @@ class ContextOverflow(ModelError):
     """The prompt (plus the answer budget) is longer than the model's context window."""
 
 
+class ModelSettingError(ModelError):
+    """An engine setting (``engine.n_ctx``, ``engine.n_threads``) is outside what the machine or model allows."""
+
+
+class UnsupportedModel(ModelError):
+    """An intact GGUF that this llama.cpp build cannot run (an architecture it does not know, a big-endian file)."""
+
+
+class ModelFileNameError(ModelError):
+    """The model file's name cannot be handed to llama.cpp (not valid UTF-8, and no alias could be made)."""
+
+
+class ModelLoadFailed(ModelError):
+    """llama.cpp refused a file whose header reads fine, or could not create its context."""
+
+
 class CloudError(BatonError):
     """A remote tier failed."""
 

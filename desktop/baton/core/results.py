@@ -23,6 +23,9 @@ class EscalationPlan:
 
 @dataclass
 class AskResult:
+    """What one answer produced, built once from the tiers that ran: text, route, usage (tokens), timing (s),
+    energy (J, each part labelled with its source), memory (bytes), cost (USD) and notices. ``receipt()`` is the
+    CONTRACT `ask --json` document, also what the store keeps."""
     text: str
     thread_id: str
     message_id: str
@@ -35,6 +38,7 @@ class AskResult:
     finish_reason: str = "stop"
     notices: list[str] = field(default_factory=list)
     local_text: str | None = None  # the local answer that an escalation replaced
+    dropped_turns: int = 0  # earlier turns of the thread left out to fit the local context
 
     def receipt(self) -> dict[str, Any]:
         return {
@@ -58,6 +62,7 @@ class AskResult:
             "finish_reason": self.finish_reason,
             "notices": list(self.notices),
             "local_text": self.local_text,
+            "context": {"dropped_turns": self.dropped_turns},
         }
 
     def one_line(self) -> str:

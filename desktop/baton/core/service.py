@@ -93,16 +93,18 @@ class BatonService:
         Raises ModelError when there is no such model."""
         from baton.core.engine.defaults import DEFAULT_MODEL, default_model_path
 
+        from baton.core.engine.gguf import printable
+
         choice = model or self.settings.default_model
         if not choice:
             return default_model_path(self.paths.cache_dir), DEFAULT_MODEL.id
         p = Path(choice).expanduser()
         if p.exists() or "/" in choice or choice.endswith(".gguf"):
             if p.is_dir():
-                raise ModelError(f"{p} is a directory, not a GGUF file; pass the .gguf file inside it")
+                raise ModelError(f"{printable(p)} is a directory, not a GGUF file; pass the .gguf file inside it")
             if not p.exists():
-                raise ModelError(f"model file not found: {p}; check the path or run `baton models`")
-            return p, p.stem
+                raise ModelError(f"model file not found: {printable(p)}; check the path or run `baton models`")
+            return p, printable(p.stem)
         for entry in self.models():
             if choice in (entry.id, entry.name):
                 return Path(entry.path), entry.id
@@ -131,12 +133,12 @@ class BatonService:
 
     def _plan(self, path: Path) -> Any:
         from baton.core.engine.fit import plan_fit
-        from baton.core.engine.gguf import read_gguf_info
+        from baton.core.engine.gguf import printable, read_gguf_info
 
         info = read_gguf_info(path)  # validates the header: a clear error for a bad file
         plan = plan_fit(info, self.settings.engine.n_ctx)
         if plan.device == "none":
-            raise ModelDoesNotFit(f"{path.name} does not fit here: {plan.reason}")
+            raise ModelDoesNotFit(f"{printable(path.name)} does not fit here: {plan.reason}")
         return plan
 
     # ---- asking --------------------------------------------------------------------------------
@@ -458,7 +460,8 @@ def _result(turn: Turn, message_id: str, tier: Any, decision: RouteDecision, run
                      timing=timing, energy=energy, memory=memory or {"rss_bytes": 0, "vram_bytes": None},
                      cost_usd=usd, finish_reason=c.finish_reason,
                      notices=[*(prior.notices if prior else []), *turn.notices, *run.notices],
-                     local_text=prior.text if prior else None)
+                     local_text=prior.text if prior else None,
+                     dropped_turns=run.dropped_turns or (prior.dropped_turns if prior else 0))
 
 
 def _client_messages(messages: list[ChatMessage]) -> list[ChatMessage]:

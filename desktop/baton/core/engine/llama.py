@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from baton.core.engine.chat_format import ChatFormat, RenderedPrompt
-from baton.core.engine.errors import ModelSettingError
+from baton.core.errors import ModelSettingError
 from baton.core.engine.gguf import printable, read_gguf_info
 from baton.core.engine.model_file import llama_path, load_failure
 from baton.core.engine.signals import ConfidenceTracker, LoopDetector

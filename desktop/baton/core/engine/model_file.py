@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from baton.core.engine.errors import ModelFileNameError, ModelLoadFailed, UnsupportedModel
+from baton.core.errors import ModelFileNameError, ModelLoadFailed, UnsupportedModel
 from baton.core.engine.gguf import printable, read_gguf_info
 from baton.core.errors import ModelError
 

@@ -7,6 +7,7 @@ turns are dropped (and counted) until the prompt fits, and a prompt that does no
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,18 +82,20 @@ class LocalTier:
                 f"and keeps {answer_reserve(self.engine.n_ctx, max_tokens)} for the answer; shorten it, start a new "
                 "thread, lower --max-tokens or raise engine.n_ctx with `baton config set`")
         p = turn.params
-        request = GenerationRequest(f.messages, max_tokens=max_tokens, temperature=float(p.temperature or 0.0),
-                                    top_p=1.0 if p.top_p is None else float(p.top_p), seed=p.seed,
-                                    stop=list(p.stop))
-        notices = list(getattr(self.engine, "notices", []) or [])
+        temperature = float(p.temperature or 0.0)
+        # without a seed, sampling above temperature 0 differs from one answer to the next, as users expect
+        seed = p.seed if p.seed is not None or temperature == 0.0 else random.randrange(2**31)
+        request = GenerationRequest(f.messages, max_tokens=max_tokens, temperature=temperature,
+                                    top_p=1.0 if p.top_p is None else float(p.top_p), seed=seed, stop=list(p.stop))
+        completion, energy = self._stream(request, turn, sink)
+        notices = list(getattr(self.engine, "notices", []) or [])  # read after streaming: template notes land then
         if f.dropped_turns:
             notices.append(f"{f.dropped_turns} earlier turn{'s' if f.dropped_turns != 1 else ''} of this thread "
                            f"did not fit the {self.engine.n_ctx}-token context and were left out")
-        completion, energy = self._stream(request, turn, sink)
         completion.timing.load_s = self.load_s
         if completion.finish_reason == "loop":
             notices.append("the local model fell into a loop; the answer was cut there")
-        return TierRun(completion, f.messages, energy, 0.0, self.load_s, notices)
+        return TierRun(completion, f.messages, energy, 0.0, self.load_s, notices, dropped_turns=f.dropped_turns)
 
     def _stream(self, request: GenerationRequest, turn: Turn, sink: TextSink) -> tuple[Completion, Measurement]:
         window = self.meter.begin()

@@ -87,6 +87,7 @@ class TierRun:
     load_s: float = 0.0
     notices: list[str] = field(default_factory=list)
     gate: list[tuple[str, str]] = field(default_factory=list)  # (kind, place) the privacy gate acted on
+    dropped_turns: int = 0  # earlier turns left out to fit the local context
 
 
 class Tier(Protocol):
