@@ -73,3 +73,47 @@ def test_a_broken_keyring_on_use_points_to_the_env_var(baton_home: Path, tmp_pat
     assert proc.returncode == 1
     line = _one_line(proc.stderr)
     assert "no usable keyring" in line and "set the env var LAN_KEY_UNSET instead" in line
+
+
+def _files_holding(home: Path, *needles: str) -> list[tuple[str, str]]:
+    found = []
+    for f in home.rglob("*"):
+        if f.is_file():
+            data = f.read_bytes()
+            found += [(str(f), n) for n in needles if n.encode() in data]
+    return found
+
+
+def test_a_server_echoing_the_key_leaves_it_in_no_output_and_no_file(baton_home: Path) -> None:
+    from tests.helpers.dialect_server import DialectServer, Reply
+
+    key = "sk-e2e-SECRET-0123456789abcdef"
+
+    def echo(req):  # type: ignore[no-untyped-def]
+        return f"bad request; you sent Authorization: {req.headers.get('authorization')}".encode()
+
+    with DialectServer() as srv:
+        srv.enqueue(Reply(status=400, body=echo, content_type="text/plain"),
+                    *[Reply(status=500, body=echo, content_type="text/plain")] * 3)
+        assert run_baton(baton_home, "endpoints", "add", "echo", "--base-url", srv.base_url, "--model", "m",
+                         "--key-env", "ECHO_KEY").returncode == 0
+        outputs = []
+        for code in (400, 500):
+            proc = run_baton(baton_home, "ask", "--tier", "cloud", "Say hi", ECHO_KEY=key,
+                             PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
+            assert proc.returncode == 1 and f"HTTP {code}" in proc.stderr and "Traceback" not in proc.stderr
+            outputs.append(proc.stdout + proc.stderr)
+        assert srv.requests[0].headers["authorization"] == f"Bearer {key}"  # it was sent, and echoed back
+    assert not any(key in o for o in outputs)
+    assert _files_holding(baton_home, key) == []  # the database and logs included
+
+
+def test_an_env_key_with_a_line_break_reaches_no_output_and_no_file(baton_home: Path) -> None:
+    assert run_baton(baton_home, "endpoints", "add", "lan", "--base-url", "http://127.0.0.1:9/v1",
+                     "--model", "m", "--key-env", "LAN_KEY_BROKEN").returncode == 0
+    proc = run_baton(baton_home, "ask", "--tier", "cloud", "Say hi", LAN_KEY_BROKEN="sk-top-0123\nbottom-4567",
+                     PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "LAN_KEY_BROKEN" in proc.stderr and "check the URL" not in proc.stderr
+    assert "top-0123" not in proc.stdout + proc.stderr and "bottom-4567" not in proc.stdout + proc.stderr
+    assert _files_holding(baton_home, "top-0123", "bottom-4567") == []
