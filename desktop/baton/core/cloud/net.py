@@ -89,15 +89,19 @@ class CloudTimeouts:
 
     @classmethod
     def for_endpoint(cls, endpoint: Endpoint) -> "CloudTimeouts":
+        """The endpoint's ``timeout_s`` for first byte and between chunks; connect at most 10 s."""
         t = float(endpoint.timeout_s or 60.0)
         return cls(connect_s=min(10.0, t), first_byte_s=t, between_chunks_s=t)
 
     def to_httpx(self, http: Any) -> Any:
+        """An ``httpx.Timeout`` (read = first byte; the transport switches it to between-chunks later)."""
         return http.Timeout(connect=self.connect_s, read=self.first_byte_s, write=self.write_s,
                             pool=self.connect_s)
 
 
 def make_transport(http: Any, between_chunks_s: float, **kw: Any) -> Any:
+    """An ``httpx.HTTPTransport`` (``kw``: its options, e.g. ``proxy``, ``trust_env``) whose body reads use
+    ``between_chunks_s`` (seconds) once the response headers are in."""
     class _BodyTimeoutTransport(http.HTTPTransport):  # type: ignore[misc, name-defined]
         """Once the headers are in, reads of the body use the between-chunks timeout."""
 

@@ -41,6 +41,8 @@ _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 
 @dataclass(frozen=True)
 class PullResult:
+    """What a pull left on disk: the final path, its size in bytes and sha256, and how it got there."""
+
     path: Path
     size_bytes: int
     sha256: str
@@ -50,6 +52,7 @@ class PullResult:
 
 
 def is_loopback_url(url: str) -> bool:
+    """True when the URL's host is a loopback IP literal or ``localhost`` (no name is resolved)."""
     host = (urllib.parse.urlsplit(url).hostname or "").strip("[]").lower()
     if host.rstrip(".") == "localhost":  # a name under .localhost could go to DNS: not counted
         return True
@@ -60,6 +63,7 @@ def is_loopback_url(url: str) -> bool:
 
 
 def filename_from_url(url: str) -> str:
+    """The file name at the end of the URL's path; ``DownloadError`` when there is none usable."""
     name = urllib.parse.unquote(Path(urllib.parse.urlsplit(url).path).name)
     if not name or name.startswith(".") or "/" in name or "\\" in name or name in ("..",):
         raise DownloadError(f"cannot tell a file name from {url}; pass a URL that ends in the .gguf file name")
@@ -75,6 +79,7 @@ def _human(n: float) -> str:
 
 
 def free_disk_bytes(folder: Path) -> int:
+    """Free space in bytes on the filesystem holding ``folder``."""
     return shutil.disk_usage(folder).free
 
 
