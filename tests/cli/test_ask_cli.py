@@ -96,8 +96,9 @@ def test_bad_model_files_fail_with_one_clear_line_and_write_nothing(baton_home, 
 
 
 def test_empty_prompt_is_refused(baton_home):
+    # an empty prompt is bad usage (CONTRACT: exit 2), like any other wrong argument
     proc = run_baton(baton_home, "ask", "   ")
-    assert proc.returncode == 1 and "prompt is empty" in proc.stderr
+    assert proc.returncode == 2 and "prompt is empty" in proc.stderr
     assert _threads(baton_home) == []
 
 
