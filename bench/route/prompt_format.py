@@ -19,9 +19,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "desktop"))
 
+from baton.bench.collect import FEWSHOT, PromptFormat, load_items, local_runner, prompt_format  # noqa: E402
 from baton.core.engine.defaults import default_model_path  # noqa: E402
 from baton.core.engine.llama import LlamaEngine  # noqa: E402
-from baton.core.router.collect import FEWSHOT, PromptFormat, load_items, local_runner, prompt_format  # noqa: E402
 from baton.core.telemetry.meter import EnergyMeter  # noqa: E402
 
 FORMATS = {

@@ -29,7 +29,7 @@ from baton.config_rules import (
     parse_offline_env,
     shown,
 )
-from baton.core.errors import UsageError
+from baton.errors import UsageError
 from baton.paths import atomic_write
 
 SETTINGS_VERSION = 1

@@ -13,7 +13,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from baton.core.errors import BatonError
+from baton.errors import BatonError
 
 
 class HomeError(BatonError):

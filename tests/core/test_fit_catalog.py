@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from baton.bench.fixtures import STRONG_FIXTURE_SHA256, STRONG_FIXTURE_SIZE
 from baton.core.engine.catalog import PLAN_CTX, catalog_path, find, load_catalog
-from baton.core.engine.defaults import DEFAULT_MODEL, STRONG_FIXTURE_SHA256, STRONG_FIXTURE_SIZE
+from baton.core.engine.defaults import DEFAULT_MODEL
 from baton.core.engine.fit import GpuInfo, plan_fit
 from baton.core.engine.gguf import read_gguf_info
 from baton.core.errors import UsageError

@@ -1,4 +1,5 @@
-"""The core and the CLI import and work without Qt; only the llama engine touches llama_cpp."""
+"""The core and the CLI import and work without Qt; only the llama engine touches llama_cpp in the product (the
+speed benchmark's bare baseline may); the core never imports the benchmarks; the import-linter contracts hold."""
 
 from __future__ import annotations
 
@@ -41,7 +42,23 @@ def test_the_cli_answers_help_without_qt():
 def test_only_the_llama_engine_imports_llama_cpp():
     pattern = re.compile(r"^\s*(from|import)\s+llama_cpp\b", re.M)
     users = sorted(str(p.relative_to(PKG)) for p in PKG.rglob("*.py") if pattern.search(p.read_text()))
-    assert users == ["core/engine/llama.py"]
+    assert [u for u in users if not u.startswith("bench/")] == ["core/engine/llama.py"]
+
+
+def test_the_core_never_imports_the_benchmarks():
+    import grimp
+
+    graph = grimp.build_graph("baton")
+    chains = graph.find_shortest_chains(importer="baton.core", imported="baton.bench", as_packages=True)
+    assert not chains, sorted(chains)
+    assert graph.find_modules_that_directly_import("baton.bench.collect")  # the graph does see bench's users
+
+
+def test_import_linter_contracts_are_kept():
+    lint = Path(sys.executable).with_name("lint-imports")
+    proc = subprocess.run([str(lint), "--no-cache"], capture_output=True, text=True, timeout=300, cwd=PKG.parents[1])
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert "Layers:" in proc.stdout and "0 broken" in proc.stdout
 
 
 def test_qt_is_imported_only_under_ui():

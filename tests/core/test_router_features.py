@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from baton.bench.collect import is_correct
 from baton.core.router.categorize import categorize, last_number, prompt_features
-from baton.core.router.collect import is_correct
 from baton.core.router.features import answer_features, last_user_text, prompt_vector
 from baton.core.types import ChatMessage, TokenSignals
 

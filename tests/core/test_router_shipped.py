@@ -11,11 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from baton.bench.collect import ResultCache, cache_file, load_items, prompt_format
+from baton.bench.evaluate import cascade_decisions
+from baton.bench.fixtures import STRONG_FIXTURE_NAME
+from baton.bench.route import cascade_scores, item_features, outcomes_of
 from baton.config import Endpoint, RoutingSettings
-from baton.core.engine.defaults import DEFAULT_MODEL, STRONG_FIXTURE_NAME
-from baton.core.router.benchmark import cascade_scores, item_features, outcomes_of
-from baton.core.router.collect import ResultCache, cache_file, load_items, prompt_format
-from baton.core.router.evaluate import cascade_decisions
+from baton.core.engine.defaults import DEFAULT_MODEL
 from baton.core.router.policy import Router
 from baton.core.router.shipped import shipped_calibration
 from baton.core.types import Completion, LocalInfo, Timing, TokenSignals, Usage

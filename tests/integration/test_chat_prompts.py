@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from baton.core.engine.defaults import default_model_path, strong_fixture_path
+from baton.bench.fixtures import strong_fixture_path
+from baton.core.engine.defaults import default_model_path
 from baton.core.engine.llama import LlamaEngine
 from baton.core.types import ChatMessage as M
 from baton.core.types import GenerationRequest

@@ -1,8 +1,8 @@
 """`baton bench ...`: benchmarks that print ratios measured in one run.
 
 Each benchmark is its own subcommand with its own ``register_*`` and ``run_*``: ``route`` (routing
-quality and energy, scored by ``baton.core.router.benchmark``). Keep this module thin: the work lives
-in the core.
+quality and energy, scored by ``baton.bench.route``) and ``speed``. Keep this module thin: the work lives
+in ``baton.bench``.
 """
 
 from __future__ import annotations
@@ -61,9 +61,9 @@ def register_route(actions: Any) -> None:
 
 
 def run_route(args: argparse.Namespace, ctx: Any) -> int:
-    from baton.core.router.bench_tiers import BenchTiers
-    from baton.core.router.benchmark import score
-    from baton.core.router.collect import load_items, prompt_format
+    from baton.bench.collect import load_items, prompt_format
+    from baton.bench.route import score
+    from baton.bench.tiers import BenchTiers
     from baton.core.router.shipped import shipped_calibration
 
     if args.limit is not None and args.limit < 1:
@@ -77,7 +77,7 @@ def run_route(args: argparse.Namespace, ctx: Any) -> int:
     items = load_items(Path(args.data), args.limit)
     cache_dir = Path(args.cache_dir) if args.cache_dir else ctx.paths.cache_dir / "bench-route"
     fmt = prompt_format(args.prompt)
-    with BenchTiers(ctx, cache_dir, args.weak, args.strong, args.strong_j_per_token, fmt=fmt) as tiers:
+    with BenchTiers(ctx.service(), cache_dir, args.weak, args.strong, args.strong_j_per_token, fmt=fmt) as tiers:
         weak = tiers.run("weak", items, run=not args.no_run)
         strong = tiers.run("strong", items, run=not args.no_run)
     keep = [i for i, (w, s) in enumerate(zip(weak, strong)) if w is not None and s is not None]

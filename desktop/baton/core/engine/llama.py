@@ -413,30 +413,3 @@ class LlamaEngine:
         if self._thread.is_alive():
             self._jobs.put(None)
             self._thread.join(timeout=10)
-
-
-def raw_speed_run(llm_path: Path, system_prompt: str, n_ctx: int, n_threads: int) -> Callable[[str, int], dict]:
-    """Bare llama-cpp-python for the speed benchmark: returns ``run(prompt, max_tokens)`` that times one
-    streamed ``create_chat_completion`` on one ``Llama`` kept across calls, loaded like the engine loads."""
-    import llama_cpp
-
-    llm = llama_cpp.Llama(model_path=str(llm_path), n_ctx=n_ctx, n_threads=n_threads or physical_cores(),
-                          n_threads_batch=n_threads or physical_cores(), n_gpu_layers=0, use_mmap=True, seed=0,
-                          verbose=False)
-
-    def run(prompt: str, max_tokens: int) -> dict:
-        messages = [{"role": "system", "content": system_prompt}, {"role": "user", "content": prompt}]
-        t0 = time.perf_counter()
-        t_first = 0.0
-        n = 0
-        for part in llm.create_chat_completion(messages=messages, max_tokens=max_tokens, temperature=0.0,
-                                               stream=True, seed=0):
-            if part["choices"][0]["delta"].get("content"):
-                n += 1
-                if not t_first:
-                    t_first = time.perf_counter()
-        t_end = time.perf_counter()
-        return {"ttft_s": t_first - t0, "tokens": n,
-                "decode_tokens_per_s": (n - 1) / (t_end - t_first) if n > 1 else 0.0}
-
-    return run

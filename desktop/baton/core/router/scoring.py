@@ -1,4 +1,5 @@
-"""The calibrated scores both stages use, in one object the router and the benchmark share.
+"""The calibrated scores both stages use, in one object the router and the benchmark share (fitted by
+``baton.bench.fit``).
 
 - ``p_prompt``: stage one, from the prompt alone: how likely the local model's answer is good.
 - ``p_answer``: stage two, from the prompt plus the local answer (token confidence, finish, format).
@@ -21,8 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from baton.core.router.calibration import LogisticModel, fit_logistic, kfold, logit, sigmoid
-from baton.core.router.features import ALL_NAMES, PROMPT_NAMES, SIGNAL_NAMES
+from baton.core.router.calibration import LogisticModel, logit, sigmoid
 
 MIN_ITEMS_PER_CATEGORY = 20  # fewer than this in the fitted data: the category counts as unseen
 HARD_FAIL_P = 0.01  # a loop or an empty answer is never accepted as good
@@ -104,56 +104,3 @@ class Calibration:
                    dict(d["base_rates"]), dict(d["strong_rates"]), dict(d["trained"]), float(d["margin"]),
                    float(d["skip_below"]), float(d.get("unseen_prior", 0.6)),
                    float(d.get("unseen_strong_prior", 0.8)), dict(d.get("meta", {})))
-
-
-# ---- fitting ------------------------------------------------------------------------------------
-@dataclass
-class FitOptions:
-    l2: float = 1.0
-    inner_folds: int = 5
-    seed: int = 0
-
-
-def _matrix(rows: list[dict[str, float]], names: list[str]) -> np.ndarray:
-    return np.array([[float(r.get(n, 0.0)) for n in names] for r in rows], dtype=float).reshape(len(rows), len(names))
-
-
-def _rates(y: np.ndarray, categories: list[str]) -> dict[str, float]:
-    out = {}
-    for cat in sorted(set(categories)):
-        mask = np.array([c == cat for c in categories])
-        out[cat] = float((y[mask].sum() + 0.5) / (mask.sum() + 1.0))
-    return out
-
-
-def fit_models(rows: list[dict[str, float]], categories: list[str], labels: np.ndarray, strong_labels: np.ndarray,
-               options: FitOptions) -> Calibration:
-    """The four logistic models and per-category rates (the margin and skip level are set by the caller)."""
-    y = np.asarray(labels, dtype=float)
-    ys = np.asarray(strong_labels, dtype=float)
-    s1 = fit_logistic(_matrix(rows, PROMPT_NAMES), y, PROMPT_NAMES, options.l2)
-    s2 = fit_logistic(_matrix(rows, ALL_NAMES), y, ALL_NAMES, options.l2)
-    so = fit_logistic(_matrix(rows, SIGNAL_NAMES), y, SIGNAL_NAMES, options.l2)
-    st = fit_logistic(_matrix(rows, PROMPT_NAMES), ys, PROMPT_NAMES, options.l2)
-    trained = {c: categories.count(c) for c in sorted(set(categories))}
-    return Calibration(s1, s2, so, st, _rates(y, categories), _rates(ys, categories), trained, margin=0.0,
-                       skip_below=0.0)
-
-
-def fit_calibration(rows: list[dict[str, float]], categories: list[str], labels: np.ndarray,
-                    strong_labels: np.ndarray, choose: Any, options: FitOptions | None = None) -> Calibration:
-    """Fit on these items; the margin and the skip level are chosen by ``choose(p1, p2, ps)`` on
-    out-of-fold scores of the same training items (an inner k-fold), never on in-sample scores."""
-    options = options or FitOptions()
-    labels = np.asarray(labels, dtype=bool)
-    strong_labels = np.asarray(strong_labels, dtype=bool)
-    cal = fit_models(rows, categories, labels, strong_labels, options)
-    n = len(rows)
-    p1, p2, ps = np.ones(n), np.zeros(n), np.zeros(n)
-    k = min(options.inner_folds, max(2, int(labels.sum())), n)
-    for train, test in kfold(labels, k, options.seed + 1):
-        inner = fit_models([rows[i] for i in train], [categories[i] for i in train], labels[train],
-                           strong_labels[train], options)
-        p1[test], p2[test], ps[test] = inner.batch([rows[i] for i in test], [categories[i] for i in test])
-    cal.margin, cal.skip_below = choose(p1, p2, ps)
-    return cal

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from baton.core.router.calibration import LogisticModel, auc, fit_logistic, kfold, log_loss, sigmoid
+from baton.bench.fit import FitOptions, auc, fit_calibration, fit_logistic, fit_models, kfold, log_loss
+from baton.core.router.calibration import LogisticModel, sigmoid
 from baton.core.router.features import ALL_NAMES, PROMPT_NAMES
-from baton.core.router.scoring import HARD_FAIL_P, Calibration, FitOptions, fit_calibration, fit_models
+from baton.core.router.scoring import HARD_FAIL_P, Calibration
 
 
 def synthetic(n: int = 400, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -10,17 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import socket
-import subprocess
-import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -230,79 +223,30 @@ def local_runner(engine: Any, meter: Any, max_tokens: int = BENCH_MAX_TOKENS,
     return run
 
 
-def remote_runner(tier: Any, max_tokens: int = BENCH_MAX_TOKENS, fmt: PromptFormat | None = None,
+def remote_runner(client: Any, max_tokens: int = BENCH_MAX_TOKENS, fmt: PromptFormat | None = None,
                   process_estimate: Any = None) -> Runner:
-    """The strong tier through the cloud client. Joules: the endpoint's J/token when it has one; else, for a
-    server this benchmark started on this machine, the CPU-time power model applied to that server process."""
+    """The strong tier through the cloud client (``CloudClient``: ``stream``, ``energy_part``, ``endpoint``).
+
+    Joules: the endpoint's J/token estimate when it has one (source ``estimated:j_per_token``); else, for a server
+    this benchmark started on this machine (``process_estimate``: a ``CpuEstimate`` fed with that process's CPU
+    time), the CPU power model over the item's run (``estimated:server_cpu_time``). Raises ``BatonError`` when the
+    stream ends without a finished answer, ``CloudError`` when the endpoint fails."""
 
     def run(item: dict[str, str]) -> ItemResult:
         request = GenerationRequest(bench_messages(item["question"], fmt), max_tokens=max_tokens,
                                     temperature=BENCH_TEMPERATURE, seed=0)
         t0 = time.perf_counter()
         e0 = process_estimate.read_energy_j() if process_estimate is not None else 0.0
-        completion = _drain(tier.stream(request))
+        completion = _drain(client.stream(request))
         duration = time.perf_counter() - t0
-        est = tier.energy_measurement(completion.usage)
-        extra = {"j_per_token_energy_j": est.total_j}
-        if tier.endpoint.j_per_token > 0 or process_estimate is None:
-            return _finish(item, completion, est.total_j, "estimated:j_per_token", duration, extra)
+        estimate_j = float(client.energy_part(completion.usage).energy_j)
+        extra = {"j_per_token_energy_j": estimate_j}
+        if client.endpoint.j_per_token > 0 or process_estimate is None:
+            return _finish(item, completion, estimate_j, "estimated:j_per_token", duration, extra)
         energy = process_estimate.read_energy_j() - e0
         return _finish(item, completion, energy, "estimated:server_cpu_time", duration, extra)
 
     return run
-
-
-# ---- the strong tier for the benchmark: llama-cpp-python's own server on loopback -------------------
-@dataclass(frozen=True)
-class LoopbackServer:
-    base_url: str
-    model: str
-    pid: int
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def loopback_server(model_path: Path, alias: str, n_ctx: int = 2048, n_threads: int = 2,
-                    start_timeout_s: float = 180.0, log_path: Path | None = None) -> Iterator[LoopbackServer]:
-    """Start ``python -m llama_cpp.server`` on 127.0.0.1 and stop it on exit."""
-    port = _free_port()
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path), "--host", "127.0.0.1",
-           "--port", str(port), "--n_ctx", str(n_ctx), "--model_alias", alias, "--n_threads", str(n_threads),
-           "--n_threads_batch", str(n_threads), "--verbose", "False"]
-    env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
-    log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
-    root = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + start_timeout_s
-        while True:
-            if proc.poll() is not None:
-                raise BatonError(f"llama_cpp.server exited with code {proc.returncode}; install the server extra "
-                                 "(`pip install 'llama-cpp-python[server]'`) or pass --strong ENDPOINT")
-            try:
-                with urllib.request.urlopen(root + "/v1/models", timeout=2) as r:
-                    if alias in [m["id"] for m in json.load(r)["data"]]:
-                        break
-            except (urllib.error.URLError, ConnectionError, TimeoutError, ValueError):
-                pass
-            if time.monotonic() > deadline:
-                raise BatonError(f"llama_cpp.server did not answer within {start_timeout_s:.0f} s")
-            time.sleep(0.25)
-        yield LoopbackServer(root + "/v1", alias, proc.pid)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-        if log_path:
-            log.close()  # type: ignore[union-attr]
 
 
 def process_cpu_seconds(pid: int) -> Callable[[], float]:

@@ -2,7 +2,7 @@
 
 Baton's router is scored out-of-fold: the items are split into k stratified folds; for each fold the
 score models, the default margin and the skip level are fitted on the other folds only (the margin and
-skip level on an inner k-fold of those, see ``scoring.fit_calibration``), then the held-out fold is
+skip level on an inner k-fold of those, see ``fit.fit_calibration``), then the held-out fold is
 scored. No item is ever scored by a model that saw it.
 
 The router escalates when ``p_answer < p_strong - margin``; the sweep over the margin gives the APGR/CPT
@@ -22,13 +22,13 @@ from typing import Any
 
 import numpy as np
 
-from baton.core.router.calibration import auc, kfold, log_loss
+from baton.bench.collect import ItemResult
+from baton.bench.evaluate import (Outcomes, cascade_curve, pgr, score_cascade, score_reference_routers,
+                                  threshold_candidates)
+from baton.bench.fit import FitOptions, auc, fit_calibration, kfold, log_loss
 from baton.core.router.categorize import categorize
-from baton.core.router.collect import ItemResult
-from baton.core.router.evaluate import (Outcomes, cascade_curve, pgr, score_cascade, score_reference_routers,
-                                        threshold_candidates)
 from baton.core.router.features import answer_features, prompt_vector
-from baton.core.router.scoring import Calibration, FitOptions, fit_calibration
+from baton.core.router.scoring import Calibration
 
 
 QUALITY_TARGET_PGR = 0.95  # the default keeps 95% of what always-strong would add over always-local

@@ -12,7 +12,7 @@ import pytest
 from baton.cli import main
 from baton.config import Endpoint, Settings
 from baton.core.engine.defaults import DEFAULT_MODEL
-from baton.core.router.collect import ItemResult, cache_file, question_hash
+from baton.bench.collect import ItemResult, cache_file, question_hash
 from baton.paths import Paths
 
 N = 80

@@ -16,21 +16,40 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from baton.config import Endpoint
+from baton.bench.collect import (ItemResult, PromptFormat, ResultCache, cache_file, collect, local_runner,
+                                 process_cpu_seconds, prompt_format, remote_runner)
+from baton.bench.fixtures import strong_fixture_path
+from baton.bench.llama_server import llama_server
+from baton.config import Endpoint, Settings
 from baton.core.errors import UsageError
-from baton.core.router.collect import (ItemResult, PromptFormat, ResultCache, cache_file, collect, local_runner,
-                                       loopback_server, process_cpu_seconds, prompt_format, remote_runner)
 
 
-def fixture_candidates(ctx: Any) -> list[Path]:
-    return [Path(sys.prefix) / "fixtures", Path.cwd() / ".venv" / "fixtures", ctx.paths.models_dir]
+def fixture_candidates(models_dir: Path) -> list[Path]:
+    """Where the strong-tier fixture may sit: the venv's ``fixtures`` folder (by ``sys.prefix``, then under the
+    working directory), then Baton's models folder."""
+    return [Path(sys.prefix) / "fixtures", Path.cwd() / ".venv" / "fixtures", models_dir]
 
 
 class BenchTiers:
-    def __init__(self, ctx: Any, cache_dir: Path, weak: str | None, strong: str | None,
+    """The weak and the strong tier of one benchmark run, with their result caches; a context manager that
+    stops what it started (the loopback server, the client) on exit.
+
+    ``service``: a ``BatonService`` (its settings, paths, model resolution, engines and meter are used).
+    ``weak``: a model id or .gguf path (``None``: the default model). ``strong``: an endpoint name or a .gguf
+    path (``None``: the first endpoint, else the Qwen2.5-Coder-0.5B fixture). ``strong_j_per_token``: an
+    estimate (Units: J/token) that reprices the strong tier's results. ``progress(which, i, n, result,
+    cached)`` is called after each item (default: a line on stderr now and then). ``labels``: ``{"weak",
+    "strong"}`` -> the model labels that name the cache files. Raises ``UsageError`` for an unknown strong tier
+    or when there is none, ``ModelError`` for an unusable weak model.
+    """
+
+    def __init__(self, service: Any, cache_dir: Path, weak: str | None, strong: str | None,
                  strong_j_per_token: float | None = None, progress: Any = None,
                  fmt: PromptFormat | None = None) -> None:
-        self.ctx = ctx
+        self.service = service
+        self.settings: Settings = service.settings
+        self.log_dir: Path = service.paths.log_dir
+        self.models_dir: Path = service.paths.models_dir
         self.fmt = fmt or prompt_format()
         self.cache_dir = cache_dir
         self.weak_arg = weak
@@ -41,7 +60,7 @@ class BenchTiers:
         self._strong_endpoint, self._strong_gguf = self._resolve_strong(strong)
         self.labels["strong"] = (f"{self._strong_gguf.stem}@loopback" if self._strong_gguf is not None else
                                  f"{self._strong_endpoint.model}@{urlsplit(self._strong_endpoint.base_url).hostname}")
-        self._weak_path, self.labels["weak"] = ctx.service().resolve_model(weak)
+        self._weak_path, self.labels["weak"] = service.resolve_model(weak)
 
     def __enter__(self) -> "BenchTiers":
         return self
@@ -51,7 +70,7 @@ class BenchTiers:
 
     # ---- which tiers -------------------------------------------------------------------------------
     def _resolve_strong(self, strong: str | None) -> tuple[Endpoint | None, Path | None]:
-        settings = self.ctx.settings
+        settings = self.settings
         if strong:
             for ep in settings.endpoints:
                 if ep.name == strong:
@@ -64,9 +83,7 @@ class BenchTiers:
             raise UsageError(f"no endpoint named '{strong}' and no such .gguf file; see `baton endpoints list`")
         if settings.endpoints:
             return settings.endpoints[0], None
-        from baton.core.engine.defaults import strong_fixture_path
-
-        for root in fixture_candidates(self.ctx):
+        for root in fixture_candidates(self.models_dir):
             found = strong_fixture_path(root)
             if found is not None:
                 return None, found
@@ -75,6 +92,9 @@ class BenchTiers:
 
     # ---- running -----------------------------------------------------------------------------------
     def run(self, which: str, items: list[dict[str, str]], run: bool = True) -> list[ItemResult | None]:
+        """Results of tier ``which`` (``"weak"`` or ``"strong"``) for ``items``, in order: cached ones as they are,
+        the others run now and cached (``run=False``: ``None`` for those). Nothing loads when all are cached.
+        Strong results are repriced by the J/token estimate when one is set."""
         cache = ResultCache(cache_file(self.cache_dir, self.labels[which], self.fmt))
         if not run:
             out: list[ItemResult | None] = [cache.get(it) for it in items]
@@ -101,19 +121,20 @@ class BenchTiers:
         return replace(r, energy_j=(r.prompt_tokens + r.completion_tokens) * jpt, energy_source="estimated:j_per_token")
 
     def _weak_runner(self) -> Any:
-        service = self.ctx.service()
-        engine, _ = service.engine(self.weak_arg)
-        return local_runner(engine, service.meter, fmt=self.fmt)
+        engine, _ = self.service.engine(self.weak_arg)
+        return local_runner(engine, self.service.meter, fmt=self.fmt)
 
     def _strong_runner(self) -> Any:
-        from baton.core.cloud.tiers import CloudTiers, RemoteTier
+        from baton.core.cloud.tiers import CloudTiers
 
-        settings = self.ctx.settings
+        settings = self.settings
         if self._strong_endpoint is not None:
             ep = self._strong_endpoint
             if self.strong_j_per_token is not None:
                 ep = replace(ep, j_per_token=self.strong_j_per_token)
-            return remote_runner(CloudTiers(settings).client(ep), fmt=self.fmt)
+            client = CloudTiers(settings).client(ep)
+            self._stack.callback(client.close)
+            return remote_runner(client, fmt=self.fmt)
         from baton.core.cloud.client import CloudClient
 
         import psutil
@@ -121,18 +142,18 @@ class BenchTiers:
         # the same thread count as the weak tier (engine.n_threads; 0 = physical cores), so both tiers'
         # joules come from the same kind of load
         threads = settings.engine.n_threads or max(1, psutil.cpu_count(logical=False) or 1)
-        log = self.ctx.paths.log_dir / "bench-strong-server.log"
+        log = self.log_dir / "bench-strong-server.log"
         log.parent.mkdir(parents=True, exist_ok=True)
-        srv = self._stack.enter_context(loopback_server(self._strong_gguf, "bench-strong", n_threads=threads,
-                                                        log_path=log))
+        srv = self._stack.enter_context(llama_server(self._strong_gguf, alias="bench-strong", n_threads=threads,
+                                                     start_timeout_s=180.0, log_path=log, warm_up=False))
         ep = Endpoint(name="bench-strong", base_url=srv.base_url, model=srv.model,
                       j_per_token=self.strong_j_per_token or 0.0, context_window=2048, timeout_s=300.0)
         client = CloudClient(ep, None, offline=settings.is_offline)
         self._stack.callback(client.close)
-        return remote_runner(RemoteTier(ep, client), fmt=self.fmt, process_estimate=_server_estimate(srv.pid, settings))
+        return remote_runner(client, fmt=self.fmt, process_estimate=_server_estimate(srv.pid, settings))
 
 
-def _server_estimate(pid: int, settings: Any) -> Any:
+def _server_estimate(pid: int, settings: Settings) -> Any:
     """The telemetry's CPU power model, fed with the server process's CPU time instead of ours."""
     from baton.core.telemetry.estimate import CpuEstimate
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from baton.core.engine.fake import FakeEngine
-from baton.core.router.collect import (FEWSHOT, ItemResult, ResultCache, bench_messages, cache_file, collect,
+from baton.bench.collect import (FEWSHOT, ItemResult, ResultCache, bench_messages, cache_file, collect,
                                        load_items, local_runner, prompt_format, question_hash)
 from baton.core.service import BATON_SYSTEM_PROMPT_FOR_BENCH
 from baton.core.telemetry.meter import EnergyMeter

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from baton.core.router.evaluate import (Outcomes, cascade_point, oracle_point, random_point, routed_point,
+from baton.bench.evaluate import (Outcomes, cascade_point, oracle_point, random_point, routed_point,
                                         score_cascade, score_reference_routers)
 
 # 4 items: only item 0 is right on the weak tier; items 0-2 are right on the strong tier.
