@@ -71,6 +71,7 @@ class AskResult:
         share = f"{100 * e.measured_j / e.total_j:.0f}% measured" if e.total_j > 0 else "no energy data"
         sources = ",".join(sorted({p.source for p in e.parts})) or "unavailable"
         esc = " (escalated)" if self.route.escalated else ""
-        return (f"[{self.route.tier}:{self.route.model}{esc}] {self.usage.completion_tokens} tok, "
+        est = " (estimated)" if self.usage.estimated else ""
+        return (f"[{self.route.tier}:{self.route.model}{esc}] {self.usage.completion_tokens} tok{est}, "
                 f"{self.timing.decode_tokens_per_s:.1f} tok/s, ttft {self.timing.ttft_s * 1000:.0f} ms, "
                 f"{e.total_j:.2f} J ({share}; {sources}), ${self.cost_usd:.4f} - {self.route.reason}")

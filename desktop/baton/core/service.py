@@ -336,7 +336,9 @@ class BatonService:
         if self.cloud is None:
             raise PolicyError("cloud tiers are not available in this build; install the `cloud` extra")
         ask_first = self.settings.routing.mode == "ask" and (mode == "auto" or decision.escalated)
-        return self.cloud.tier(ep, ask_first=ask_first, reason=decision.reason)
+        loaded = next(iter(self._engines.values()), None)  # a loaded local tokenizer estimates unreported tokens
+        tokenizer = getattr(loaded, "tokenize_text", None)
+        return self.cloud.tier(ep, ask_first=ask_first, reason=decision.reason, tokenizer=tokenizer)
 
     def _store_question(self, turn: Turn, to_store: list[ChatMessage], tier: Any) -> None:
         """Write the question (creating the thread in the same transaction) once the request is known valid. A
@@ -393,7 +395,8 @@ class BatonService:
             writer.finish(Status.CANCELLED, None)
             raise
         except BaseException as e:
-            writer.finish(Status.FAILED, {"error": str(e), "tier": tier.kind, "model": tier.model}, note=str(e))
+            text = tier.scrub(str(e)) if hasattr(tier, "scrub") else str(e)  # no key is ever stored
+            writer.finish(Status.FAILED, {"error": text, "tier": tier.kind, "model": tier.model}, note=text)
             raise
         finally:
             with self._active_lock:

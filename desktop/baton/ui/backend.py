@@ -212,10 +212,10 @@ class Backend:
 
         try:
             self._credentials().set(endpoint, key)
-        except NoKeyring:
+        except NoKeyring as e:
             raise UsageError(
-                f"there is no OS keyring on this computer, so the key for '{endpoint}' was not saved; put it in an "
-                "environment variable and name that variable in the 'Key env var' field") from None
+                f"the key for '{endpoint}' was not saved ({e}); put it in an environment variable and name that "
+                "variable in the 'Key env var' field") from None
 
     def key_source(self, endpoint: str, key_env: str = "") -> str:
         """Where the key for ``endpoint`` comes from: 'env:VAR', 'keyring' or 'none' (never the key)."""

@@ -58,6 +58,11 @@ class RemoteTier:
         self.reason = reason
         self._prepared: tuple[Turn, list[ChatMessage], list[tuple[str, str]]] | None = None
 
+    def scrub(self, text: str) -> str:
+        """``text`` without this endpoint's key or any credential header value (for errors shown or stored)."""
+        scrub = getattr(self._client, "scrub", None)
+        return scrub(text) if callable(scrub) else text
+
     # kept for callers that price before sending
     def cost_usd(self, usage: Usage) -> float:
         """Dollars for ``usage`` at the endpoint's rates (Units: USD)."""
@@ -137,14 +142,16 @@ class CloudTiers:
             self._credentials = Credentials()
         return self._credentials
 
-    def client(self, endpoint: Endpoint) -> Any:
-        """An OpenAI-compatible client for ``endpoint``. Raises CloudAuthError for an unusable key."""
+    def client(self, endpoint: Endpoint, tokenizer: Any = None) -> Any:
+        """An OpenAI-compatible client for ``endpoint``; ``tokenizer`` (text -> token count) estimates the tokens
+        of a server that reports none. Raises CloudAuthError for an unusable key, NoKeyring for a broken keyring."""
         from baton.core.cloud.client import CloudClient
 
         key = self.credentials.get(endpoint)
         kwargs = {"transport": self.transport} if self.transport is not None else {}
-        return CloudClient(endpoint, key, offline=self.settings.is_offline, **kwargs)
+        return CloudClient(endpoint, key, offline=self.settings.is_offline, tokenizer=tokenizer, **kwargs)
 
-    def tier(self, endpoint: Endpoint, ask_first: bool = False, reason: str = "") -> RemoteTier:
+    def tier(self, endpoint: Endpoint, ask_first: bool = False, reason: str = "", tokenizer: Any = None) -> RemoteTier:
         """``endpoint`` as a tier that applies ``routing.privacy`` and, with ``ask_first``, asks before sending."""
-        return RemoteTier(endpoint, self.client(endpoint), self.settings.routing.privacy, ask_first, reason)
+        return RemoteTier(endpoint, self.client(endpoint, tokenizer), self.settings.routing.privacy, ask_first,
+                          reason)
