@@ -22,6 +22,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "desktop"))
+sys.path.insert(0, str(ROOT))  # tests.helpers.fakes: the in-memory key-value store
 
 from baton.bench.collect import PROMPT_FORMATS, ResultCache, cache_file, load_items, prompt_format  # noqa: E402
 from baton.bench.fixtures import STRONG_FIXTURE_NAME  # noqa: E402
@@ -31,19 +32,9 @@ from baton.core.engine.defaults import DEFAULT_MODEL  # noqa: E402
 from baton.core.router.categorize import categorize  # noqa: E402
 from baton.core.router.policy import Router  # noqa: E402
 from baton.core.types import Completion, LocalInfo, Timing, TokenSignals, Usage  # noqa: E402
+from tests.helpers.fakes import MemoryKV  # noqa: E402
 
 STRONG = Endpoint("strong", "http://127.0.0.1:1/v1", "strong")
-
-
-class DictStore:
-    def __init__(self) -> None:
-        self.data: dict[str, Any] = {}
-
-    def kv_get(self, key: str, default: Any = None) -> Any:
-        return self.data.get(key, default)
-
-    def kv_set(self, key: str, value: Any) -> None:
-        self.data[key] = value
 
 
 def replay(router: Router, stream: list[tuple[dict, Any, Any]], learn: bool, fmt: Any) -> dict[str, float]:
@@ -95,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     cal = fit_all([r[0] for r in train], [r[1] for r in train], [r[2] for r in train])
     out: dict[str, Any] = {"trained_on": len(train), "replayed": len(stream)}
     for name, learn in (("no_feedback", False), ("with_feedback", True)):
-        router = Router(RoutingSettings(), store=DictStore(), endpoints=[STRONG], calibration=cal)
+        router = Router(RoutingSettings(), store=MemoryKV(), endpoints=[STRONG], calibration=cal)
         half = len(stream) // 2
         first = replay(router, stream[:half], learn, fmt)
         second = replay(router, stream[half:], learn, fmt)

@@ -16,17 +16,7 @@ from baton.core.router.learning import KV_KEY
 from baton.core.router.policy import Router
 from baton.core.router.scoring import Calibration
 from baton.core.types import ChatMessage, GenerationRequest, LocalInfo, TokenSignals
-
-
-class DictStore:
-    def __init__(self) -> None:
-        self.data: dict[str, Any] = {}
-
-    def kv_get(self, key: str, default: Any = None) -> Any:
-        return self.data.get(key, default)
-
-    def kv_set(self, key: str, value: Any) -> None:
-        self.data[key] = value
+from tests.helpers.fakes import MemoryKV
 
 
 def model(names: list[str], weights: dict[str, float], bias: float) -> LogisticModel:
@@ -220,7 +210,7 @@ def test_self_check_is_off_by_default_and_blends_when_on():
 
 # ---- learning -------------------------------------------------------------------------------------
 def test_feedback_moves_the_local_prior_and_persists():
-    store = DictStore()
+    store = MemoryKV()
     r = router(store=store)
     msgs = ask("What is 3 + 4?")
     v = r.after(complete("3 + 4 = 7", mean_lp=-0.3), msgs)
@@ -236,7 +226,7 @@ def test_feedback_moves_the_local_prior_and_persists():
 
 
 def test_escalating_by_hand_eventually_skips_the_local_model():
-    store = DictStore()
+    store = MemoryKV()
     r = router(store=store)
     msgs = ask("What is 12 + 7?")  # 2 digits: p=.5 from the prompt, so stage one tries the local model
     assert r.before(msgs, LOCAL).tier == "local"
@@ -247,7 +237,7 @@ def test_escalating_by_hand_eventually_skips_the_local_model():
 
 
 def test_acceptance_raises_the_score():
-    store = DictStore()
+    store = MemoryKV()
     r = router(store=store)
     v = r.after(complete("3 + 4 = 7", mean_lp=-0.3), ask("What is 3 + 4?"))
     for _ in range(10):
@@ -257,7 +247,7 @@ def test_acceptance_raises_the_score():
 
 
 def test_feedback_on_a_cloud_answer_moves_the_next_tiers_expectation_only():
-    store = DictStore()
+    store = MemoryKV()
     r = router(store=store)
     msgs = ask("What is 3 + 4?")
     before = r.after(complete("3 + 4 = 7", mean_lp=-0.3), msgs)
@@ -270,7 +260,7 @@ def test_feedback_on_a_cloud_answer_moves_the_next_tiers_expectation_only():
 
 
 def test_bad_feedback_is_refused():
-    r = router(store=DictStore())
+    r = router(store=MemoryKV())
     with pytest.raises(UsageError):
         r.record_feedback({"category": "arithmetic"}, "love")
     with pytest.raises(UsageError):

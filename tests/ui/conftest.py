@@ -15,41 +15,18 @@ from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
-import keyring  # noqa: E402
 import pytest  # noqa: E402
-from keyring.backend import KeyringBackend  # noqa: E402
 
+from tests.helpers.fakes import MemoryKeyring, installed_keyring  # noqa: E402
 from tests.ui.service_factory import make_service  # noqa: E402
 
 LEFTOVER_WAIT_S = 5.0
 
 
-class MemoryKeyring(KeyringBackend):
-    """A keyring of the tests' own (DESIGN: tests install one through keyring.set_keyring)."""
-
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.secrets: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.secrets.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.secrets[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.secrets.pop((service, username), None)
-
-
 @pytest.fixture(autouse=True)
 def memory_keyring() -> Iterator[MemoryKeyring]:
-    previous = keyring.get_keyring()
-    ring = MemoryKeyring()
-    keyring.set_keyring(ring)
-    yield ring
-    keyring.set_keyring(previous)
+    with installed_keyring(MemoryKeyring()) as ring:
+        yield ring
 
 
 @pytest.fixture(autouse=True)
