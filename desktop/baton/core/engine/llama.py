@@ -1,15 +1,17 @@
 """LlamaEngine: llama.cpp through llama-cpp-python. The ONLY module that imports ``llama_cpp``.
 
-One owner thread holds the ``Llama`` object (it is not thread-safe) and runs every call on it; callers on
-any thread submit work and iterate the chunks it produces. Cancel is a ``threading.Event`` checked
-between tokens. Per-token confidence comes from a logits processor, never ``logits_all``.
+One owner thread (``batch.Scheduler``) holds the model and its context (neither is thread-safe) and runs every
+call on it; callers on any thread submit work and iterate the chunks it produces. The context has
+``parallel`` sequence slots, each with the full ``n_ctx``: up to ``parallel`` answers are decoded together in one
+``llama_batch`` per step (continuous batching, low-level API). Cancel is a ``threading.Event`` checked between
+steps. Per-token confidence is read from each step's logits row (never ``logits_all``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
-import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -17,15 +19,19 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from baton.core.engine.batch import Scheduler, Sequence, WorkCallback, drain
 from baton.core.engine.chat_format import ChatFormat, RenderedPrompt
-from baton.core.errors import ModelSettingError
 from baton.core.engine.gguf import printable, read_gguf_info
 from baton.core.engine.model_file import llama_path, load_failure
-from baton.core.engine.signals import ConfidenceTracker, LoopDetector
-from baton.core.errors import ContextOverflow, ModelError
-from baton.core.types import ChatMessage, Chunk, Completion, GenerationRequest, Timing, Usage
+from baton.core.engine.sampling import Sampler
+from baton.core.errors import ContextOverflow, ModelError, ModelSettingError
+from baton.core.types import ChatMessage, Chunk, GenerationRequest
 
-_END = object()
+DEFAULT_PARALLEL = 4  # threads one loaded model answers at once (engine.parallel)
+N_BATCH = 512  # tokens per decode call (llama.cpp's default): decode tokens first, then prompt chunks
+HELPER_CTX = 16  # the Llama object's own context (unused for generation: the batched context serves)
 ANSWER_RESERVE_TOKENS = 16  # a prompt must leave at least this much room for the answer
 MAX_CTX_UNKNOWN_MODEL = 1 << 20  # the largest n_ctx accepted when the file does not say its trained context
 _SPECIAL_ATTRS = (1 << 0) | (1 << 3) | (1 << 4)  # UNKNOWN | CONTROL | USER_DEFINED: what parse_special matches
@@ -61,8 +67,10 @@ class LlamaEngine:
     """
 
     def __init__(self, path: Path | str, n_ctx: int = 4096, n_threads: int = 0, n_gpu_layers: int = 0,
-                 model_id: str | None = None, seed: int = 0, chat_template: str | None = None) -> None:
+                 model_id: str | None = None, seed: int = 0, chat_template: str | None = None,
+                 parallel: int = DEFAULT_PARALLEL) -> None:
         self.path = Path(path)
+        self.parallel = self._check_parallel(int(parallel))
         self.model_id = printable(model_id or self.path.stem)
         self.chat_template = chat_template  # overrides the file's tokenizer.chat_template when set
         self.notices: list[str] = []
@@ -78,9 +86,7 @@ class LlamaEngine:
         self._bos = -1
         self._special_cache: dict[str, list[int | str]] = {}
         self._log_callbacks: list[Any] = []  # kept alive while llama.cpp may call them
-        self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], Future] | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._serve, name=f"llama:{self.model_id}", daemon=True)
-        self._thread.start()
+        self._sched = Scheduler(self.parallel, name=f"llama:{self.model_id}")
 
     # ---- settings ------------------------------------------------------------------------------
     def _note(self, text: str) -> None:
@@ -109,12 +115,21 @@ class LlamaEngine:
                 f"engine.n_ctx is {n_ctx}, more than {MAX_CTX_UNKNOWN_MODEL} tokens and the model does not say its "
                 "trained context; set a smaller engine.n_ctx (e.g. 4096)")
         ram = _total_ram_bytes()
-        if info is not None and ram and info.kv_bytes_per_token and info.kv_cache_bytes(n_ctx) > ram:
-            fits = max(256, ram // 2 // info.kv_bytes_per_token)
+        slots = self.parallel
+        if info is not None and ram and info.kv_bytes_per_token and info.kv_cache_bytes(n_ctx) * slots > ram:
+            fits = max(256, ram // 2 // info.kv_bytes_per_token // slots)
             self._setting_error = ModelSettingError(
-                f"engine.n_ctx {n_ctx} needs a {info.kv_cache_bytes(n_ctx) / 1e9:.1f} GB cache, more than this "
-                f"machine's {ram / 1e9:.1f} GB of RAM; set engine.n_ctx to {fits} or less")
+                f"engine.n_ctx {n_ctx} for {slots} thread{'s' if slots != 1 else ''} at once needs a "
+                f"{info.kv_cache_bytes(n_ctx) * slots / 1e9:.1f} GB cache, more than this machine's "
+                f"{ram / 1e9:.1f} GB of RAM; set engine.n_ctx to {fits} or less, or lower engine.parallel")
         return n_ctx
+
+    def _check_parallel(self, parallel: int) -> int:
+        if parallel < 1:
+            self._setting_error = ModelSettingError(
+                f"engine.parallel is {parallel}; set how many threads one model answers at once, 1 or more (e.g. 4)")
+            return 1
+        return parallel
 
     def _check_n_threads(self, n_threads: int) -> int:
         cpus = os.cpu_count() or 1
@@ -130,29 +145,17 @@ class LlamaEngine:
         return n_threads
 
     # ---- owner thread ------------------------------------------------------------------------
-    def _serve(self) -> None:
-        while True:
-            job = self._jobs.get()
-            if job is None:
-                break
-            fn, fut = job
-            if not fut.set_running_or_notify_cancel():
-                continue
-            try:
-                fut.set_result(fn())
-            except BaseException as e:  # noqa: BLE001 - handed to the caller
-                fut.set_exception(e)
-        self._llm = None
-
     def _submit(self, fn: Callable[[], Any]) -> Future:
-        if not self._thread.is_alive():
+        if not self._sched.alive:
             raise ModelError(f"the engine for {self.model_id} was closed; load the model again")
-        fut: Future = Future()
-        self._jobs.put((fn, fut))
-        return fut
+        return self._sched.submit(fn)
 
     def _call(self, fn: Callable[[], Any]) -> Any:
         return self._submit(fn).result()
+
+    def slots(self) -> dict[str, int]:
+        """``{"parallel", "active", "waiting"}``: slots, answers being generated now, answers waiting for a slot."""
+        return self._sched.status()
 
     # ---- public API ----------------------------------------------------------------------------
     def load(self) -> float:
@@ -172,16 +175,20 @@ class LlamaEngine:
         logs: list[str] = []
         with llama_path(self.path) as model_path, self._capture_log(logs):
             try:
+                # the Llama object holds the weights and the vocabulary; its own context is the smallest there is,
+                # and the sequences run in the batched context below (every slot with the full n_ctx)
                 llm = llama_cpp.Llama(
-                    model_path=model_path, n_ctx=self.n_ctx, n_threads=self.n_threads,
+                    model_path=model_path, n_ctx=HELPER_CTX, n_batch=HELPER_CTX, n_threads=self.n_threads,
                     n_threads_batch=self.n_threads, n_gpu_layers=self.n_gpu_layers, use_mmap=True,
                     seed=self.seed, verbose=False,
                 )
+                backend = LlamaBatchBackend(llm, self.n_ctx, self.parallel)
             except (ValueError, RuntimeError, OSError) as e:
-                raise load_failure(self.path, self.n_ctx, str(e), logs) from None
+                raise load_failure(self.path, self.n_ctx * self.parallel, str(e), logs) from None
         self.load_s = time.perf_counter() - t0
         self._setup_vocab(llm)
         self._llm = llm
+        self._sched.backend = backend
         return self.load_s
 
     def _capture_log(self, logs: list[str]) -> Any:
@@ -312,34 +319,20 @@ class LlamaEngine:
 
         return self._call(run)
 
-    def stream(self, request: GenerationRequest, cancel: threading.Event | None = None) -> Iterator[Chunk]:
+    def stream(self, request: GenerationRequest, cancel: threading.Event | None = None,
+               on_work: WorkCallback | None = None) -> Iterator[Chunk]:
         """Yield text chunks; the last carries the ``Completion``. Honours max_tokens, temperature, top_p, seed
-        (repeatable sampling) and stop (the answer ends before the first stop string)."""
-        out: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        stop_flag = threading.Event()
-        fut = self._submit(lambda: self._generate(request, cancel, stop_flag, out))
-        try:
-            while True:
-                item = out.get()
-                if item is _END:
-                    break
-                yield item
-            fut.result()  # re-raise an error from the owner thread
-        finally:
-            stop_flag.set()  # the consumer went away: stop generating at the next token
+        (repeatable sampling) and stop (the answer ends before the first stop string). Up to ``parallel`` calls
+        from any threads generate together in one batch; more wait for a slot in arrival order.
+        ``on_work(n)`` is called (on the engine's thread) with the tokens this answer had processed in each
+        decode step, prompt and answer tokens alike (the energy meter splits a shared window by them).
+        Raises ``ContextOverflow`` when the prompt leaves no room for the answer, ``ModelError`` on failure."""
+        seq = self._call(lambda: self._admit(request, cancel, on_work))
+        return drain(seq)
 
-    def _generate(self, request: GenerationRequest, cancel: threading.Event | None,
-                  stop_flag: threading.Event, out: queue.SimpleQueue) -> None:
-        try:
-            self._generate_into(request, cancel, stop_flag, out)
-        finally:
-            out.put(_END)
-
-    def _generate_into(self, request: GenerationRequest, cancel: threading.Event | None,
-                       stop_flag: threading.Event, out: queue.SimpleQueue) -> None:
+    def _admit(self, request: GenerationRequest, cancel: threading.Event | None,
+               on_work: WorkCallback | None) -> Sequence:
         self._load()
-        llm = self._llm
-        t0 = time.perf_counter()
         prompt_ids, template_stops = self._prompt(request.messages)
         n_prompt = len(prompt_ids)
         room = self.n_ctx - n_prompt
@@ -348,68 +341,95 @@ class LlamaEngine:
                 f"the prompt is {n_prompt} tokens but {self.model_id} has a {self.n_ctx}-token context; "
                 "shorten the prompt, start a new thread, or raise engine.n_ctx with `baton config set`"
             )
-        max_tokens = max(1, min(request.max_tokens, room))
-        tracker = ConfidenceTracker()
-        loop = LoopDetector()
-        state = {"calls": 0}
-
-        def observe(input_ids: Any, scores: Any) -> Any:
-            if state["calls"]:
-                loop.push(int(input_ids[-1]))
-            state["calls"] += 1
-            tracker.observe(scores)
-            return scores
-
-        import llama_cpp
-
-        stops = [s for s in [*template_stops, *(request.stop or [])] if s]
-        stream = llm.create_completion(
-            prompt=prompt_ids, max_tokens=max_tokens, temperature=request.temperature, top_p=request.top_p,
-            stop=stops or None, stream=True,
-            seed=request.seed if request.seed is not None else self.seed,
-            logits_processor=llama_cpp.LogitsProcessorList([observe]),
-        )
-        pieces: list[str] = []
-        finish = "stop"
-        t_first = 0.0
-        try:
-            for part in stream:
-                choice = part["choices"][0]
-                text = choice.get("text") or ""
-                if text:
-                    if not t_first:
-                        t_first = time.perf_counter()
-                    pieces.append(text)
-                    out.put(Chunk(text))
-                if choice.get("finish_reason"):
-                    finish = choice["finish_reason"]
-                if loop.detected:
-                    finish = "loop"
-                    break
-                if stop_flag.is_set() or (cancel is not None and cancel.is_set()):
-                    finish = "cancelled"
-                    break
-        except ValueError as e:  # llama-cpp-python reports context problems as ValueError
-            raise ContextOverflow(f"{e}; shorten the prompt or raise engine.n_ctx") from None
-        finally:
-            with contextlib.suppress(Exception):
-                stream.close()
-        t_end = time.perf_counter()
-        n_gen = max(0, state["calls"] - (1 if finish == "stop" else 0))
-        ttft = (t_first or t_end) - t0
-        decode_s = t_end - (t_first or t_end)
-        timing = Timing(
-            load_s=0.0, ttft_s=ttft, total_s=t_end - t0,
-            decode_tokens_per_s=(n_gen - 1) / decode_s if n_gen > 1 and decode_s > 0 else 0.0,
-            prefill_tokens_per_s=n_prompt / ttft if ttft > 0 else 0.0,
-        )
-        out.put(Chunk("", Completion(
-            text="".join(pieces), model=self.model_id, finish_reason=finish,
-            usage=Usage(prompt_tokens=n_prompt, completion_tokens=n_gen), timing=timing,
-            signals=tracker.signals(loop),
-        )))
+        temperature = float(request.temperature or 0.0)
+        seed = request.seed if request.seed is not None else self.seed
+        seq = Sequence(prompt_ids, max(1, min(int(request.max_tokens), room)),
+                       Sampler(temperature, float(request.top_p), seed),
+                       [*template_stops, *(request.stop or [])], self.model_id, cancel, on_work)
+        self._sched.enqueue(seq)
+        return seq
 
     def close(self) -> None:
-        if self._thread.is_alive():
-            self._jobs.put(None)
-            self._thread.join(timeout=10)
+        """Cancel what is generating, free the model and stop its thread."""
+        self._sched.close()
+        self._llm = None
+
+
+class LlamaBatchBackend:
+    """The batched context of one loaded ``Llama``: ``parallel`` sequence slots of ``n_ctx`` tokens each
+    (``n_seq_max = parallel``, one KV stream per slot, so a slot never shrinks another's context), one
+    ``llama_batch`` of ``N_BATCH`` tokens reused every step. Raises ``RuntimeError`` when llama.cpp refuses the
+    context (too little memory). Used only on the engine's owner thread."""
+
+    def __init__(self, llm: Any, n_ctx: int, parallel: int, n_batch: int = N_BATCH) -> None:
+        import llama_cpp
+
+        self._lib = llama_cpp
+        params = type(llm.context_params).from_buffer_copy(llm.context_params)  # the threads, types, flags
+        params.n_ctx = n_ctx * parallel
+        params.n_seq_max = parallel
+        params.kv_unified = False
+        params.n_batch = params.n_ubatch = n_batch
+        self.n_batch = n_batch
+        self._ctx = llama_cpp.llama_init_from_model(llm._model.model, params)
+        if not self._ctx:
+            raise RuntimeError(f"llama.cpp could not create a context of {parallel} x {n_ctx} tokens")
+        self.n_ctx_slot = int(llama_cpp.llama_n_ctx_seq(self._ctx))
+        self._mem = llama_cpp.llama_get_memory(self._ctx)
+        self._batch = llama_cpp.llama_batch_init(n_batch, 0, 1)
+        self._vocab = llm._model.vocab
+        self.n_vocab = int(llm.n_vocab())
+        self._pieces: dict[int, bytes] = {}
+        self._eog: dict[int, bool] = {}
+        self._float_p = ctypes.POINTER(ctypes.c_float * self.n_vocab)
+
+    def decode(self, tokens: list[int], pos: list[int], slots: list[int], want: list[bool]) -> None:
+        """One ``llama_decode`` of ``len(tokens)`` (<= ``n_batch``) entries. Raises ``ModelError``."""
+        b = self._batch
+        tok, p, nseq, seq, lg = b.token, b.pos, b.n_seq_id, b.seq_id, b.logits
+        for i, t in enumerate(tokens):
+            tok[i] = t
+            p[i] = pos[i]
+            nseq[i] = 1
+            seq[i][0] = slots[i]
+            lg[i] = want[i]
+        b.n_tokens = len(tokens)
+        rc = self._lib.llama_decode(self._ctx, b)
+        if rc != 0:
+            raise ModelError(f"llama.cpp could not decode a batch of {len(tokens)} tokens (code {rc}); "
+                             "try again, or lower engine.parallel or engine.n_ctx")
+
+    def logits(self, i: int) -> np.ndarray:
+        """Row ``i`` of the last decode's logits, without a copy (valid until the next decode)."""
+        ptr = self._lib.llama_get_logits_ith(self._ctx, i)
+        return np.frombuffer(ctypes.cast(ptr, self._float_p).contents, dtype=np.float32)
+
+    def clear(self, slot: int) -> None:
+        """Drop slot ``slot``'s KV cache."""
+        self._lib.llama_memory_seq_rm(self._mem, slot, -1, -1)
+
+    def is_eog(self, token: int) -> bool:
+        """True for end-of-generation tokens (EOS, EOT, the template's end marker)."""
+        hit = self._eog.get(token)
+        if hit is None:
+            hit = self._eog[token] = bool(self._lib.llama_vocab_is_eog(self._vocab, token))
+        return hit
+
+    def piece(self, token: int) -> bytes:
+        """The bytes of ``token`` (special tokens render as nothing, as in llama-cpp-python's completions)."""
+        hit = self._pieces.get(token)
+        if hit is None:
+            buf = ctypes.create_string_buffer(64)
+            n = self._lib.llama_token_to_piece(self._vocab, token, buf, 64, 0, False)
+            if n < 0:  # a longer piece: its size is -n
+                buf = ctypes.create_string_buffer(-n)
+                n = self._lib.llama_token_to_piece(self._vocab, token, buf, -n, 0, False)
+            hit = self._pieces[token] = buf.raw[:max(0, n)]
+        return hit
+
+    def close(self) -> None:
+        """Free the batch and the context (idempotent)."""
+        if self._ctx:
+            self._lib.llama_batch_free(self._batch)
+            self._lib.llama_free(self._ctx)
+            self._ctx = None

@@ -1,0 +1,339 @@
+"""Continuous batching: one owner thread decodes every running sequence of one loaded model in one batch.
+
+The ``Scheduler`` owns the model's context on its thread. Callers on any thread hand it work: plain calls
+(load, tokenize) run between steps; a ``Sequence`` (one answer being generated) waits in arrival order for one of
+``parallel`` slots, joins the running batch at the next step, and leaves it when it finishes or is cancelled
+without stopping the others. Each step puts one token per decoding sequence and as much of the joining sequences'
+prompts as fits ``n_batch`` into one batch (prompts are prefilled in chunks, so a long prompt never stalls the
+others for its whole prefill), decodes it once, and samples each sequence from its own row of logits.
+
+The backend (``Backend``) is the only part that talks to llama.cpp; this module is pure Python and numpy.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any, Protocol
+
+import numpy as np
+
+from baton.core.engine.sampling import Sampler, StopText
+from baton.core.engine.signals import ConfidenceTracker, LoopDetector
+from baton.core.errors import ModelError
+from baton.core.types import Chunk, Completion, Timing, Usage
+
+END = object()  # the last item on a sequence's queue
+WorkCallback = Callable[[int], None]  # tokens this sequence had processed in the step that just ended
+
+
+class Backend(Protocol):
+    """One llama.cpp context with ``parallel`` sequence slots (each with the full per-thread context)."""
+
+    n_batch: int  # the most tokens one decode call takes
+
+    def decode(self, tokens: list[int], pos: list[int], slots: list[int], want: list[bool]) -> None:
+        """Decode one batch: token ``i`` at position ``pos[i]`` of slot ``slots[i]``; logits kept where ``want``.
+        Raises ``ModelError``."""
+
+    def logits(self, i: int) -> np.ndarray:
+        """The logits (``float32[n_vocab]``) of batch entry ``i`` of the last decode; valid until the next one."""
+
+    def clear(self, slot: int) -> None:
+        """Forget everything slot ``slot`` holds (its KV cache)."""
+
+    def is_eog(self, token: int) -> bool:
+        """True for end-of-generation tokens."""
+
+    def piece(self, token: int) -> bytes:
+        """The bytes ``token`` stands for (special tokens as nothing)."""
+
+    def close(self) -> None:
+        """Free the context."""
+
+
+class _Failure:
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+class Sequence:
+    """One answer being generated: its prompt ids, limits, sampler, and the queue its chunks go to.
+
+    ``out`` receives ``Chunk``s (text, then one with the ``Completion``), a failure, and ``END``.
+    ``abandon`` is set by the consumer when it stops reading; ``cancel`` is the caller's event."""
+
+    def __init__(self, prompt: list[int], max_tokens: int, sampler: Sampler, stops: list[str], model_id: str,
+                 cancel: threading.Event | None = None, on_work: WorkCallback | None = None) -> None:
+        self.prompt = prompt
+        self.max_tokens = max(1, int(max_tokens))
+        self.sampler = sampler
+        self.text = StopText(stops)
+        self.model_id = model_id
+        self.cancel = cancel
+        self.on_work = on_work
+        self.out: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.abandon = threading.Event()
+        self.tracker = ConfidenceTracker()
+        self.loop = LoopDetector()
+        self.slot = -1
+        self.fed = 0  # prompt tokens decoded so far
+        self.pos = 0  # the next position in the slot
+        self.next_token = -1  # the sampled token to decode next (-1 while prefilling)
+        self.n_gen = 0
+        self.pieces: list[str] = []
+        self.t0 = time.perf_counter()
+        self.t_first = 0.0
+        self.done = False
+
+    def stopped(self) -> bool:
+        return self.abandon.is_set() or (self.cancel is not None and self.cancel.is_set())
+
+    def emit(self, text: str) -> None:
+        if text:
+            if not self.t_first:
+                self.t_first = time.perf_counter()
+            self.pieces.append(text)
+            self.out.put(Chunk(text))
+
+
+class Scheduler:
+    """The owner thread of one loaded model (see the module docstring).
+
+    ``parallel``: slots (sequences decoded together). ``backend`` is set by a call run on this thread (the load);
+    until then sequences cannot be enqueued. ``status()`` says how many sequences run and wait."""
+
+    def __init__(self, parallel: int, name: str) -> None:
+        self.parallel = max(1, int(parallel))
+        self.backend: Backend | None = None
+        self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], Future] | None] = queue.SimpleQueue()
+        self._waiting: deque[Sequence] = deque()
+        self._active: list[Sequence] = []
+        self._free = list(range(self.parallel))
+        self.steps = 0  # decode calls made, for benchmarks
+        self.batched_steps = 0  # of which with two or more sequences
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    # ---- from any thread -----------------------------------------------------------------------
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def submit(self, fn: Callable[[], Any]) -> Future:
+        """Run ``fn`` on the owner thread between steps. Raises ModelError after ``close``."""
+        if not self._thread.is_alive():
+            raise ModelError("the engine was closed; load the model again")
+        fut: Future = Future()
+        self._jobs.put((fn, fut))
+        return fut
+
+    def call(self, fn: Callable[[], Any]) -> Any:
+        """``submit`` and wait for the result (re-raising its error)."""
+        return self.submit(fn).result()
+
+    def status(self) -> dict[str, int]:
+        """``{"parallel", "active", "waiting"}``: slots, sequences in the batch, sequences waiting for a slot."""
+        return {"parallel": self.parallel, "active": len(self._active), "waiting": len(self._waiting)}
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        """Finish every sequence as cancelled, free the backend and stop the thread."""
+        if self._thread.is_alive():
+            self._jobs.put(None)
+            self._thread.join(timeout=timeout_s)
+
+    # ---- on the owner thread ----------------------------------------------------------------------
+    def enqueue(self, seq: Sequence) -> None:
+        """Queue ``seq`` for a slot (call on the owner thread, from a submitted call)."""
+        self._waiting.append(seq)
+
+    def _run(self) -> None:
+        try:
+            while True:
+                if not self._active and not self._waiting:
+                    if not self._do(self._jobs.get()):
+                        return
+                while True:
+                    try:
+                        job = self._jobs.get_nowait()
+                    except queue.Empty:
+                        break
+                    if not self._do(job):
+                        return
+                self._step()
+        finally:
+            for seq in [*self._active, *self._waiting]:
+                self._finish(seq, "cancelled")
+            if self.backend is not None:
+                self.backend.close()
+                self.backend = None
+
+    @staticmethod
+    def _do(job: tuple[Callable[[], Any], Future] | None) -> bool:
+        if job is None:
+            return False
+        fn, fut = job
+        if fut.set_running_or_notify_cancel():
+            try:
+                fut.set_result(fn())
+            except BaseException as e:  # noqa: BLE001 - handed to the caller
+                fut.set_exception(e)
+        return True
+
+    def _admit(self) -> None:
+        for seq in [s for s in self._waiting if s.stopped()]:
+            self._waiting.remove(seq)
+            self._finish(seq, "cancelled")
+        for seq in [s for s in self._active if s.stopped()]:
+            self._finish(seq, "cancelled")
+        while self._waiting and self._free:
+            seq = self._waiting.popleft()
+            seq.slot = self._free.pop(0)
+            self._active.append(seq)
+
+    def _step(self) -> None:
+        self._admit()
+        be = self.backend
+        if not self._active or be is None:
+            return
+        tokens: list[int] = []
+        pos: list[int] = []
+        slots: list[int] = []
+        want: list[bool] = []
+        rows: list[tuple[Sequence, int]] = []
+        work: dict[int, int] = {}
+        for seq in self._active:
+            if seq.next_token >= 0:
+                rows.append((seq, len(tokens)))
+                tokens.append(seq.next_token)
+                pos.append(seq.pos)
+                slots.append(seq.slot)
+                want.append(True)
+                seq.pos += 1
+                work[id(seq)] = 1
+        budget = be.n_batch - len(tokens)
+        for seq in self._active:
+            if budget <= 0:
+                break
+            if seq.next_token >= 0:
+                continue
+            n = min(budget, len(seq.prompt) - seq.fed)
+            last = seq.fed + n == len(seq.prompt)
+            tokens.extend(seq.prompt[seq.fed:seq.fed + n])
+            pos.extend(range(seq.fed, seq.fed + n))
+            slots.extend([seq.slot] * n)
+            want.extend([False] * n)
+            if last:
+                want[-1] = True
+                rows.append((seq, len(tokens) - 1))
+            seq.fed += n
+            seq.pos = seq.fed
+            budget -= n
+            work[id(seq)] = n
+        try:
+            be.decode(tokens, pos, slots, want)
+        except BaseException as e:  # noqa: BLE001 - every sequence in the batch fails with it
+            for seq in list(self._active):
+                self._fail(seq, e if isinstance(e, ModelError) else ModelError(f"the model failed to decode: {e}"))
+            return
+        self.steps += 1
+        if len(self._active) > 1:
+            self.batched_steps += 1
+        for seq in self._active:
+            n = work.get(id(seq), 0)
+            if n and seq.on_work is not None:
+                try:
+                    seq.on_work(n)
+                except Exception:  # noqa: BLE001 - accounting must never stop generation
+                    seq.on_work = None
+        for seq, i in rows:
+            try:
+                self._sample(seq, be.logits(i))
+            except BaseException as e:  # noqa: BLE001
+                self._fail(seq, ModelError(f"sampling failed: {e}"))
+
+    def _sample(self, seq: Sequence, row: np.ndarray) -> None:
+        be = self.backend
+        assert be is not None
+        seq.tracker.observe(row)
+        tok = seq.sampler.pick(row)
+        if be.is_eog(tok):
+            self._finish(seq, "stop")
+            return
+        seq.n_gen += 1
+        seq.loop.push(tok)
+        text, hit_stop = seq.text.feed(be.piece(tok))
+        seq.emit(text)
+        if hit_stop:
+            self._finish(seq, "stop", flush=False)
+        elif seq.loop.detected:
+            self._finish(seq, "loop")
+        elif seq.n_gen >= seq.max_tokens:
+            self._finish(seq, "length")
+        else:
+            seq.next_token = tok
+
+    def _release(self, seq: Sequence) -> None:
+        if seq in self._active:
+            self._active.remove(seq)
+        if seq.slot >= 0:
+            if self.backend is not None:
+                try:
+                    self.backend.clear(seq.slot)
+                except Exception:  # noqa: BLE001 - a slot that cannot be cleared is not reused
+                    seq.slot = -1
+                    return
+            self._free.append(seq.slot)
+            self._free.sort()
+            seq.slot = -1
+
+    def _fail(self, seq: Sequence, error: BaseException) -> None:
+        if seq.done:
+            return
+        seq.done = True
+        self._release(seq)
+        seq.out.put(_Failure(error))
+        seq.out.put(END)
+
+    def _finish(self, seq: Sequence, reason: str, flush: bool = True) -> None:
+        if seq.done:
+            return
+        seq.done = True
+        self._release(seq)
+        if flush:
+            seq.emit(seq.text.flush())
+        t_end = time.perf_counter()
+        t_first = seq.t_first or t_end
+        ttft = t_first - seq.t0
+        decode_s = t_end - t_first
+        n = seq.n_gen
+        timing = Timing(load_s=0.0, ttft_s=ttft, total_s=t_end - seq.t0,
+                        decode_tokens_per_s=(n - 1) / decode_s if n > 1 and decode_s > 0 else 0.0,
+                        prefill_tokens_per_s=len(seq.prompt) / ttft if ttft > 0 and seq.fed else 0.0)
+        seq.out.put(Chunk("", Completion(
+            text="".join(seq.pieces), model=seq.model_id, finish_reason=reason,
+            usage=Usage(prompt_tokens=len(seq.prompt), completion_tokens=n), timing=timing,
+            signals=seq.tracker.signals(seq.loop),
+        )))
+        seq.out.put(END)
+
+
+def drain(seq: Sequence) -> Any:
+    """Yield ``seq``'s chunks as they arrive (on the caller's thread); re-raise a failure; when the caller stops
+    reading, mark the sequence abandoned so its slot is freed at the next step."""
+    try:
+        while True:
+            item = seq.out.get()
+            if item is END:
+                return
+            if isinstance(item, _Failure):
+                raise item.error
+            yield item
+    finally:
+        seq.abandon.set()
