@@ -227,3 +227,26 @@ def test_retry_and_edit_make_versions_and_history_follows_the_current_one(tmp_pa
     assert [v.content for v in store.versions(a2.message_id)] == ["first answer", "second answer"]
     assert len(store.versions(a3.message_id)) == 1 and len(store.versions(q1.id)) == 2
     svc.close()
+
+
+def test_a_token_split_across_client_messages_never_leaves(tmp_path):
+    """Two halves of one token in two messages of a client's conversation (what `baton serve` passes): refused
+    as a whole, nothing sent, the question stored redacted and the refusal explained in the thread."""
+    from baton.core.types import ChatMessage
+
+    local, remote = FakeEngine("small"), ScriptedServer()
+    svc, _ = _service(tmp_path, local, ScriptedRouter(tier="cloud"), remote)
+    token = "ghp_" + "Zq3xR8vT1nLk5Wm2Pb7Yc4Hd9Fs6Jg0Ae1Uo"
+    msgs = [ChatMessage("user", f"my token starts {token[:20]}"), ChatMessage("assistant", "ok"),
+            ChatMessage("user", f"and ends {token[20:]}; is it valid?")]
+    with pytest.raises(PrivacyBlocked):
+        svc.ask(messages=msgs, tier="cloud")
+    assert remote.requests == []
+    (thread,) = svc.store.list_threads()
+    path = svc.store.thread_path(thread.id)
+    assert path[-1].status == "refused" and "secret" in path[-1].note
+    assert svc.store.gate_findings(thread.id)
+    raw = (tmp_path / "home").rglob("*.sqlite3*")
+    blob = b"".join(p.read_bytes() for p in raw)
+    assert token[20:].encode() not in blob and token[:20].encode() not in blob
+    svc.close()

@@ -402,3 +402,23 @@ def test_a_finished_threads_connection_is_released(store: Store) -> None:
     worker.join()
     gc.collect()
     assert len(store._holders) == 1  # only this thread's connection remains open
+
+
+def test_a_new_thread_and_its_first_message_are_one_transaction(tmp_path):
+    """A failure between the thread row and the question (a crash, a full disk) leaves no empty thread."""
+    import pytest
+
+    from baton.core.errors import StoreError
+    from baton.core.store.db import Store
+
+    store = Store(tmp_path / "b.sqlite3")
+    store.connection().execute(
+        "CREATE TRIGGER fail_insert BEFORE INSERT ON messages BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END")
+    with pytest.raises(StoreError):
+        store.add_message(None, "user", "first question")
+    assert store.list_threads(include_archived=True) == []
+    store.connection().execute("DROP TRIGGER fail_insert")
+    m = store.add_message(None, "user", "first question")
+    (t,) = store.list_threads()
+    assert t.id == m.thread_id and t.title == "first question" and m.parent_id is None
+    store.close()
