@@ -422,3 +422,30 @@ def test_a_new_thread_and_its_first_message_are_one_transaction(tmp_path):
     (t,) = store.list_threads()
     assert t.id == m.thread_id and t.title == "first question" and m.parent_id is None
     store.close()
+
+
+def test_a_schema_1_database_keeps_everything_and_gets_parents(tmp_path):
+    """Upgrading keeps every message and receipt (a table rebuild must not cascade) and links the versions."""
+    import sqlite3
+
+    from baton.core.store import migrations
+    from baton.core.store.db import Store
+
+    path = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA foreign_keys = ON")
+    migrations.migrate(conn, path, migrations.MIGRATIONS[:1])
+    conn.execute("INSERT INTO threads VALUES ('t1', 'old', 1, 1, 0)")
+    rows = [("q1", 1, "user", "done"), ("a1", 2, "assistant", "escalated"), ("a2", 3, "assistant", "done"),
+            ("q2", 4, "user", "done"), ("a3", 5, "assistant", "done")]
+    for mid, seq, role, status in rows:
+        conn.execute("INSERT INTO messages (id, thread_id, seq, role, content, status, created_at, updated_at) "
+                     "VALUES (?, 't1', ?, ?, ?, ?, 1, 1)", (mid, seq, role, f"text {mid}", status))
+        conn.execute("INSERT INTO receipts (message_id, json, created_at) VALUES (?, '{}', 1)", (mid,))
+    conn.close()
+    store = Store(path)
+    assert store.schema_version == len(migrations.MIGRATIONS)
+    assert len(store.history("t1")) == 5 and len(store.thread_receipts("t1")) == 5
+    assert [m.id for m in store.thread_path("t1")] == ["q1", "a2", "q2", "a3"]
+    assert [m.id for m in store.versions("a2")] == ["a1", "a2"]
+    store.close()
