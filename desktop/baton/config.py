@@ -42,10 +42,12 @@ __all__ = ["ConfigError", "EngineSettings", "Endpoint", "RoutingSettings", "Sett
 
 @dataclass
 class EngineSettings:
-    """How local models run. ``n_ctx`` in tokens per thread; ``max_tokens`` the answer budget."""
+    """How local models run. ``n_ctx`` in tokens per thread; ``max_tokens`` the answer budget; ``parallel``: how
+    many threads one loaded model answers at once (each with the full ``n_ctx``; more wait for a slot)."""
 
     n_ctx: int = 4096
     n_threads: int = 0  # 0 = physical core count
+    parallel: int = 4
     n_gpu_layers: int = -1  # -1 = let the fit planner decide
     max_tokens: int = 512
     temperature: float = 0.2

@@ -43,6 +43,7 @@ def _http_url(v: str) -> bool:
 RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "engine.n_ctx": (lambda v: 16 <= v <= 10_000_000, "a whole number of tokens from 16 up (e.g. 4096)"),
     "engine.n_threads": (lambda v: 0 <= v <= 4096, "0 (one per physical core) or a number of threads"),
+    "engine.parallel": (lambda v: 1 <= v <= 256, "how many threads one model answers at once, 1 to 256 (e.g. 4)"),
     "engine.n_gpu_layers": (lambda v: v >= -1, "-1 (the fit planner decides), 0 (CPU only) or a number of layers"),
     "engine.max_tokens": (lambda v: v >= 1, "a whole number of tokens >= 1 (e.g. 512)"),
     "engine.temperature": (lambda v: _finite(v) and 0.0 <= v <= 2.0, "a number from 0 to 2 (e.g. 0.2)"),

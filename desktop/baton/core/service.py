@@ -83,7 +83,8 @@ class BatonService:
 
         def make_engine(path: Path, model_id: str, plan: Any) -> Engine:
             return LlamaEngine(path, n_ctx=eng.n_ctx, n_threads=eng.n_threads,
-                               n_gpu_layers=plan.n_gpu_layers if plan is not None else 0, model_id=model_id)
+                               n_gpu_layers=plan.n_gpu_layers if plan is not None else 0, model_id=model_id,
+                               parallel=eng.parallel)
 
         return cls(paths, settings, store, meter, router, make_engine, CloudTiers(settings))
 
@@ -136,7 +137,7 @@ class BatonService:
         from baton.core.engine.gguf import printable, read_gguf_info
 
         info = read_gguf_info(path)  # validates the header: a clear error for a bad file
-        plan = plan_fit(info, self.settings.engine.n_ctx)
+        plan = plan_fit(info, self.settings.engine.n_ctx, parallel=self.settings.engine.parallel)
         if plan.device == "none":
             raise ModelDoesNotFit(f"{printable(path.name)} does not fit here: {plan.reason}")
         return plan

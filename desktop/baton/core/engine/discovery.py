@@ -326,7 +326,8 @@ def scan_models(
             also_at=[{"origin": c.origin, "path": str(c.path)} for c in group if c is not best], info=info,
         )
         if with_fit:
-            entry.fit = plan_fit(info, settings.engine.n_ctx, free_ram_bytes=ram, gpu=dev or False)
+            entry.fit = plan_fit(info, settings.engine.n_ctx, free_ram_bytes=ram, gpu=dev or False,
+                                 parallel=getattr(settings.engine, "parallel", 1))
         entries.append(entry)
     entries.sort(key=lambda e: (ORIGINS.index(e.origin), e.name.lower()))
     _assign_ids(entries)

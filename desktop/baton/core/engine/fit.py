@@ -119,8 +119,11 @@ def plan_fit(
     n_ctx: int,
     free_ram_bytes: int | None = None,
     gpu: GpuInfo | None | Literal[False] = None,
+    parallel: int = 1,
 ) -> FitPlan:
-    """Where and how ``info`` loads with ``n_ctx`` tokens of context.
+    """Where and how ``info`` loads with ``n_ctx`` tokens of context for each of ``parallel`` threads answered
+    at once (``engine.parallel``: the KV cache holds ``parallel x n_ctx`` tokens; the compute buffers are those
+    of one ``n_ctx``-token slot, since each slot attends only to its own cache).
 
     ``gpu``: a ``GpuInfo``, ``None`` to ask NVML, or ``False`` for "use no GPU" (pass ``False`` when
     the installed llama.cpp was built without GPU support). ``n_gpu_layers`` of a full offload is
@@ -134,12 +137,15 @@ def plan_fit(
     dev = detect_gpu() if gpu is None else (gpu or None)
 
     weights = _weights_bytes(info)
-    kv = info.kv_cache_bytes(n_ctx)
+    parallel = max(1, int(parallel))
+    kv = info.kv_cache_bytes(n_ctx) * parallel
     compute = compute_buffer_bytes(info, n_ctx)
     cpu_need = weights + kv + compute + RUNTIME_OVERHEAD_BYTES
     parts = dict(n_ctx=n_ctx, weights_bytes=weights, kv_bytes=kv, compute_bytes=compute, free_ram_bytes=ram_free)
     mmap_note = "weights are memory-mapped from the file, not copied"
     ctx_note = f"{n_ctx} tokens of context" + (" (the model's trained context)" if clamped else "")
+    if parallel > 1:
+        ctx_note += f" for each of {parallel} threads at once (engine.parallel)"
 
     if dev is not None and info.n_layers > 0:
         usable = dev.free_bytes - VRAM_RESERVE_BYTES - int(dev.total_bytes * VRAM_RESERVE_SHARE)
@@ -176,10 +182,13 @@ def plan_fit(
     shrink = ""
     if kv + compute > cpu_need // 3 and n_ctx > 2048:
         shrink = ", lower the context (engine.n_ctx)"
+    if parallel > 1 and kv > cpu_need // 3:
+        shrink += ", answer fewer threads at once (engine.parallel)"
     return FitPlan(
         "none", 0, cpu_need, 0,
         f"does not fit: needs {fmt_gb(cpu_need)} ({fmt_gb(weights)} weights, memory-mapped, + "
-        f"{fmt_gb(kv + compute)} cache and buffers for {n_ctx} tokens), {fmt_gb(ram_free)} free; "
+        f"{fmt_gb(kv + compute)} cache and buffers for {n_ctx} tokens"
+        f"{f' x {parallel} threads' if parallel > 1 else ''}), {fmt_gb(ram_free)} free; "
         f"close apps{shrink} or pick a smaller quant",
         **parts,
     )
