@@ -102,6 +102,11 @@ def receipt_summary(receipt: dict[str, Any]) -> str:
         f"TTFT {fmt_ms(timing.get('ttft_s'))}",
         fmt_usd(cost.get("usd")),
     ]
+    if usage.get("estimated"):
+        parts[1] += " (estimated)"
+    dropped = int((receipt.get("context") or {}).get("dropped_turns") or 0)
+    if dropped:
+        parts.append(f"{dropped} earlier turn{'s' if dropped != 1 else ''} left out to fit")
     return " · ".join(parts)
 
 
