@@ -84,7 +84,7 @@ def test_receipt_summary_says_estimated_counts_and_dropped_turns():
     from baton.ui.format import receipt_summary
 
     plain = {"energy": {"total_j": 1.0}, "usage": {"completion_tokens": 5}, "timing": {}, "cost": {"usd": 0}}
-    assert "estimated" not in receipt_summary(plain) and "left out" not in receipt_summary(plain)
+    assert "tok (estimated)" not in receipt_summary(plain) and "left out" not in receipt_summary(plain)
     odd = {**plain, "usage": {"completion_tokens": 112, "estimated": True}, "context": {"dropped_turns": 3}}
     line = receipt_summary(odd)
     assert "112 tok (estimated)" in line and "3 earlier turns left out to fit" in line
