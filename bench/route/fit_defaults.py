@@ -42,6 +42,7 @@ FOOTER = '''
 
 
 def shipped_calibration() -> Calibration:
+    """The shipped calibration as the router's ``Calibration`` (a new object on every call)."""
     return Calibration.from_dict(SHIPPED)
 '''
 

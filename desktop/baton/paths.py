@@ -33,18 +33,24 @@ class Paths:
 
     @property
     def config_file(self) -> Path:
+        """``config.toml`` in the config folder: the settings file."""
         return self.config_dir / "config.toml"
 
     @property
     def db_file(self) -> Path:
+        """The SQLite store, ``baton.sqlite3`` in the data folder."""
         return self.data_dir / "baton.sqlite3"
 
     @property
     def models_dir(self) -> Path:
+        """Where downloaded models go: ``models`` in the data folder."""
         return self.data_dir / "models"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Paths":
+        """The folders for ``env`` (default ``os.environ``): under ``BATON_HOME`` when it is set (``config``,
+        ``data``, ``cache``, ``logs``), else platformdirs' user folders for ``baton``. Creates nothing (see
+        ``ensure``)."""
         env = os.environ if env is None else env
         home = env.get("BATON_HOME")
         if home:

@@ -41,6 +41,10 @@ class AskResult:
     dropped_turns: int = 0  # earlier turns of the thread left out to fit the local context
 
     def receipt(self) -> dict[str, Any]:
+        """The CONTRACT ``ask --json`` document: ``text``, ``thread_id``, ``message_id``, ``route``, ``usage``
+        (tokens, ``estimated``), ``timing`` (s, tokens/s), ``energy`` (``Measurement.to_dict``, J), ``memory``
+        (``rss_bytes``, ``vram_bytes``: bytes, ``None`` where not read), ``cost.usd`` (USD, 6 decimals),
+        ``finish_reason``, ``notices``, ``local_text`` and ``context.dropped_turns``."""
         return {
             "text": self.text,
             "thread_id": self.thread_id,

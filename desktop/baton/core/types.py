@@ -13,12 +13,18 @@ SCOPES = ("gpu_board", "cpu_package", "dram", "soc", "system_dc", "process", "re
 
 @dataclass
 class ChatMessage:
+    """One message of a conversation: ``role`` is ``system``, ``user`` or ``assistant``; ``content`` is its text."""
+
     role: str  # "system" | "user" | "assistant"
     content: str
 
 
 @dataclass
 class GenerationRequest:
+    """What an engine or a remote client is asked to generate: the messages (oldest first), at most ``max_tokens``
+    answer tokens, ``temperature`` (0: greedy), ``top_p``, an optional ``seed``, and ``stop`` strings that end the
+    answer where they first appear."""
+
     messages: list[ChatMessage]
     max_tokens: int = 512
     temperature: float = 0.2
@@ -54,6 +60,10 @@ class Usage:
 
 @dataclass
 class Timing:
+    """How long one answer took. Units: s (``load_s``: loading the model for this request, 0 when it was loaded;
+    ``ttft_s``: to the first token; ``total_s``: the whole answer) and tokens/s (``decode_tokens_per_s`` after the
+    first token, ``prefill_tokens_per_s`` over the prompt). 0.0 where it was not measured."""
+
     load_s: float = 0.0
     ttft_s: float = 0.0
     total_s: float = 0.0
@@ -75,11 +85,17 @@ class TokenSignals:
     loop_span_tokens: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
+        """The signals as a plain dict (field name -> value; ``None`` where not read), as the router and the store
+        keep them."""
         return asdict(self)
 
 
 @dataclass
 class Completion:
+    """A finished answer: its ``text``, the ``model`` that wrote it, why it ended (``finish_reason``: ``stop``,
+    ``length``, ``cancelled`` or ``loop``), its token ``usage``, its ``timing`` and the confidence ``signals``
+    read from its tokens (empty for a remote tier)."""
+
     text: str
     model: str
     finish_reason: str  # "stop" | "length" | "cancelled" | "loop"
@@ -98,6 +114,11 @@ class Chunk:
 
 @dataclass
 class EnergyPart:
+    """One scope's energy over a request window. Units: J (``energy_j``; ``prefill_j``/``decode_j``, split at the
+    first token, and ``net_j``, gross minus the idle baseline, are ``None`` when not known). ``scope`` is one of
+    ``SCOPES``, ``source`` one of ``SOURCES`` (where the number came from); ``note`` says how it was read;
+    ``flags`` mark doubts (``short_window``, ``wrap``, ``stale``, ``bad_data``)."""
+
     scope: str  # one of SCOPES
     source: str  # one of SOURCES
     energy_j: float
@@ -109,6 +130,8 @@ class EnergyPart:
 
     @property
     def measured(self) -> bool:
+        """True when the number comes from a sensor, counter, gauge or firmware model (``MEASURED_SOURCES``), False
+        for an estimate or an unavailable part."""
         return self.source in MEASURED_SOURCES
 
 
@@ -123,14 +146,17 @@ class Measurement:
 
     @property
     def total_j(self) -> float:
+        """All parts added (cross-checks are not). Units: J."""
         return sum(p.energy_j for p in self.parts)
 
     @property
     def measured_j(self) -> float:
+        """The parts whose source is a measurement. Units: J."""
         return sum(p.energy_j for p in self.parts if p.measured)
 
     @property
     def estimated_j(self) -> float:
+        """The parts whose source is not a measurement (estimates; unavailable parts count 0). Units: J."""
         return sum(p.energy_j for p in self.parts if not p.measured)
 
     def _sum_optional(self, attr: str) -> float | None:
@@ -140,11 +166,16 @@ class Measurement:
         return float(sum(vals))
 
     def merged(self, other: "Measurement") -> "Measurement":
+        """A new measurement holding both windows: the parts and cross-checks of both, the durations added (Units:
+        s). Neither is changed."""
         return Measurement(
             self.parts + other.parts, self.duration_s + other.duration_s, self.cross_checks + other.cross_checks
         )
 
     def to_dict(self) -> dict[str, Any]:
+        """The receipt's ``energy`` object: ``total_j``, ``measured_j``, ``estimated_j`` (J, 4 decimals), the
+        labelled ``parts``, ``prefill_j``/``decode_j``/``net_j`` (``None`` unless every part has one),
+        ``measured_share`` (0..1, ``None`` when the total is 0) and the ``cross_checks``."""
         return {
             "total_j": round(self.total_j, 4),
             "measured_j": round(self.measured_j, 4),
@@ -184,6 +215,7 @@ class RouteDecision:
     where: str = "this_computer"  # where the text was processed: this_computer | network | cloud
 
     def to_dict(self) -> dict[str, Any]:
+        """The decision as a plain dict (field name -> value), the receipt's ``route`` object."""
         return asdict(self)
 
 

@@ -15,17 +15,23 @@ import numpy as np
 
 
 def sigmoid(z: np.ndarray | float) -> np.ndarray | float:
+    """The logistic function 1 / (1 + e^-z), elementwise; ``z`` is clipped to [-40, 40] so it never overflows."""
     z = np.clip(z, -40.0, 40.0)
     return 1.0 / (1.0 + np.exp(-z))
 
 
 def logit(p: float) -> float:
+    """log(p / (1 - p)), with ``p`` clipped to [1e-6, 1 - 1e-6] so 0 and 1 stay finite."""
     p = min(max(p, 1e-6), 1 - 1e-6)
     return math.log(p / (1 - p))
 
 
 @dataclass
 class LogisticModel:
+    """A fitted logistic model over named features: ``weights`` act on features standardised by ``mean`` and
+    ``scale`` (one per name, from the training data), plus ``bias``; ``meta`` is free-form. Fitted by
+    ``baton.bench.fit.fit_logistic``; the shipped ones are in ``shipped.py``."""
+
     names: list[str]
     weights: np.ndarray
     bias: float
@@ -34,13 +40,17 @@ class LogisticModel:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def logits(self, x: np.ndarray) -> np.ndarray:
+        """Log-odds for the rows of ``x`` (shape (n, len(names)), or one row): shape (n,)."""
         x = np.atleast_2d(np.asarray(x, dtype=float))
         return ((x - self.mean) / self.scale) @ self.weights + self.bias
 
     def predict(self, x: np.ndarray) -> np.ndarray:
+        """Probabilities for the rows of ``x`` (shape (n, len(names))): shape (n,), each in (0, 1)."""
         return np.asarray(sigmoid(self.logits(x)))
 
     def predict_one(self, features: dict[str, float], offset: float = 0.0) -> float:
+        """The probability for one feature dict (a missing name counts 0.0), with ``offset`` added to the log-odds
+        first (the user's learned shift)."""
         x = np.array([float(features.get(n, 0.0)) for n in self.names])
         return float(sigmoid(float(self.logits(x)[0]) + offset))
 
@@ -52,6 +62,7 @@ class LogisticModel:
         return [(self.names[i], round(float(c[i]), 3)) for i in order if abs(c[i]) > 1e-9]
 
     def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (lists of floats rounded to 6 decimals); ``from_dict`` reads it back."""
         return {
             "names": list(self.names),
             "weights": [round(float(w), 6) for w in self.weights],
@@ -63,5 +74,6 @@ class LogisticModel:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "LogisticModel":
+        """The model ``to_dict`` wrote. Raises ``KeyError`` when a field is missing."""
         return cls(list(d["names"]), np.array(d["weights"], dtype=float), float(d["bias"]),
                    np.array(d["mean"], dtype=float), np.array(d["scale"], dtype=float), dict(d.get("meta", {})))

@@ -46,6 +46,8 @@ def last_number(text: str) -> str | None:
 
 
 def normalize_number(s: str) -> str:
+    """A number written as text in one canonical form: separators removed, whole values without ``.0`` (``1,000.0``
+    -> ``1000``), other floats as ``repr``; text that is not a number comes back stripped."""
     s = s.replace(",", "").strip()
     try:
         v = float(s)
@@ -70,6 +72,10 @@ def _ops(text: str) -> dict[str, int]:
 
 
 def categorize(text: str) -> str:
+    """The question's category, one of ``CATEGORIES``: ``code`` (code-like text); with numbers in it,
+    ``arithmetic`` (two numbers or more and at most two words besides "what is", "calculate" and the like, or
+    fewer than 8 words with an operator) or ``word_problem`` (8 words or more, asking for a quantity or ending in
+    ``?``); else ``prose``."""
     words = _WORD.findall(text)
     nums = numbers_in(text)
     if _CODE_HINTS.search(text):

@@ -41,6 +41,8 @@ def last_user_text(messages: list[Any]) -> str:
 
 
 def prompt_vector(text: str) -> dict[str, float]:
+    """Stage one's features for a prompt: ``prompt_features`` plus a one-hot ``cat_<category>`` (the names in
+    ``PROMPT_NAMES``)."""
     feats = prompt_features(text)
     cat = categorize(text)
     for c in CATEGORIES:
@@ -49,6 +51,9 @@ def prompt_vector(text: str) -> dict[str, float]:
 
 
 def signal_features(signals: TokenSignals | dict[str, Any] | None, finish_reason: str) -> dict[str, float]:
+    """The token-confidence features (``SIGNAL_NAMES``) from the engine's ``TokenSignals`` (or their dict) and the
+    finish reason: log-probs and entropies (0.0 when not read, and then ``signals_missing`` is 1), ``log_tokens``
+    = log(1 + tokens), ``finish_length`` and ``loop`` as 0/1."""
     s = signals.as_dict() if isinstance(signals, TokenSignals) else dict(signals or {})
     n = int(s.get("n_tokens") or 0)
     missing = s.get("mean_top1_logprob") is None
@@ -82,10 +87,13 @@ def format_features(question: str, answer: str) -> dict[str, float]:
 
 def answer_features(question: str, text: str, finish_reason: str,
                     signals: TokenSignals | dict[str, Any] | None) -> dict[str, float]:
+    """Stage two's answer features (``ANSWER_NAMES``): ``signal_features`` plus ``format_features`` of the answer
+    ``text`` to ``question``."""
     out = signal_features(signals, finish_reason)
     out.update(format_features(question, text))
     return out
 
 
 def completion_features(question: str, completion: Completion) -> dict[str, float]:
+    """``answer_features`` of a ``Completion`` (its text, finish reason and signals) answering ``question``."""
     return answer_features(question, completion.text, completion.finish_reason, completion.signals)

@@ -34,13 +34,18 @@ PRIOR_STRENGTH = 8.0  # pseudo-observations the shipped base rate is worth
 class KeyValueStore(Protocol):
     """The part of ``baton.core.store.Store`` the router uses."""
 
-    def kv_get(self, key: str, default: Any = None) -> Any: ...
+    def kv_get(self, key: str, default: Any = None) -> Any:
+        """The JSON value stored under ``key``, or ``default``."""
 
-    def kv_set(self, key: str, value: Any) -> None: ...
+    def kv_set(self, key: str, value: Any) -> None:
+        """Store a JSON-serialisable ``value`` under ``key`` (replacing it)."""
 
 
 @dataclass
 class CategoryState:
+    """The user's judgements in one category, as Beta pseudo-counts (fractions for ratings): ``good``/``bad`` for
+    local answers, ``strong_good``/``strong_bad`` for remote ones."""
+
     good: float = 0.0
     bad: float = 0.0
     strong_good: float = 0.0
@@ -48,17 +53,22 @@ class CategoryState:
 
     @property
     def n(self) -> float:
+        """How many local answers were judged (``good + bad``)."""
         return self.good + self.bad
 
 
 @dataclass
 class Learned:
+    """Everything the router learned from its user: a ``CategoryState`` per category and the number of feedback
+    events, kept in the store under ``KV_KEY``."""
+
     categories: dict[str, CategoryState] = field(default_factory=dict)
     n_feedback: int = 0
 
     # ---- persistence ---------------------------------------------------------------------------
     @classmethod
     def load(cls, store: KeyValueStore | None) -> "Learned":
+        """What ``save`` stored (nothing learned when ``store`` is None or holds nothing)."""
         if store is None:
             return cls()
         raw = store.kv_get(KV_KEY, None) or {}
@@ -70,6 +80,7 @@ class Learned:
         return cls(cats, int(raw.get("n_feedback", 0)))
 
     def save(self, store: KeyValueStore | None) -> None:
+        """Write the counts (rounded to 4 decimals) to ``store`` under ``KV_KEY``; nothing when ``store`` is None."""
         if store is None:
             return
         store.kv_set(KV_KEY, {
@@ -81,6 +92,7 @@ class Learned:
 
     # ---- reading ---------------------------------------------------------------------------------
     def state(self, category: str) -> CategoryState:
+        """The counts for ``category`` (all zero when it was never judged)."""
         return self.categories.get(category, CategoryState())
 
     def prior_offset(self, category: str, base_rate: float, tier: str = "local") -> float:

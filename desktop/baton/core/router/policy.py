@@ -36,6 +36,10 @@ _SIGNAL_WORDS = {
 
 @dataclass
 class Verdict:
+    """Stage two's judgement of a local answer: ``escalate`` or not, the calibrated ``score`` (probability the answer
+    is good, 0..1) against the ``threshold``, a one-line ``reason`` for the receipt, and the ``signals`` behind it
+    (category, features, p_strong, self-check)."""
+
     escalate: bool
     score: float
     threshold: float
@@ -48,6 +52,14 @@ def _charges_money(ep: Endpoint) -> bool:
 
 
 class Router:
+    """Decides which tier answers (``before``), whether a local answer is good enough (``after``) and learns from the
+    user's feedback (``record_feedback``).
+
+    ``routing``: the routing settings; ``store``: where learned counts persist (``None``: nothing persists);
+    ``endpoints``: the remote tiers, cheapest first; ``offline``: only loopback endpoints are eligible (also when
+    ``routing.mode`` is ``offline``); ``calibration``: the score models (default: the shipped ones);
+    ``self_check(question, answer) -> p`` in 0..1, blended in when ``routing.self_check`` is on."""
+
     def __init__(self, routing: RoutingSettings, store: KeyValueStore | None = None,
                  endpoints: Sequence[Endpoint] = (), offline: bool = False,
                  calibration: Calibration | None = None,
@@ -209,6 +221,10 @@ class Router:
     # ---- stage two ---------------------------------------------------------------------------------
     def after(self, completion: Completion, messages: Sequence[Any],
               decision: RouteDecision | None = None) -> Verdict:
+        """Stage two, no model call (unless a self-check is set): judge the local ``completion`` to ``messages``.
+        Escalate when the calibrated probability that it is good (optionally the geometric mean with the
+        self-check) is under ``threshold_for(p_strong)``; never for a cancelled answer, nor when stage one's
+        ``decision`` said it may not escalate (the reason says why)."""
         question = last_user_text(list(messages))
         feats = prompt_vector(question)
         category = next((c[4:] for c, v in feats.items() if c.startswith("cat_") and v), "prose")

@@ -30,6 +30,12 @@ HARD_FAIL_P = 0.01  # a loop or an empty answer is never accepted as good
 
 @dataclass
 class Calibration:
+    """The router's score models and the numbers that turn them into decisions: ``stage_one`` (prompt only),
+    ``stage_two`` (prompt and answer), ``signals_only`` (token signals, for categories the fit did not cover),
+    ``strong`` (the next tier's chance, prompt only); per-category ``base_rates``/``strong_rates`` and ``trained``
+    item counts; ``margin`` and ``skip_below`` (probabilities); the priors used for unseen categories; ``meta``
+    (what it was fitted on). Fitted by ``baton.bench.fit``."""
+
     stage_one: LogisticModel
     stage_two: LogisticModel
     signals_only: LogisticModel
@@ -45,12 +51,17 @@ class Calibration:
 
     # ---- scores ---------------------------------------------------------------------------------
     def covers(self, category: str) -> bool:
+        """True when the fit saw at least ``MIN_ITEMS_PER_CATEGORY`` items of ``category``."""
         return self.trained.get(category, 0) >= MIN_ITEMS_PER_CATEGORY
 
     def base_rate(self, category: str) -> float:
+        """The share of good local answers in ``category`` in the fitted data (``unseen_prior`` for an uncovered
+        category)."""
         return self.base_rates[category] if self.covers(category) else self.unseen_prior
 
     def strong_rate(self, category: str) -> float:
+        """The share of good next-tier answers in ``category`` in the fitted data (``unseen_strong_prior`` for an
+        uncovered category)."""
         return self.strong_rates[category] if self.covers(category) else self.unseen_strong_prior
 
     def p_prompt(self, features: dict[str, float], category: str, offset: float = 0.0) -> float | None:
@@ -60,6 +71,9 @@ class Calibration:
         return self.stage_one.predict_one(features, offset)
 
     def p_answer(self, features: dict[str, float], category: str, offset: float = 0.0) -> float:
+        """Stage two: the probability (0..1) that the local answer is good, with ``offset`` added in logits. A loop
+        or an empty answer is ``HARD_FAIL_P``; an uncovered category uses the token-signal model re-centred on
+        ``unseen_prior``."""
         if features.get("loop", 0.0) >= 1.0 or features.get("log_tokens", 1.0) <= 0.0:
             return HARD_FAIL_P
         if self.covers(category):
@@ -70,11 +84,15 @@ class Calibration:
         return float(sigmoid(z))
 
     def p_strong(self, features: dict[str, float], category: str, offset: float = 0.0) -> float:
+        """The probability (0..1) that the next tier answers well, from the prompt, with ``offset`` added in logits
+        (``unseen_strong_prior`` for an uncovered category)."""
         if not self.covers(category):
             return float(sigmoid(logit(self.unseen_strong_prior) + offset))
         return self.strong.predict_one(features, offset)
 
     def explain(self, features: dict[str, float], category: str, top: int = 3) -> list[tuple[str, float]]:
+        """The ``top`` features that moved stage two's score most, as (name, contribution in logits), for the
+        receipt."""
         model = self.stage_two if self.covers(category) else self.signals_only
         return model.contributions(features, top)
 
@@ -88,6 +106,7 @@ class Calibration:
 
     # ---- persistence ----------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of every model and number (rounded to 6 decimals); ``from_dict`` reads it back."""
         return {
             "stage_one": self.stage_one.to_dict(), "stage_two": self.stage_two.to_dict(),
             "signals_only": self.signals_only.to_dict(), "strong": self.strong.to_dict(),
@@ -99,6 +118,8 @@ class Calibration:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Calibration":
+        """The calibration ``to_dict`` wrote (the shipped one is such a dict). Raises ``KeyError`` when a required
+        field is missing."""
         return cls(LogisticModel.from_dict(d["stage_one"]), LogisticModel.from_dict(d["stage_two"]),
                    LogisticModel.from_dict(d["signals_only"]), LogisticModel.from_dict(d["strong"]),
                    dict(d["base_rates"]), dict(d["strong_rates"]), dict(d["trained"]), float(d["margin"]),

@@ -167,4 +167,5 @@ SHIPPED: dict[str, Any] = (
 
 
 def shipped_calibration() -> Calibration:
+    """The shipped calibration as the router's ``Calibration`` (a new object on every call)."""
     return Calibration.from_dict(SHIPPED)
