@@ -167,12 +167,16 @@ class Store(TreeOps):
 
     @property
     def schema_version(self) -> int:
+        """The database's schema version (SQLite ``user_version``; the number of migrations applied). Raises
+        ``StoreError`` when it cannot be read."""
         with self._guard("reading the schema version"):
             return migrations.schema_version(self._conn())
 
     # ---- threads ------------------------------------------------------------------------------
 
     def create_thread(self, title: str = "") -> Thread:
+        """A new empty thread (a fresh uuid4 id, ``title`` stripped, created and updated now). Raises ``StoreError``
+        (disk full, read-only, locked)."""
         now = time.time()
         tid = str(uuid.uuid4())
         with self._write("creating a thread") as conn:
@@ -201,6 +205,9 @@ class Store(TreeOps):
         raise NotFound(f"no thread {thread_id}; list with `baton threads`")
 
     def get_thread(self, thread_id: str) -> Thread:
+        """The thread with this id or unique prefix (at least 6 characters), with its message count and the energy
+        (Units: J) and cost (Units: USD) of its counted receipts. Raises ``NotFound`` for no or several matches,
+        ``StoreError`` on database trouble."""
         tid = self.resolve_thread_id(thread_id)
         with self._guard("reading a thread"):
             row = self._conn().execute(_THREAD_SELECT + " WHERE t.id = ?", (tid,)).fetchone()
@@ -216,6 +223,8 @@ class Store(TreeOps):
             return [thread_from_row(r) for r in self._conn().execute(sql).fetchall()]
 
     def rename_thread(self, thread_id: str, title: str) -> None:
+        """Set the title (stripped) of the thread with this id or prefix and bump its ``updated_at``. Raises
+        ``NotFound``, ``StoreError``."""
         tid = self.resolve_thread_id(thread_id)
         with self._write("renaming a thread") as conn:
             conn.execute(
@@ -224,6 +233,8 @@ class Store(TreeOps):
             )
 
     def archive_thread(self, thread_id: str, archived: bool = True) -> None:
+        """Archive (or, with ``archived=False``, bring back) the thread with this id or prefix; nothing is deleted.
+        Raises ``NotFound``, ``StoreError``."""
         tid = self.resolve_thread_id(thread_id)
         with self._write("archiving a thread") as conn:
             conn.execute("UPDATE threads SET archived = ? WHERE id = ?", (int(archived), tid))
@@ -341,6 +352,8 @@ class Store(TreeOps):
             conn.execute("UPDATE threads SET updated_at = ? WHERE id = ?", (now, row[0]))
 
     def get_message(self, message_id: str) -> Message:
+        """The message with this full id. Raises ``NotFound`` when there is none (or its thread was deleted),
+        ``StoreError`` on database trouble."""
         with self._guard("reading a message"):
             row = self._conn().execute(
                 f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?", (message_id,)
@@ -360,6 +373,8 @@ class Store(TreeOps):
         return [message_from_row(r) for r in rows]
 
     def receipt(self, message_id: str) -> dict[str, Any] | None:
+        """The receipt document stored for a message (the ``AskResult.receipt`` dict), or ``None`` when it has none
+        (a question, a streaming answer). Raises ``StoreError``."""
         with self._guard("reading a receipt"):
             row = self._conn().execute(
                 "SELECT json FROM receipts WHERE message_id = ?", (message_id,)
@@ -397,6 +412,9 @@ class Store(TreeOps):
     # ---- feedback, key/value, spend -----------------------------------------------------------
 
     def add_feedback(self, message_id: str, kind: str, value: Any = None) -> int:
+        """Record the user's ``kind`` of feedback (``accept``, ``escalate`` or ``rate``; ``value`` any JSON value,
+        e.g. a rating 0..1) on a message; returns the new row's id. Raises ``StoreError`` for an unknown kind,
+        ``NotFound`` for an unknown message."""
         if kind not in migrations.FEEDBACK_KINDS:
             raise StoreError(f"unknown feedback kind {kind!r}: use one of {migrations.FEEDBACK_KINDS}")
         value_json = None if value is None else json.dumps(value)
@@ -427,11 +445,15 @@ class Store(TreeOps):
         return [feedback_from_row(r) for r in rows]
 
     def kv_get(self, key: str, default: Any = None) -> Any:
+        """The JSON value saved under ``key`` (router learning, idle baselines), or ``default``. Raises
+        ``StoreError``."""
         with self._guard("reading saved state"):
             row = self._conn().execute("SELECT json FROM kv WHERE key = ?", (key,)).fetchone()
         return default if row is None else json.loads(row[0])
 
     def kv_set(self, key: str, value: Any) -> None:
+        """Save a JSON-serialisable ``value`` under ``key``, replacing what was there. Raises ``TypeError`` for a
+        value JSON cannot hold, ``StoreError`` on database trouble."""
         data = json.dumps(value)
         with self._guard("saving state"):
             self._conn().execute(

@@ -42,6 +42,10 @@ SUPERSEDED = frozenset({Status.ESCALATED, Status.REPLACED})
 
 @dataclass(frozen=True)
 class Thread:
+    """A conversation: its id (uuid4), ``title``, ``created_at``/``updated_at`` (Units: s since the epoch), whether
+    it is ``archived``, and, when read with totals, ``message_count``, ``energy_j`` (Units: J) and ``usd`` (Units:
+    USD) summed over its counted receipts."""
+
     id: str
     title: str
     created_at: float
@@ -52,11 +56,17 @@ class Thread:
     usd: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
+        """The thread as a plain dict (field name -> value), as ``--json`` prints it."""
         return asdict(self)
 
 
 @dataclass(frozen=True)
 class Message:
+    """One stored message: ids, its position ``seq`` in the thread, ``role``, ``content``, ``status`` (a ``Status``
+    value), the ``model`` and ``tier`` that wrote an answer (``None`` for a question), timestamps (Units: s since
+    the epoch), ``parent_id`` (the tree: an answer's question, a question's previous answer) and a ``note`` (e.g.
+    why it was refused)."""
+
     id: str
     thread_id: str
     seq: int
@@ -71,11 +81,15 @@ class Message:
     note: str = ""
 
     def as_dict(self) -> dict[str, Any]:
+        """The message as a plain dict (field name -> value), as ``--json`` prints it."""
         return asdict(self)
 
 
 @dataclass(frozen=True)
 class Feedback:
+    """One judgement of an answer: row ``id``, the ``message_id``, ``kind`` (``accept``, ``escalate``, ``rate``), its
+    JSON ``value`` (``None`` unless rated) and ``created_at`` (Units: s since the epoch)."""
+
     id: int
     message_id: str
     kind: str
@@ -83,6 +97,7 @@ class Feedback:
     created_at: float
 
     def as_dict(self) -> dict[str, Any]:
+        """The feedback as a plain dict (field name -> value)."""
         return asdict(self)
 
 
@@ -91,6 +106,8 @@ MESSAGE_COLUMNS = "id, thread_id, seq, role, content, status, model, tier, creat
 
 
 def thread_from_row(row: tuple) -> Thread:
+    """A ``Thread`` from a ``threads`` row (id, title, created, updated, archived), optionally followed by the
+    message count, joules and dollars; missing totals read 0."""
     tid, title, created, updated, archived, *rest = row
     count, energy_j, usd = rest if rest else (0, 0.0, 0.0)
     return Thread(
@@ -100,12 +117,14 @@ def thread_from_row(row: tuple) -> Thread:
 
 
 def message_from_row(row: tuple) -> Message:
+    """A ``Message`` from a row in ``MESSAGE_COLUMNS`` order."""
     mid, tid, seq, role, content, status, model, tier, created, updated, parent_id, note = row
     return Message(mid, tid, int(seq), role, content, status, model, tier, float(created), float(updated),
                    parent_id, note or "")
 
 
 def feedback_from_row(row: tuple) -> Feedback:
+    """A ``Feedback`` from a ``feedback`` row (id, message id, kind, JSON value or NULL, created)."""
     fid, mid, kind, value, created = row
     return Feedback(int(fid), mid, kind, None if value is None else json.loads(value), float(created))
 

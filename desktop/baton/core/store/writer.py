@@ -40,9 +40,13 @@ class AnswerWriter:
 
     @property
     def text(self) -> str:
+        """All text appended so far, joined."""
         return "".join(self._parts)
 
     def append(self, text: str) -> None:
+        """Add streamed ``text`` (empty text is ignored); saves the answer so far when ``interval_s`` has passed
+        since the last save. A failed intermediate save is kept in ``last_error`` and retried on the next one.
+        Raises ``StoreError`` when the answer is already finished."""
         if self.finished:
             raise StoreError("this answer is already finished: start a new one to add text")
         if not text:
