@@ -11,6 +11,10 @@ from baton.core.types import ChatMessage, Chunk, GenerationRequest
 
 @runtime_checkable
 class Engine(Protocol):
+    """What every layer above the engine sees of a model: ``model_id``, ``n_ctx`` (tokens of context per sequence),
+    and ``load``, ``stream``, ``count_prompt_tokens``, ``close``. ``LlamaEngine`` runs llama.cpp; ``FakeEngine``
+    is the test double."""
+
     model_id: str
     n_ctx: int
     # LlamaEngine and FakeEngine also carry ``notices: list[str]``: plain sentences about what was adapted

@@ -93,9 +93,12 @@ class Sequence:
         self.done = False
 
     def stopped(self) -> bool:
+        """True when the caller cancelled this sequence or abandoned its stream."""
         return self.abandon.is_set() or (self.cancel is not None and self.cancel.is_set())
 
     def emit(self, text: str) -> None:
+        """Queue one piece of answer text for the caller (empty text is dropped); the first piece stamps the time to
+        first token."""
         if text:
             if not self.t_first:
                 self.t_first = time.perf_counter()
@@ -124,6 +127,7 @@ class Scheduler:
     # ---- from any thread -----------------------------------------------------------------------
     @property
     def alive(self) -> bool:
+        """True while the owner thread runs (False after ``close``)."""
         return self._thread.is_alive()
 
     def submit(self, fn: Callable[[], Any]) -> Future:

@@ -25,6 +25,11 @@ _EMBD_BITS = 5.5
 
 @dataclass(frozen=True)
 class CatalogModel:
+    """One curated model of ``models/catalog.toml``: where to download it (``url``, ``sha256``, ``size_bytes``:
+    Units: bytes, the server's Content-Length decides unless the hash is set), ``quant``, ``license``, ``params``,
+    its trained ``context_length`` (tokens), the planned ``ram_bytes``/``vram_bytes`` at ``PLAN_CTX`` tokens
+    (Units: bytes), ``kind`` (``general`` or ``coding``) and the architecture numbers the fit planner needs."""
+
     id: str
     name: str
     url: str
@@ -50,6 +55,7 @@ class CatalogModel:
 
     @property
     def filename(self) -> str:
+        """The file name at the end of ``url`` (query string dropped; "" without a url)."""
         return self.url.rsplit("/", 1)[-1].split("?")[0] if self.url else ""
 
     def as_info(self) -> GGUFInfo:
@@ -67,9 +73,12 @@ class CatalogModel:
         )
 
     def plan(self, n_ctx: int, free_ram_bytes: int | None = None, gpu: GpuInfo | None | bool = None) -> FitPlan:
+        """The fit planner's plan for this model at ``n_ctx`` tokens of context, from the catalog's architecture
+        numbers (no download needed); ``free_ram_bytes`` and ``gpu`` as ``plan_fit`` takes them."""
         return plan_fit(self.as_info(), n_ctx, free_ram_bytes=free_ram_bytes, gpu=gpu)
 
     def to_dict(self) -> dict[str, Any]:
+        """Every field as a plain dict (the ``baton models catalog --json`` item)."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
@@ -86,6 +95,8 @@ def catalog_path() -> Path:
 
 
 def load_catalog(path: Path | None = None) -> list[CatalogModel]:
+    """The curated models listed in ``path`` (default: ``catalog_path()``). Raises ``UsageError`` when the file
+    cannot be read or parsed, an entry lacks a required field, or two entries share an id."""
     path = path or catalog_path()
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -105,6 +116,8 @@ def load_catalog(path: Path | None = None) -> list[CatalogModel]:
 
 
 def find(catalog: list[CatalogModel], ident: str) -> CatalogModel:
+    """The catalog model whose id is ``ident``. Raises ``UsageError`` naming up to three close ids (or pointing to
+    ``baton models catalog``)."""
     for m in catalog:
         if m.id == ident:
             return m

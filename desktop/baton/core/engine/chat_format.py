@@ -55,6 +55,7 @@ class RenderedPrompt:
 
     @property
     def text(self) -> str:
+        """The whole prompt as one string (the pieces joined)."""
         return "".join(p.text for p in self.pieces)
 
 
@@ -169,6 +170,7 @@ class ChatFormat:
 
     @property
     def has_template(self) -> bool:
+        """True when the model's own chat template compiled and is used (False: the generic fallback format)."""
         return self._template is not None
 
     # ---- rendering -----------------------------------------------------------------------------

@@ -21,6 +21,9 @@ from baton.core.errors import ModelError
 
 @dataclass(frozen=True)
 class PackagedModel:
+    """A model shipped inside a PyPI package: its ``id``, the import ``package`` and the file's ``relpath`` in it,
+    ``size_bytes`` (Units: bytes), ``sha256`` and ``license``."""
+
     id: str
     package: str
     relpath: str
@@ -39,6 +42,8 @@ DEFAULT_MODEL = PackagedModel(
 )
 
 def sha256_file(path: Path, chunk_bytes: int = 4 << 20) -> str:
+    """The file's SHA-256 as 64 hex digits, read in ``chunk_bytes`` blocks. Raises ``OSError`` when it cannot be
+    read."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         while block := f.read(chunk_bytes):

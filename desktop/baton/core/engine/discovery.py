@@ -33,6 +33,11 @@ _NOT_CHAT_ARCHS = {"clip": "a vision projector (mmproj), used beside a chat mode
 
 @dataclass
 class ModelEntry:
+    """One model file found on this computer: a stable ``id``, ``path`` and ``origin`` (the app or folder it was
+    found in), header facts (``name``, ``arch``, ``params``, ``quant``, ``size_bytes``: Units: bytes,
+    ``context_length``: tokens, whether it has a ``chat_template``), the fit plan, the number of ``shards`` and
+    the other places the same file was seen (``also_at``)."""
+
     id: str
     path: str
     origin: str
@@ -65,6 +70,8 @@ class ModelEntry:
 
 @dataclass(frozen=True)
 class SkippedFile:
+    """A file that looked like a model but was not listed, with its ``origin`` and the one-line ``reason``."""
+
     path: str
     origin: str
     reason: str
@@ -72,6 +79,8 @@ class SkippedFile:
 
 @dataclass
 class ScanResult:
+    """What a scan found: the usable ``models`` and the ``skipped`` files."""
+
     models: list[ModelEntry]
     skipped: list[SkippedFile]
 
@@ -222,6 +231,9 @@ class HeaderCache:
                 self.old = {}
 
     def info(self, path: Path, st: os.stat_result) -> GGUFInfo:
+        """The header of ``path`` (stat result ``st``), from the cache when its size and mtime are unchanged, else
+        read and remembered. Raises ``ModelError`` for a file that is not a readable GGUF (that verdict is cached
+        too)."""
         key = str(path)
         stamp = [st.st_size, st.st_mtime_ns]
         hit = self.old.get(key)
@@ -240,6 +252,8 @@ class HeaderCache:
         return info
 
     def save(self) -> None:
+        """Write the entries seen in this scan back to the cache file (atomically) when they changed; a cache that
+        cannot be written is skipped silently (it only costs a rescan)."""
         if not self.file or self.new == self.old:
             return
         try:

@@ -11,6 +11,10 @@ from baton.core.types import ChatMessage, Chunk, Completion, GenerationRequest, 
 
 
 class FakeEngine:
+    """A test double of ``Engine``: answers with the pieces queued by ``enqueue`` ("ok" when the queue is empty),
+    honours ``max_tokens`` and cancel between pieces, waits ``token_delay_s`` (Units: s) per piece, and records
+    every request in ``requests``. No model is loaded."""
+
     def __init__(self, model_id: str = "fake", n_ctx: int = 2048, token_delay_s: float = 0.0) -> None:
         self.model_id = model_id
         self.n_ctx = n_ctx
@@ -21,6 +25,8 @@ class FakeEngine:
         self.loaded = False
 
     def enqueue(self, pieces: list[str] | str, signals: TokenSignals | None = None) -> None:
+        """Queue the next answer: a list of pieces, or a string split at spaces (the spaces kept), with these
+        confidence ``signals`` (default: confident ones)."""
         if isinstance(pieces, str):
             pieces = [w + " " for w in pieces.split(" ")]
             pieces[-1] = pieces[-1].rstrip(" ")
@@ -29,13 +35,18 @@ class FakeEngine:
                                                             mean_entropy=0.2, max_entropy=0.8)))
 
     def load(self) -> float:
+        """Mark the engine loaded; returns 0.0 (Units: s)."""
         self.loaded = True
         return 0.0
 
     def count_prompt_tokens(self, messages: list[ChatMessage]) -> int:
+        """A stand-in count: the words of each message plus 4 per message."""
         return sum(len(m.content.split()) + 4 for m in messages)
 
     def stream(self, request: GenerationRequest, cancel: threading.Event | None = None) -> Iterator[Chunk]:
+        """Yield the next queued answer piece by piece, then a chunk carrying the ``Completion`` (finish ``stop``,
+        ``length`` at ``max_tokens`` pieces, or ``cancelled``; usage from ``count_prompt_tokens`` and the pieces
+        sent; measured timing)."""
         self.requests.append(request)
         pieces, signals = self._queue.popleft() if self._queue else (["ok"], TokenSignals(n_tokens=1))
         t0 = time.perf_counter()
@@ -65,4 +76,5 @@ class FakeEngine:
         ))
 
     def close(self) -> None:
+        """Mark the engine unloaded."""
         self.loaded = False

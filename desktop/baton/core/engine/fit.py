@@ -32,6 +32,11 @@ class GpuInfo:
 
 @dataclass(frozen=True)
 class FitPlan:
+    """Where a model will run and what it will take: ``device`` (``gpu``, ``cpu``, ``split`` or ``none`` when it does
+    not fit), ``n_gpu_layers`` offloaded, ``ram_bytes``/``vram_bytes`` needed (Units: bytes; the parts:
+    ``weights_bytes``, ``kv_bytes`` for ``n_ctx`` tokens, ``compute_bytes``), the free memory it was planned
+    against and a one-line ``reason``."""
+
     device: str  # "gpu" | "cpu" | "split" | "none"
     n_gpu_layers: int
     ram_bytes: int
@@ -46,6 +51,7 @@ class FitPlan:
 
     @property
     def fits(self) -> bool:
+        """True unless the plan's device is ``none``."""
         return self.device != "none"
 
     def to_dict(self) -> dict[str, Any]:
@@ -79,12 +85,14 @@ def detect_gpu(nvml: Any = None) -> GpuInfo | None:
 
 
 def free_ram() -> int:
+    """Memory available to a new process now, from psutil (Units: bytes)."""
     import psutil
 
     return int(psutil.virtual_memory().available)
 
 
 def fmt_gb(n: int) -> str:
+    """``n`` bytes for people, in decimal units: ``123 MB`` under 10^9 bytes, else ``1.2 GB``."""
     if n < GB:
         return f"{n / 1e6:.0f} MB"
     return f"{n / GB:.1f} GB"

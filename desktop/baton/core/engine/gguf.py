@@ -73,6 +73,9 @@ KV_CACHE_ELEMENT_BYTES = 2  # f16 K and V, llama.cpp's default cache type
 
 @dataclass(frozen=True)
 class TensorInfo:
+    """One tensor of a GGUF file: ``name``, ``dims`` (elements per dimension), the ggml ``type_id`` and its
+    ``offset`` in the data section (Units: bytes)."""
+
     name: str
     dims: tuple[int, ...]
     type_id: int
@@ -80,6 +83,7 @@ class TensorInfo:
 
     @property
     def n_elements(self) -> int:
+        """The number of elements (the product of ``dims``)."""
         n = 1
         for d in self.dims:
             n *= d
@@ -87,10 +91,13 @@ class TensorInfo:
 
     @property
     def type_name(self) -> str:
+        """The ggml type's name (``q4_K``, ``f16``...), or ``type<N>`` for an unknown id."""
         return GGML_TYPES.get(self.type_id, (f"type{self.type_id}", 1, 0))[0]
 
     @property
     def size_bytes(self) -> int | None:
+        """Bytes the tensor takes in the file (whole blocks of its type; Units: bytes), or ``None`` for an unknown
+        type."""
         t = GGML_TYPES.get(self.type_id)
         if t is None:
             return None
@@ -100,6 +107,11 @@ class TensorInfo:
 
 @dataclass
 class GGUFInfo:
+    """What Baton reads from a GGUF header without loading the weights: file facts (``size_bytes``: Units: bytes,
+    ``version``), the model's ``arch``, ``name``, ``params``, ``quant``, trained ``context_length`` (tokens), the
+    shape numbers the fit planner needs, the chat template, ``kv_bytes_per_token`` (Units: bytes per token of
+    context), counts, and the bytes of the repeating blocks and of the embeddings."""
+
     path: Path
     size_bytes: int
     version: int

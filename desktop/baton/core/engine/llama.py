@@ -38,6 +38,7 @@ _SPECIAL_ATTRS = (1 << 0) | (1 << 3) | (1 << 4)  # UNKNOWN | CONTROL | USER_DEFI
 
 
 def physical_cores() -> int:
+    """Physical CPU cores (psutil), else logical ones, at least 1: what ``engine.n_threads = 0`` means."""
     try:
         import psutil
 

@@ -30,6 +30,8 @@ class ConfidenceTracker:
 
     def observe(self, logits: np.ndarray) -> None:
         # log-softmax without materialising it: lse = m + log(sum(exp(x - m)))
+        """Add one step's next-token distribution, given its raw logits (shape (n_vocab,)): the top-1 log-probability
+        and the entropy (Units: nats). A step with non-finite logits is skipped."""
         if self._shifted is None or self._shifted.shape != logits.shape:
             self._shifted = np.empty(logits.shape, dtype=np.float32)
             self._exp = np.empty(logits.shape, dtype=np.float32)
@@ -53,6 +55,8 @@ class ConfidenceTracker:
         self._max_h = max(self._max_h, entropy)
 
     def signals(self, loop: "LoopDetector | None" = None) -> TokenSignals:
+        """The ``TokenSignals`` so far (mean, minimum and first top-1 log-prob; mean and max entropy; token count),
+        with the loop flag and span from ``loop``; empty signals when no step was observed."""
         if self.n == 0:
             return TokenSignals(loop_detected=bool(loop and loop.detected))
         return TokenSignals(
@@ -86,6 +90,8 @@ class LoopDetector:
         self.span: int | None = None
 
     def push(self, token_id: int) -> bool:
+        """Add the next generated token id; returns True once a loop has been detected (``span``: its period in
+        tokens)."""
         ids = self._ids
         ids.append(token_id)
         n = len(ids)
