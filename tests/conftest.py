@@ -36,3 +36,15 @@ def strong_model_path() -> Path:
     p = strong_fixture_path(REPO / ".venv" / "fixtures")
     assert p is not None, "the strong-tier model is missing: run `make fixtures-strong`"
     return p
+
+
+# Fixtures that start a real llama-cpp-python server or hand out the 0.5B strong model: a test that uses one
+# (directly or through another fixture) is marked ``slow``. Tests that load the default model themselves carry the
+# marker in their own file. `make test` still runs every test; `-m "not slow"` skips these.
+REAL_MODEL_FIXTURES = frozenset({"strong_model_path", "llama_srv", "fault_proxy"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if REAL_MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

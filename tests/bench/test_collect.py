@@ -104,6 +104,7 @@ def test_item_result_round_trip():
     assert ItemResult.from_dict({**r.__dict__, "unknown_future_field": 1}) == r
 
 
+@pytest.mark.slow
 def test_real_weak_model_on_three_items(tmp_path: Path, meter):
     """SmolLM2-135M through LlamaEngine with the real meter: signals and joules land in the cache."""
     from baton.core.engine.defaults import default_model_path

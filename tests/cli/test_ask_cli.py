@@ -27,6 +27,7 @@ def _threads(home: Path) -> list:
         return store.list_threads(include_archived=True)
 
 
+@pytest.mark.slow
 def test_ask_json_prints_the_contract_receipt(baton_home):
     r = run_json(baton_home, "ask", "--json", "--max-tokens", "24", "What is the capital of France?")
     assert RECEIPT_KEYS <= r.keys()
@@ -51,6 +52,7 @@ def test_ask_json_prints_the_contract_receipt(baton_home):
         assert store.receipt(r["message_id"])["energy"]["total_j"] == e["total_j"]
 
 
+@pytest.mark.slow
 def test_ask_streams_text_to_stdout_and_a_receipt_to_stderr(baton_home):
     proc = run_baton(baton_home, "ask", "--max-tokens", "16", "Say hello.")
     assert proc.returncode == 0, proc.stderr
@@ -58,6 +60,7 @@ def test_ask_streams_text_to_stdout_and_a_receipt_to_stderr(baton_home):
     assert "tok/s" in proc.stderr and " J (" in proc.stderr and "estimated" in proc.stderr
 
 
+@pytest.mark.slow
 def test_a_two_turn_thread_carries_its_history(baton_home):
     first = run_json(baton_home, "ask", "--json", "--max-tokens", "24", "My name is Ada. Say hi.")
     second = run_json(baton_home, "ask", "--json", "--max-tokens", "24", "--thread", first["thread_id"][:8],
@@ -102,6 +105,7 @@ def test_empty_prompt_is_refused(baton_home):
     assert _threads(baton_home) == []
 
 
+@pytest.mark.slow
 def test_prompt_longer_than_the_context_is_refused(baton_home):
     cfg = baton_home / "config"
     cfg.mkdir(exist_ok=True)
@@ -117,6 +121,7 @@ def test_bad_usage_exits_2(baton_home):
     assert run_baton(baton_home, "ask").returncode == 2
 
 
+@pytest.mark.slow
 def test_a_killed_ask_leaves_its_partial_answer_in_the_store(baton_home):
     proc = subprocess.Popen(
         [sys.executable, "-m", "baton", "ask", "--max-tokens", "3000",
@@ -144,6 +149,7 @@ def test_a_killed_ask_leaves_its_partial_answer_in_the_store(baton_home):
     assert got.decode("utf-8", "ignore").strip()[:50] in answer.content
 
 
+@pytest.mark.slow
 def test_receipts_subtract_the_idle_baseline_once_one_was_measured(baton_home):
     before = run_json(baton_home, "ask", "--json", "--max-tokens", "4", "hi")
     assert before["energy"]["net_j"] is None, "no baseline yet: no net figure is invented"

@@ -1,8 +1,11 @@
 """`baton bench speed` runs both sides on the real default model and reports their ratio (no timing asserts)."""
 
+import pytest
+
 from tests.helpers.proc import run_baton, run_json
 
 
+@pytest.mark.slow
 def test_bench_speed_reports_both_sides_and_their_ratio(baton_home):
     doc = run_json(baton_home, "bench", "speed", "--json", "--tokens", "12", "--rounds", "2", "--max-rounds", "2")
     for key in ("baton_tokens_per_s", "raw_tokens_per_s", "ratio", "ttft_overhead_s", "baton_ttft_s", "raw_ttft_s"):

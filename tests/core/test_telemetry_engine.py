@@ -5,12 +5,15 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from baton.config import TelemetrySettings
 from baton.core.telemetry.estimate import logical_cpus
 from baton.core.telemetry.meter import EnergyMeter
 from baton.core.types import ChatMessage, GenerationRequest
 
 
+@pytest.mark.slow
 def test_real_generation_gets_a_labelled_estimate_above_the_idle_floor(tmp_path: Path,
                                                                       default_model_path: Path) -> None:
     from baton.core.engine.llama import LlamaEngine

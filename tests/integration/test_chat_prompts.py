@@ -15,6 +15,8 @@ from baton.core.types import GenerationRequest
 
 from tests.helpers.gguf_writer import rewrite_metadata
 
+pytestmark = pytest.mark.slow  # every test here reads or loads a real GGUF
+
 FIXTURES = Path(__file__).resolve().parents[2] / ".venv" / "fixtures"
 CHATML = ("{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + "
           "'<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}")

@@ -11,6 +11,8 @@ from baton.core.engine.llama import LlamaEngine
 from baton.core.errors import ContextOverflow, ModelError
 from baton.core.types import ChatMessage, GenerationRequest
 
+pytestmark = pytest.mark.slow  # every test here loads the real default model
+
 
 @pytest.fixture(scope="module")
 def engine(default_model_path: Path):

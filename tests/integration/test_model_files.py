@@ -22,6 +22,8 @@ from baton.core.types import GenerationRequest
 
 from tests.helpers.gguf_writer import ARRAY, FLOAT64, INT64, STRING, UINT8, Typed, llama_like, rewrite_metadata
 
+pytestmark = pytest.mark.slow  # every test here reads or loads a real GGUF
+
 
 @pytest.fixture(scope="module")
 def src() -> Path:
