@@ -43,8 +43,9 @@ class Backend(Protocol):
     def logits(self, i: int) -> np.ndarray:
         """The logits (``float32[n_vocab]``) of batch entry ``i`` of the last decode; valid until the next one."""
 
-    def clear(self, slot: int) -> None:
-        """Forget everything slot ``slot`` holds (its KV cache)."""
+    def trim(self, slot: int, keep: int) -> bool:
+        """Forget slot ``slot``'s cache from position ``keep`` on (0: all of it). False when the model's cache
+        cannot drop a tail (then only ``keep=0`` works)."""
 
     def is_eog(self, token: int) -> bool:
         """True for end-of-generation tokens."""
@@ -86,6 +87,7 @@ class Sequence:
         self.fed = 0  # prompt tokens decoded so far
         self.pos = 0  # the next position in the slot
         self.next_token = -1  # the sampled token to decode next (-1 while prefilling)
+        self.decoded: list[int] = []  # the tokens in the slot's cache, in position order
         self.n_gen = 0
         self.pieces: list[str] = []
         self.t0 = time.perf_counter()
@@ -110,7 +112,11 @@ class Scheduler:
     """The owner thread of one loaded model (see the module docstring).
 
     ``parallel``: slots (sequences decoded together). ``backend`` is set by a call run on this thread (the load);
-    until then sequences cannot be enqueued. ``status()`` says how many sequences run and wait."""
+    until then sequences cannot be enqueued. ``status()`` says how many sequences run and wait.
+
+    A finished sequence leaves its tokens in its slot's cache: a later prompt that starts with them (the same
+    thread coming back, the same system prompt) takes the free slot sharing the longest prefix and decodes only
+    the rest."""
 
     def __init__(self, parallel: int, name: str) -> None:
         self.parallel = max(1, int(parallel))
@@ -119,6 +125,8 @@ class Scheduler:
         self._waiting: deque[Sequence] = deque()
         self._active: list[Sequence] = []
         self._free = list(range(self.parallel))
+        self._resident: dict[int, list[int]] = {}  # slot -> the tokens its cache holds (free slots only)
+        self.reused_tokens = 0  # prompt tokens not decoded again thanks to a warm slot
         self.steps = 0  # decode calls made, for benchmarks
         self.batched_steps = 0  # of which with two or more sequences
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -198,8 +206,27 @@ class Scheduler:
             self._finish(seq, "cancelled")
         while self._waiting and self._free:
             seq = self._waiting.popleft()
-            seq.slot = self._free.pop(0)
+            self._take_slot(seq)
             self._active.append(seq)
+
+    def _take_slot(self, seq: Sequence) -> None:
+        """Give ``seq`` the free slot whose cache shares the longest prefix with its prompt; keep that prefix."""
+        best, common = self._free[0], 0
+        for slot in self._free:
+            n = _common_prefix(self._resident.get(slot, []), seq.prompt)
+            if n > common:
+                best, common = slot, n
+        self._free.remove(best)
+        resident = self._resident.pop(best, [])
+        common = min(common, len(seq.prompt) - 1)  # the last prompt token is decoded again for its logits
+        be = self.backend
+        if be is not None and len(resident) > common and not be.trim(best, common):
+            be.trim(best, 0)
+            common = 0
+        seq.slot = best
+        seq.fed = seq.pos = common
+        seq.decoded = list(seq.prompt[:common])
+        self.reused_tokens += common
 
     def _step(self) -> None:
         self._admit()
@@ -216,6 +243,7 @@ class Scheduler:
             if seq.next_token >= 0:
                 rows.append((seq, len(tokens)))
                 tokens.append(seq.next_token)
+                seq.decoded.append(seq.next_token)
                 pos.append(seq.pos)
                 slots.append(seq.slot)
                 want.append(True)
@@ -230,6 +258,7 @@ class Scheduler:
             n = min(budget, len(seq.prompt) - seq.fed)
             last = seq.fed + n == len(seq.prompt)
             tokens.extend(seq.prompt[seq.fed:seq.fed + n])
+            seq.decoded.extend(seq.prompt[seq.fed:seq.fed + n])
             pos.extend(range(seq.fed, seq.fed + n))
             slots.extend([seq.slot] * n)
             want.extend([False] * n)
@@ -244,6 +273,7 @@ class Scheduler:
             be.decode(tokens, pos, slots, want)
         except BaseException as e:  # noqa: BLE001 - every sequence in the batch fails with it
             for seq in list(self._active):
+                seq.decoded = []  # what the cache holds is unknown now
                 self._fail(seq, e if isinstance(e, ModelError) else ModelError(f"the model failed to decode: {e}"))
             return
         self.steps += 1
@@ -287,9 +317,11 @@ class Scheduler:
         if seq in self._active:
             self._active.remove(seq)
         if seq.slot >= 0:
-            if self.backend is not None:
+            if seq.decoded:
+                self._resident[seq.slot] = seq.decoded  # kept warm for a prompt that starts the same way
+            elif self.backend is not None:
                 try:
-                    self.backend.clear(seq.slot)
+                    self.backend.trim(seq.slot, 0)
                 except Exception:  # noqa: BLE001 - a slot that cannot be cleared is not reused
                     seq.slot = -1
                     return
@@ -326,6 +358,14 @@ class Scheduler:
             signals=seq.tracker.signals(seq.loop),
         )))
         seq.out.put(END)
+
+
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i
 
 
 def drain(seq: Sequence) -> Any:

@@ -405,9 +405,9 @@ class LlamaBatchBackend:
         ptr = self._lib.llama_get_logits_ith(self._ctx, i)
         return np.frombuffer(ctypes.cast(ptr, self._float_p).contents, dtype=np.float32)
 
-    def clear(self, slot: int) -> None:
-        """Drop slot ``slot``'s KV cache."""
-        self._lib.llama_memory_seq_rm(self._mem, slot, -1, -1)
+    def trim(self, slot: int, keep: int) -> bool:
+        """Drop slot ``slot``'s KV cache from position ``keep`` on; False when this cache cannot drop a tail."""
+        return bool(self._lib.llama_memory_seq_rm(self._mem, slot, max(0, keep) if keep > 0 else -1, -1))
 
     def is_eog(self, token: int) -> bool:
         """True for end-of-generation tokens (EOS, EOT, the template's end marker)."""
