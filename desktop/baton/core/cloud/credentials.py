@@ -81,6 +81,8 @@ class Credentials:
 
     @property
     def keyring(self) -> Any:
+        """The keyring module in use: the stand-in passed as ``keyring_module``, else ``keyring``, imported on
+        first use."""
         if self._keyring is None:
             import keyring
 
