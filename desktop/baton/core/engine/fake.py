@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from baton.core.types import ChatMessage, Chunk, Completion, GenerationRequest, Timing, TokenSignals, Usage
 
@@ -13,7 +13,10 @@ from baton.core.types import ChatMessage, Chunk, Completion, GenerationRequest, 
 class FakeEngine:
     """A test double of ``Engine``: answers with the pieces queued by ``enqueue`` ("ok" when the queue is empty),
     honours ``max_tokens`` and cancel between pieces, waits ``token_delay_s`` (Units: s) per piece, and records
-    every request in ``requests``. No model is loaded."""
+    every request in ``requests``. No model is loaded. Like ``LlamaEngine`` it reports the tokens it processed to
+    ``on_work`` (the prompt's count, then 1 per piece)."""
+
+    reports_work = True
 
     def __init__(self, model_id: str = "fake", n_ctx: int = 2048, token_delay_s: float = 0.0) -> None:
         self.model_id = model_id
@@ -43,11 +46,14 @@ class FakeEngine:
         """A stand-in count: the words of each message plus 4 per message."""
         return sum(len(m.content.split()) + 4 for m in messages)
 
-    def stream(self, request: GenerationRequest, cancel: threading.Event | None = None) -> Iterator[Chunk]:
+    def stream(self, request: GenerationRequest, cancel: threading.Event | None = None,
+               on_work: Callable[[int], None] | None = None) -> Iterator[Chunk]:
         """Yield the next queued answer piece by piece, then a chunk carrying the ``Completion`` (finish ``stop``,
         ``length`` at ``max_tokens`` pieces, or ``cancelled``; usage from ``count_prompt_tokens`` and the pieces
         sent; measured timing)."""
         self.requests.append(request)
+        if on_work is not None:
+            on_work(self.count_prompt_tokens(request.messages))
         pieces, signals = self._queue.popleft() if self._queue else (["ok"], TokenSignals(n_tokens=1))
         t0 = time.perf_counter()
         out: list[str] = []
@@ -65,6 +71,8 @@ class FakeEngine:
             if i == 0:
                 ttft = time.perf_counter() - t0
             out.append(piece)
+            if on_work is not None:
+                on_work(1)
             yield Chunk(piece)
         total = time.perf_counter() - t0
         n = len(out)

@@ -95,14 +95,26 @@ class LocalTier:
         completion.timing.load_s = self.load_s
         if completion.finish_reason == "loop":
             notices.append("the local model fell into a loop; the answer was cut there")
+        others = int(getattr(energy, "shared_with", 0) or 0)
+        if others:
+            notices.append(f"generated together with {others} other answer{'s' if others != 1 else ''} on this "
+                           f"computer; its energy is its share of the time they overlapped, by tokens processed "
+                           f"({100 * float(getattr(energy, 'share', 1.0)):.0f}% of its window)")
         return TierRun(completion, f.messages, energy, 0.0, self.load_s, notices, dropped_turns=f.dropped_turns)
 
     def _stream(self, request: GenerationRequest, turn: Turn, sink: TextSink) -> tuple[Completion, Measurement]:
-        window = self.meter.begin()
+        # answers generated at the same time (one batch) share the machine: the meter's shared windows split
+        # the joules between them by the tokens each had processed, which the engine reports per step
+        shared = getattr(self.meter, "shared", None)
+        window = shared.begin() if shared is not None else self.meter.begin()
+        work = getattr(window, "work", None)
         completion: Completion | None = None
         first = True
         try:
-            for chunk in self.engine.stream(request, turn.cancel):
+            chunks = (self.engine.stream(request, turn.cancel, on_work=work)
+                      if work is not None and getattr(self.engine, "reports_work", False)
+                      else self.engine.stream(request, turn.cancel))
+            for chunk in chunks:
                 if chunk.text:
                     if first:
                         window.first_token()

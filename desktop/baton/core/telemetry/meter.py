@@ -31,6 +31,7 @@ from baton.core.telemetry.nvml import NvmlGpu, NvmlSession
 from baton.core.telemetry.poller import Poller
 from baton.core.telemetry.sampler import Sampler
 from baton.core.telemetry.sensors import NullSensor, Opener, Sensor, read_text
+from baton.core.telemetry.share import SharedWindows
 from baton.core.telemetry.window import Composer, judge_stuck
 from baton.core.types import Measurement
 from baton.paths import sysfs_root as env_sysfs_root
@@ -111,6 +112,8 @@ class EnergyMeter:
         self.sample_hz = sample_hz
         self.history_s = history_s
         self._closed = False
+        # answers generated at the same time open their windows here: the joules are split by tokens processed
+        self.shared = SharedWindows(self)
 
     # ---- construction --------------------------------------------------------------------
     @classmethod
