@@ -1,9 +1,9 @@
-"""The one place where `baton serve` hands work to the service: a worker thread that answers requests one at a
-time, in arrival order, from a queue of bounded length.
+"""The one place where `baton serve` hands work to the service: worker threads that answer up to ``workers``
+requests at once, starting them in arrival order, from a queue of bounded length.
 
-The engine owns one loaded model on one thread, so requests are answered one after another; a request that
-finds the queue full is refused at once (the server turns that into HTTP 429 with ``Retry-After``) rather than
-left to pile up. Should the service learn to answer several threads at once, this class is what changes.
+The engine decodes up to ``engine.parallel`` answers of one loaded model together in one batch, so the server
+runs that many requests at once (each cancellable alone); the rest wait in order. A request that finds the queue
+full is refused at once (the server turns that into HTTP 429 with ``Retry-After``) rather than left to pile up.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from concurrent.futures import Future
 from typing import Any
 
 DEFAULT_QUEUE = 64
+DEFAULT_WORKERS = 1  # `baton serve` passes engine.parallel
 
 
 class QueueFull(Exception):
@@ -36,25 +37,36 @@ class _Job:
 
 
 class Dispatcher:
-    """Runs submitted calls on one worker thread, one at a time, first come first served.
+    """Runs submitted calls on ``workers`` threads, up to that many at once, started first come first served.
 
-    ``capacity``: how many calls may wait (besides the one running); :meth:`submit` raises :class:`QueueFull`
+    ``capacity``: how many calls may wait (besides the running ones); :meth:`submit` raises :class:`QueueFull`
     beyond it. A waiting call whose future is cancelled is skipped. :meth:`close` cancels the waiting calls,
-    sets the cancel event of the running one and joins the thread.
+    sets the cancel events of the running ones and joins the threads. ``workers``: pass ``engine.parallel``.
     """
 
-    def __init__(self, capacity: int = DEFAULT_QUEUE, name: str = "baton-serve-worker") -> None:
+    def __init__(self, capacity: int = DEFAULT_QUEUE, name: str = "baton-serve-worker",
+                 workers: int = DEFAULT_WORKERS) -> None:
         if capacity < 1:
             raise ValueError("capacity must be at least 1")
+        if workers < 1:
+            raise ValueError("workers must be at least 1")
         self.capacity = capacity
+        self.workers = workers
         self._jobs: queue.Queue[_Job | None] = queue.Queue()
         self._lock = threading.Lock()
         self._waiting = 0
-        self._running_cancel: threading.Event | None = None
+        self._running: list[_Job] = []
         self._mean_s = 2.0  # a running mean of how long a call takes, for Retry-After
         self._closed = False
-        self._thread = threading.Thread(target=self._work, name=name, daemon=True)
-        self._thread.start()
+        self._threads = [threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True) for i in range(workers)]
+        for t in self._threads:
+            t.start()
+
+    @property
+    def running(self) -> int:
+        """Calls running now."""
+        with self._lock:
+            return len(self._running)
 
     @property
     def waiting(self) -> int:
@@ -70,7 +82,7 @@ class Dispatcher:
             if self._closed:
                 raise RuntimeError("the server is shutting down")
             if self._waiting >= self.capacity:
-                wait = self._mean_s * (self._waiting + 1)
+                wait = self._mean_s * (self._waiting // self.workers + 1)
                 raise QueueFull(self.capacity, max(1, min(60, math.ceil(wait))))
             self._waiting += 1
         job = _Job(fut, fn, cancel)
@@ -92,10 +104,13 @@ class Dispatcher:
             fut, fn = job.future, job.fn
             self._uncount(job)
             with self._lock:
-                self._running_cancel = job.cancel  # before it runs, so that close() cannot miss it
+                self._running.append(job)  # before it runs, so that close() cannot miss its cancel event
+                closed = self._closed
+            if closed and job.cancel is not None:
+                job.cancel.set()
             if not fut.set_running_or_notify_cancel():  # its client left while it waited
                 with self._lock:
-                    self._running_cancel = None
+                    self._running.remove(job)
                 continue
             start = time.monotonic()
             try:
@@ -106,15 +121,16 @@ class Dispatcher:
                 fut.set_result(result)
             finally:
                 with self._lock:
-                    self._running_cancel = None
+                    self._running.remove(job)
                     self._mean_s = 0.8 * self._mean_s + 0.2 * (time.monotonic() - start)
 
     def close(self, timeout_s: float = 10.0) -> None:
-        """Stop: waiting calls are cancelled, the running one is asked to stop; waits up to ``timeout_s``."""
+        """Stop: waiting calls are cancelled, the running ones are asked to stop; waits up to ``timeout_s``."""
         with self._lock:
             self._closed = True
-            if self._running_cancel is not None:
-                self._running_cancel.set()
+            for job in self._running:
+                if job.cancel is not None:
+                    job.cancel.set()
         while True:
             try:
                 job = self._jobs.get_nowait()
@@ -124,5 +140,8 @@ class Dispatcher:
                 job.future.cancel()
                 if job.cancel is not None:
                     job.cancel.set()
-        self._jobs.put(None)
-        self._thread.join(timeout_s)
+        for _ in self._threads:
+            self._jobs.put(None)
+        deadline = time.monotonic() + timeout_s
+        for t in self._threads:
+            t.join(max(0.0, deadline - time.monotonic()))

@@ -132,6 +132,13 @@ class BatonService:
                 self._engines[model_id] = eng
         return eng, eng.load()
 
+    def local_parallel(self) -> int:
+        """How many local answers may run at once now: the loaded engine's slots (``engine.parallel``; 1 for an
+        engine that answers one at a time), and 1 while no model is loaded (the first answer loads it)."""
+        with self._engine_lock:
+            engines = list(self._engines.values())
+        return max([int(getattr(e, "parallel", 1) or 1) for e in engines], default=1)
+
     def _plan(self, path: Path) -> Any:
         from baton.core.engine.fit import plan_fit
         from baton.core.engine.gguf import printable, read_gguf_info

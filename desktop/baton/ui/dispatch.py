@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Signal
 
@@ -34,7 +35,9 @@ class Dispatcher(QObject):
         self._jobs: dict[int, Job] = {}  # unfinished jobs
         self._cloud: dict[int, Lane] = {}
         self._approvals: list[Approval] = []
-        self._local = self._make_lane("engine-lane", one_shot=False)
+        # as many local answers run at once as the loaded engine has slots (engine.parallel: one batch); the rest
+        # wait in order, visibly queued
+        self._local = self._make_lane("engine-lane", one_shot=False, concurrency=self._local_slots)
         self._local.start()
         self._drain_timer = registry.timer("stream-drain", self, DRAIN_INTERVAL_MS, self._drain)
         self._closed = False
@@ -114,8 +117,16 @@ class Dispatcher(QObject):
         self._cloud.clear()
 
     # ---- internals (GUI thread) -------------------------------------------------------------------
-    def _make_lane(self, name: str, one_shot: bool) -> Lane:
-        lane = Lane(self._backend, one_shot=one_shot)
+    def _local_slots(self) -> int:
+        """Local answers that may run at once (called on the lane's thread)."""
+        slots = getattr(getattr(self._backend, "service", None), "local_parallel", None)
+        try:
+            return max(1, int(slots())) if callable(slots) else 1
+        except Exception:  # noqa: BLE001 - a service that cannot say runs one at a time
+            return 1
+
+    def _make_lane(self, name: str, one_shot: bool, concurrency: int | Callable[[], int] = 1) -> Lane:
+        lane = Lane(self._backend, one_shot=one_shot, concurrency=concurrency)
         self._registry.track_thread(name, lane)
         lane.jobStarted.connect(self._on_started)
         lane.jobStatus.connect(self._on_status)

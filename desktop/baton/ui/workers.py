@@ -1,7 +1,8 @@
 """Where answers are generated: one long-lived local lane, one short-lived lane per cloud request.
 
-Rules (DESIGN.md): one thread owns local generations, and local requests queue on it in a plain,
-reorderable list; cloud requests run concurrently on their own threads. Workers never touch a Qt
+Rules (DESIGN.md): the local lane runs up to ``concurrency`` answers at once (``engine.parallel``: the engine
+decodes them together in one batch, each on its own thread here), and the rest queue in a plain, reorderable
+list; cloud requests run concurrently on their own threads. Workers never touch a Qt
 item model: they push text into a per-job ``StreamBuffer`` and emit signals for state changes. The
 GUI thread takes the buffered text about every 50 ms (``Dispatcher``), never once per token.
 """
@@ -116,8 +117,9 @@ class Approval:
 
 
 class Lane(QThread):
-    """A worker thread with a queue. The local lane lives as long as the window; a cloud lane runs
-    one job and ends (``one_shot``)."""
+    """A worker thread with a queue. The local lane lives as long as the window and runs up to ``concurrency``
+    jobs at once (a count, or a callable asked again while jobs wait, since the limit grows once the model is
+    loaded), each on a thread of its own; a cloud lane runs one job and ends (``one_shot``)."""
 
     jobStarted = Signal(object)
     jobStatus = Signal(object, str)
@@ -125,13 +127,15 @@ class Lane(QThread):
     approvalNeeded = Signal(object)
     queueChanged = Signal()
 
-    def __init__(self, backend: Backend, one_shot: bool = False) -> None:
+    def __init__(self, backend: Backend, one_shot: bool = False, concurrency: int | Callable[[], int] = 1) -> None:
         super().__init__()
         self._backend = backend
         self._one_shot = one_shot
+        self._concurrency = concurrency  # a count, or a callable asked each time a job could start
         self._cond = threading.Condition()
         self._queue: list[Job] = []
-        self._current: Job | None = None
+        self._current: list[Job] = []  # running, in the order they started
+        self._helpers: list[threading.Thread] = []
         self._stop = threading.Event()
 
     # ---- called on the GUI thread ---------------------------------------------------------------
@@ -142,9 +146,9 @@ class Lane(QThread):
         self.queueChanged.emit()
 
     def snapshot(self) -> list[Job]:
-        """The running job (if any) first, then the queue in order."""
+        """The running jobs first (in the order they started), then the queue in order."""
         with self._cond:
-            return ([self._current] if self._current else []) + list(self._queue)
+            return list(self._current) + list(self._queue)
 
     def move(self, job_id: int, delta: int) -> bool:
         with self._cond:
@@ -168,32 +172,58 @@ class Lane(QThread):
         return job
 
     def request_stop(self) -> list[Job]:
-        """Stop after the current job (which is cancelled); returns the jobs that never started."""
+        """Stop after the running jobs (which are cancelled); returns the jobs that never started."""
         self._stop.set()
         with self._cond:
             left, self._queue = self._queue, []
-            if self._current is not None:
-                self._current.cancel.set()
+            for job in self._current:
+                job.cancel.set()
             self._cond.notify_all()
         return left
 
     # ---- the worker thread ----------------------------------------------------------------------
     def run(self) -> None:
-        while True:
-            with self._cond:
-                while not self._queue and not self._stop.is_set():
-                    self._cond.wait()
-                if self._stop.is_set():
+        try:
+            while True:
+                with self._cond:
+                    while (not self._queue or len(self._current) >= self.concurrency()) and not self._stop.is_set():
+                        self._cond.wait(0.25 if self._current else None)
+                    if self._stop.is_set():
+                        return
+                    job = self._queue.pop(0)
+                    self._current.append(job)
+                self.queueChanged.emit()
+                if self._one_shot:
+                    self._run_one(job)
+                else:
+                    helper = threading.Thread(target=self._run_one, args=(job,), name=f"answer-{job.id}", daemon=True)
+                    self._helpers = [t for t in self._helpers if t.is_alive()] + [helper]
+                    helper.start()
+                with self._cond:
+                    done = self._one_shot and not self._queue and not self._current
+                if done:
                     return
-                job = self._current = self._queue.pop(0)
-            self.queueChanged.emit()
+        finally:
+            for helper in self._helpers:  # the lane ends when its answers have
+                helper.join()
+
+    def concurrency(self) -> int:
+        """Jobs that may run at once now (at least 1)."""
+        limit = self._concurrency
+        try:
+            return max(1, int(limit() if callable(limit) else limit))
+        except Exception:  # noqa: BLE001 - a limit that cannot be read means one at a time
+            return 1
+
+    def _run_one(self, job: Job) -> None:
+        try:
             self._execute(job)
+        finally:
             with self._cond:
-                self._current = None
-                done = self._one_shot and not self._queue
+                if job in self._current:
+                    self._current.remove(job)
+                self._cond.notify_all()
             self.queueChanged.emit()
-            if done:
-                return
 
     def _execute(self, job: Job) -> None:
         job.started_wall = time.time()

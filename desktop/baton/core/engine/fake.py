@@ -16,8 +16,6 @@ class FakeEngine:
     every request in ``requests``. No model is loaded. Like ``LlamaEngine`` it reports the tokens it processed to
     ``on_work`` (the prompt's count, then 1 per piece)."""
 
-    reports_work = True
-
     def __init__(self, model_id: str = "fake", n_ctx: int = 2048, token_delay_s: float = 0.0) -> None:
         self.model_id = model_id
         self.n_ctx = n_ctx

@@ -67,8 +67,6 @@ class LlamaEngine:
     ``chat_template`` (Jinja) replaces the file's own template when given.
     """
 
-    reports_work = True  # stream() takes ``on_work``
-
     def __init__(self, path: Path | str, n_ctx: int = 4096, n_threads: int = 0, n_gpu_layers: int = 0,
                  model_id: str | None = None, seed: int = 0, chat_template: str | None = None,
                  parallel: int = DEFAULT_PARALLEL) -> None:

@@ -7,6 +7,7 @@ turns are dropped (and counted) until the prompt fits, and a prompt that does no
 
 from __future__ import annotations
 
+import inspect
 import random
 from dataclasses import dataclass
 from typing import Any
@@ -112,7 +113,7 @@ class LocalTier:
         first = True
         try:
             chunks = (self.engine.stream(request, turn.cancel, on_work=work)
-                      if work is not None and getattr(self.engine, "reports_work", False)
+                      if work is not None and _takes_work(self.engine)
                       else self.engine.stream(request, turn.cancel))
             for chunk in chunks:
                 if chunk.text:
@@ -127,3 +128,11 @@ class LocalTier:
         if completion is None:
             raise BatonError("the model stopped without finishing its answer; try again")
         return completion, energy
+
+
+def _takes_work(engine: Engine) -> bool:
+    """True when ``engine.stream`` accepts ``on_work`` (the engine reports the tokens it processed)."""
+    try:
+        return "on_work" in inspect.signature(engine.stream).parameters
+    except (TypeError, ValueError):
+        return False
