@@ -23,6 +23,7 @@ def register(sub: Any) -> None:
     actions = p.add_subparsers(dest="bench_command", metavar="BENCH")
     register_route(actions)
     register_speed(actions)
+    register_threads(actions)
 
 
 def _usage(p: argparse.ArgumentParser) -> int:
@@ -153,4 +154,47 @@ def run_speed(args: argparse.Namespace, ctx: Any) -> int:
               f"time to first token: Baton {doc['baton_ttft_s'] * 1000:.1f} ms, bare {doc['raw_ttft_s'] * 1000:.1f} ms, "
               f"overhead {doc['ttft_overhead_s'] * 1000:+.1f} ms ({doc['rounds']} rounds x {doc['tokens']} tokens, "
               f"{doc['model']})")
+    return 0
+
+
+# ---- bench threads ------------------------------------------------------------------------------
+def register_threads(actions: Any) -> None:
+    r = actions.add_parser(
+        "threads", help="many threads at once: sequential vs batched through Baton vs a bare llama.cpp batch loop",
+        description="Answers N questions one after another through Baton, then all at once through Baton's batched "
+                    "engine, then through a plain greedy llama_batch loop on the same model and token counts; "
+                    "prints each ratio with a 95%% interval, the energy split error, and a thread's time to first "
+                    "token cold and warm.")
+    r.add_argument("--model", default=None, help="model id, name or .gguf path (default: the default model)")
+    r.add_argument("--threads", type=int, default=4, help="threads answered together (default 4)")
+    r.add_argument("--tokens", type=int, default=128, help="answer tokens per thread (default 128)")
+    r.add_argument("--history-tokens", type=int, default=1024,
+                   help="history of the thread timed cold and warm, in tokens (default 1024; 0 skips it)")
+    r.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default 5)")
+    r.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    r.set_defaults(func=run_threads)
+
+
+def run_threads(args: argparse.Namespace, ctx: Any) -> int:
+    from baton.bench.threads import run_threads_bench
+
+    if args.threads < 1 or args.tokens < 2 or args.rounds < 1 or args.history_tokens < 0:
+        raise UsageError("--threads and --rounds must be at least 1, --tokens at least 2, --history-tokens 0 or more")
+    doc = run_threads_bench(ctx.settings, args.model, args.threads, args.tokens, args.history_tokens, args.rounds,
+                            progress=lambda s: print(f"bench threads: {s}", file=sys.stderr, flush=True))
+    if args.json:
+        print(json.dumps(doc, indent=2))
+        return 0
+    print(f"{doc['threads']} threads x {doc['tokens']} tokens on {doc['model']} ({doc['rounds']} rounds):\n"
+          f"  one after another {doc['sequential_tokens_per_s']} tok/s, at once {doc['concurrent_tokens_per_s']} "
+          f"tok/s: ratio {doc['ratio']} (95% interval {doc['ratio_ci95']})\n"
+          f"  bare llama.cpp batch loop {doc['raw_batched_tokens_per_s']} tok/s: ratio {doc['ratio_to_raw']} "
+          f"(95% interval {doc['ratio_to_raw_ci95']})\n"
+          f"  J/token {doc['j_per_token_sequential']} one after another, {doc['j_per_token_concurrent']} at once; "
+          f"energy split error {doc['energy_split_error']}")
+    if doc.get("energy_note"):
+        print(f"  note: {doc['energy_note']}")
+    if "cold_ttft_s" in doc:
+        print(f"  a thread with {doc['history_tokens']} tokens of history: first token {doc['cold_ttft_s'] * 1000:.0f} "
+              f"ms cold, {doc['warm_ttft_s'] * 1000:.0f} ms warm ({doc['warm_ratio']}x)")
     return 0

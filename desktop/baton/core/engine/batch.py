@@ -211,11 +211,9 @@ class Scheduler:
 
     def _take_slot(self, seq: Sequence) -> None:
         """Give ``seq`` the free slot whose cache shares the longest prefix with its prompt; keep that prefix."""
-        best, common = self._free[0], 0
-        for slot in self._free:
-            n = _common_prefix(self._resident.get(slot, []), seq.prompt)
-            if n > common:
-                best, common = slot, n
+        # the longest shared prefix wins; among equals, the slot holding the least (keeps other threads warm)
+        best, common = min(((slot, _common_prefix(self._resident.get(slot, []), seq.prompt)) for slot in self._free),
+                           key=lambda sc: (-sc[1], len(self._resident.get(sc[0], [])), sc[0]))
         self._free.remove(best)
         resident = self._resident.pop(best, [])
         common = min(common, len(seq.prompt) - 1)  # the last prompt token is decoded again for its logits

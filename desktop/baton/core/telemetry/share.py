@@ -82,17 +82,22 @@ class SharedWindow:
 
 class SharedWindows:
     """The overlapping windows of one meter (see the module docstring). ``energy_j()`` is read at every boundary:
-    the meter's counted channels' running totals (J)."""
+    the meter's counted channels' running totals (J). ``last_union`` is the meter's own ``Measurement`` of the
+    last stretch of time during which at least one window was open (what the shares must add up to)."""
 
     def __init__(self, meter: Any) -> None:
         self._meter = meter
         self.lock = threading.Lock()
         self._open: list[SharedWindow] = []
         self._last_j: float | None = None
+        self._union: Any = None
+        self.last_union: Measurement | None = None
 
     def begin(self) -> SharedWindow:
         """Open a window for one answer (the meter's window is opened inside it)."""
         with self.lock:
+            if not self._open:
+                self._union = self._meter.begin()
             self._boundary()
             w = SharedWindow(self, self._meter.begin())
             for other in self._open:
@@ -108,6 +113,8 @@ class SharedWindows:
                 self._open.remove(w)
             if not self._open:
                 self._last_j = None
+                if self._union is not None:
+                    self.last_union, self._union = self._union.end(), None
 
     def energy_j(self) -> float:
         """The running total of the channels a receipt counts (J)."""

@@ -1,0 +1,274 @@
+"""`baton bench threads`: many threads on one machine, side by side in one run on the same model.
+
+Each round answers the same N questions three ways: one after another through Baton's pipeline (the queue),
+all at once through Baton's pipeline (the batched engine), and through a reference loop, a plain greedy
+``llama_batch`` loop written here with no Baton code, over the same model, context parameters, prompt tokens and
+answer token counts. Aggregate tokens/s = answer tokens of all threads / wall time from the first question to
+the last answer. Ratios are paired per round and reported with a 95% bootstrap interval of their median.
+
+It also answers a thread whose history holds H tokens cold, lets another thread run, and answers it again
+(warm: the history is still in a slot's cache). The benchmark may import ``llama_cpp`` directly: it measures
+the library itself, not the product.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from baton.bench.stats import bootstrap_median_ci
+from baton.config import Settings
+from baton.core.types import ChatMessage
+from baton.paths import Paths
+
+QUESTIONS = [
+    "Write a short story about a lighthouse keeper.",
+    "Explain how a bicycle stays upright.",
+    "Describe the water cycle for a child.",
+    "List ideas for a rainy weekend and explain each.",
+    "Write a letter to a friend about a trip to the mountains.",
+    "Explain what a hash table is and when to use one.",
+    "Describe a busy market in the morning.",
+    "Write a poem about autumn leaves.",
+]
+ESTIMATE_NOTE = ("only the CPU estimate exists on this machine: joules follow time here and prove nothing about "
+                 "energy by themselves")
+
+
+def question(i: int) -> str:
+    """The i-th thread's question (distinct per thread, repeated per round)."""
+    return QUESTIONS[i % len(QUESTIONS)] + ("" if i < len(QUESTIONS) else f" (variant {i // len(QUESTIONS)})")
+
+
+class ReferenceLoop:
+    """A plain greedy batched loop over one llama.cpp context with ``n_seq`` sequences of ``n_ctx`` tokens each.
+    ``run(prompts, counts)`` prefills every prompt (token ids) and decodes exactly ``counts[i]`` tokens for
+    sequence ``i``; returns the wall seconds."""
+
+    def __init__(self, path: Path, n_ctx: int, n_seq: int, n_threads: int, n_batch: int = 512) -> None:
+        import llama_cpp
+
+        self.lib = llama_cpp
+        mp = llama_cpp.llama_model_default_params()
+        mp.n_gpu_layers = 0
+        self.model = llama_cpp.llama_model_load_from_file(str(path).encode(), mp)
+        cp = llama_cpp.llama_context_default_params()
+        cp.n_ctx, cp.n_seq_max, cp.kv_unified = n_ctx * n_seq, n_seq, False
+        cp.n_batch = cp.n_ubatch = n_batch
+        cp.n_threads = cp.n_threads_batch = n_threads
+        cp.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED  # as llama_cpp.Llama creates its contexts
+        self.ctx = llama_cpp.llama_init_from_model(self.model, cp)
+        self.mem = llama_cpp.llama_get_memory(self.ctx)
+        self.n_batch = n_batch
+        self.batch = llama_cpp.llama_batch_init(n_batch, 0, 1)
+        self.n_vocab = llama_cpp.llama_vocab_n_tokens(llama_cpp.llama_model_get_vocab(self.model))
+
+    def _decode(self, entries: list[tuple[int, int, int, bool]]) -> None:
+        b = self.batch
+        for i, (tok, pos, seq, logits) in enumerate(entries):
+            b.token[i], b.pos[i], b.n_seq_id[i], b.logits[i] = tok, pos, 1, logits
+            b.seq_id[i][0] = seq
+        b.n_tokens = len(entries)
+        if self.lib.llama_decode(self.ctx, b) != 0:
+            raise RuntimeError("llama_decode failed in the reference loop")
+
+    def _argmax(self, i: int) -> int:
+        import numpy as np
+
+        row = np.ctypeslib.as_array(self.lib.llama_get_logits_ith(self.ctx, i), shape=(self.n_vocab,))
+        return int(row.argmax())
+
+    def run(self, prompts: list[list[int]], counts: list[int]) -> float:
+        for s in range(len(prompts)):
+            self.lib.llama_memory_seq_rm(self.mem, s, -1, -1)
+        t0 = time.perf_counter()
+        nxt: list[int] = [0] * len(prompts)
+        entries: list[tuple[int, int, int, bool]] = []
+        rows: list[int] = []
+        for s, p in enumerate(prompts):  # prefill, in batches of n_batch tokens
+            for j, tok in enumerate(p):
+                entries.append((tok, j, s, j == len(p) - 1))
+                if j == len(p) - 1:
+                    rows.append(len(entries) - 1)
+                if len(entries) == self.n_batch:
+                    self._flush_prefill(entries, rows, nxt)
+                    entries, rows = [], []
+        if entries:
+            self._flush_prefill(entries, rows, nxt)
+        made = [1] * len(prompts)
+        pos = [len(p) for p in prompts]
+        while True:
+            live = [s for s in range(len(prompts)) if made[s] < counts[s]]
+            if not live:
+                break
+            self._decode([(nxt[s], pos[s], s, True) for s in live])
+            for i, s in enumerate(live):
+                nxt[s] = self._argmax(i)
+                pos[s] += 1
+                made[s] += 1
+        return time.perf_counter() - t0
+
+    def _flush_prefill(self, entries: list[tuple[int, int, int, bool]], rows: list[int], nxt: list[int]) -> None:
+        self._decode(entries)
+        for i in rows:
+            nxt[entries[i][2]] = self._argmax(i)
+
+    def close(self) -> None:
+        self.lib.llama_batch_free(self.batch)
+        self.lib.llama_free(self.ctx)
+        self.lib.llama_model_free(self.model)
+
+
+def _ask_all(service: Any, model: str | None, tokens: int, n: int, at_once: bool) -> dict[str, Any]:
+    results: list[Any] = [None] * n
+    errors: list[BaseException] = []
+
+    def one(i: int) -> None:
+        try:
+            results[i] = service.ask(question(i), model=model, tier="local", max_tokens=tokens)
+        except BaseException as e:  # noqa: BLE001 - reported after the round
+            errors.append(e)
+
+    t0 = time.perf_counter()
+    if at_once:
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    else:
+        for i in range(n):
+            one(i)
+    wall = time.perf_counter() - t0
+    if errors:
+        raise errors[0]
+    n_tokens = sum(r.usage.completion_tokens for r in results)
+    energy = sum(r.energy.total_j for r in results)
+    union = service.meter.shared.last_union if at_once else None
+    return {"wall_s": wall, "tokens": n_tokens, "tokens_per_s": n_tokens / wall, "energy_j": energy,
+            "counts": [r.usage.completion_tokens for r in results], "texts": [r.text for r in results],
+            "union_j": union.total_j if union is not None else None,
+            "sources": sorted({p.source for r in results for p in r.energy.parts}),
+            "shared_with": [int(getattr(r.energy, "shared_with", 0)) for r in results]}
+
+
+def _history_ttft(service: Any, model: str | None, history_tokens: int) -> dict[str, float]:
+    """A thread with ``history_tokens`` of history asked cold, then again after another thread ran."""
+    def first_text_s(fn: Callable[[Callable[[str], None]], Any]) -> float:
+        first: list[float] = []
+        t0 = time.perf_counter()
+        fn(lambda _t: first or first.append(time.perf_counter()))
+        return (first[0] if first else time.perf_counter()) - t0
+
+    engine, _ = service.engine(model)
+    filler = "The committee reviewed the quarterly figures and noted steady progress on every project. "
+    per = max(1, engine.tokenize_text(filler))
+    long_q = filler * max(1, history_tokens // per) + "\nSummarise the notes above in one sentence."
+    holder: list[Any] = []
+    cold = first_text_s(lambda cb: holder.append(service.ask(long_q, model=model, tier="local", max_tokens=16,
+                                                             on_text=cb)))
+    service.ask(question(0), model=model, tier="local", max_tokens=16)  # another thread in between
+    warm = first_text_s(lambda cb: service.ask("And in three words?", thread_id=holder[0].thread_id, model=model,
+                                               tier="local", max_tokens=8, on_text=cb))
+    return {"cold_ttft_s": cold, "warm_ttft_s": warm}
+
+
+def run_threads_bench(settings: Settings, model: str | None, threads: int, tokens: int, history_tokens: int,
+                      rounds: int, progress: Callable[[str], None] = lambda _s: None) -> dict[str, Any]:
+    """CONTRACT `bench threads`: sequential vs concurrent through Baton vs the reference loop, ``rounds`` rounds of
+    ``threads`` questions with ``tokens`` answer tokens each (greedy). Raises BatonError for a bad model."""
+    from baton.core.service import BatonService
+
+    eng = dataclasses.replace(settings.engine, temperature=0.0, parallel=max(threads, 1))
+    bench_settings = dataclasses.replace(settings, engine=eng, endpoints=[])
+    bench_settings.routing = dataclasses.replace(settings.routing, mode="never")
+    with tempfile.TemporaryDirectory(prefix="baton-bench-") as tmp:
+        service = BatonService.build(Paths.from_env({"BATON_HOME": tmp}).ensure(), bench_settings)
+        try:
+            path, model_id = service.resolve_model(model)
+            engine, load_s = service.engine(model)
+            prompts = [engine.prompt_tokens([ChatMessage("system", _system()), ChatMessage("user", question(i))])
+                       for i in range(threads)]
+            ref = ReferenceLoop(path, engine.n_ctx, threads, engine.n_threads)
+            try:
+                _ask_all(service, model, tokens, threads, at_once=True)  # warm-up, not counted
+                seq_runs, conc_runs, ref_runs = [], [], []
+                for r in range(max(1, rounds)):
+                    progress(f"round {r + 1} of {rounds}")
+                    order = ["seq", "conc", "ref"]
+                    for kind in order[r % 3:] + order[:r % 3]:
+                        if kind == "seq":
+                            seq_runs.append(_ask_all(service, model, tokens, threads, at_once=False))
+                        elif kind == "conc":
+                            conc_runs.append(_ask_all(service, model, tokens, threads, at_once=True))
+                        else:
+                            counts = conc_runs[-1]["counts"] if conc_runs else [tokens] * threads
+                            wall = ref.run(prompts, counts)
+                            ref_runs.append({"wall_s": wall, "tokens": sum(counts),
+                                             "tokens_per_s": sum(counts) / wall})
+            finally:
+                ref.close()
+            history = _history_ttft(service, model, history_tokens) if history_tokens > 0 else {}
+        finally:
+            service.close()
+    return _document(model_id, str(path), threads, tokens, load_s, seq_runs, conc_runs, ref_runs, history,
+                     history_tokens)
+
+
+def _system() -> str:
+    from baton.core.service import SYSTEM_PROMPT
+
+    return SYSTEM_PROMPT
+
+
+def _ratio(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> tuple[float, list[float] | None]:
+    ratios = [x["tokens_per_s"] / y["tokens_per_s"] for x, y in zip(a, b) if y["tokens_per_s"] > 0]
+    med = statistics.median(ratios) if ratios else 0.0
+    ci = list(bootstrap_median_ci(ratios)) if len(ratios) >= 2 else None
+    return round(med, 4), [round(v, 4) for v in ci] if ci else None
+
+
+def _document(model_id: str, path: str, threads: int, tokens: int, load_s: float, seq: list[dict[str, Any]],
+              conc: list[dict[str, Any]], ref: list[dict[str, Any]], history: dict[str, float],
+              history_tokens: int) -> dict[str, Any]:
+    def med(runs: list[dict[str, Any]], key: str) -> float:
+        return statistics.median(r[key] for r in runs)
+
+    ratio, ratio_ci = _ratio(conc, seq)
+    to_raw, to_raw_ci = _ratio(conc, ref)
+    errors = [abs(r["energy_j"] - r["union_j"]) / r["union_j"] for r in conc if r.get("union_j")]
+    sources = sorted({s for r in [*seq, *conc] for s in r["sources"]})
+    solo_match = _matches(conc)
+    doc: dict[str, Any] = {
+        "model": model_id, "path": path, "threads": threads, "tokens": tokens, "rounds": len(conc),
+        "load_s": round(load_s, 4),
+        "sequential_tokens_per_s": round(med(seq, "tokens_per_s"), 2),
+        "concurrent_tokens_per_s": round(med(conc, "tokens_per_s"), 2),
+        "ratio": ratio, "ratio_ci95": ratio_ci,
+        "raw_batched_tokens_per_s": round(med(ref, "tokens_per_s"), 2),
+        "ratio_to_raw": to_raw, "ratio_to_raw_ci95": to_raw_ci,
+        "j_per_token_sequential": round(sum(r["energy_j"] for r in seq) / max(1, sum(r["tokens"] for r in seq)), 5),
+        "j_per_token_concurrent": round(sum(r["energy_j"] for r in conc) / max(1, sum(r["tokens"] for r in conc)), 5),
+        "energy_split_error": round(max(errors), 6) if errors else None,
+        "energy_sources": sources,
+        "energy_note": ESTIMATE_NOTE if sources == ["estimated"] else "",
+        "shared_with": conc[-1]["shared_with"] if conc else [],
+        "answers_repeat_across_rounds": solo_match,
+        "history_tokens": history_tokens,
+    }
+    if history:
+        cold, warm = history["cold_ttft_s"], history["warm_ttft_s"]
+        doc.update(cold_ttft_s=round(cold, 4), warm_ttft_s=round(warm, 4),
+                   warm_ratio=round(cold / warm, 2) if warm > 0 else None)
+    return doc
+
+
+def _matches(conc: list[dict[str, Any]]) -> bool:
+    """True when every concurrent round gave the same texts (greedy: batching must not change the answers)."""
+    return all(r["texts"] == conc[0]["texts"] for r in conc)
