@@ -1,4 +1,4 @@
-"""`baton threads`: list, show, rename, archive and delete the stored conversations.
+"""`baton threads`: list, show, search, export, rename, archive and delete the stored conversations.
 
 Human output passes every stored text (titles, messages, models) through ``safe_for_terminal``: an
 answer's escape sequences are shown, never obeyed. ``--json`` keeps the text exactly as stored."""
@@ -11,24 +11,54 @@ import sys
 import time
 from typing import Any
 
-from baton.commands.textio import safe_for_terminal as safe
-from baton.core.store import Message, Store, Thread
+from baton.commands.textio import check_utf8, safe_for_terminal as safe
+from baton.commands.threads_doc import ThreadView, markdown, print_show, thread_doc
+from baton.core.errors import UsageError
+from baton.core.store import Store
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("threads", help="list, show or delete stored threads",
+    p = sub.add_parser("threads", help="list, show, search, export or delete stored threads",
                        description="List threads (newest first) with their message count and spend; "
-                                   "`show ID` prints one thread, `rm ID` deletes it. IDs may be given as "
+                                   "`show ID` prints one thread, `search QUERY` finds messages in every thread, "
+                                   "`export ID` writes one out, `rm ID` deletes it. IDs may be given as "
                                    "a unique prefix of at least 6 characters.")
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.add_argument("--all", action="store_true", help="include archived threads")
     p.set_defaults(func=run_list)
     actions = p.add_subparsers(dest="threads_command", metavar="ACTION")
 
-    show = actions.add_parser("show", help="print a thread's messages")
+    show = actions.add_parser("show", help="print a thread's messages (the current versions)",
+                              description="Print the thread's current versions in order, each with its short id "
+                                          "(what retry, edit and fork accept), its status and, where a point has "
+                                          "several versions, which one it is. --json gives every message with a "
+                                          "`current` flag.")
     show.add_argument("id", help="thread id or unique prefix")
+    show.add_argument("--all", dest="all_versions", action="store_true",
+                      help="also print earlier versions and abandoned branches, marked")
     show.add_argument("--json", action="store_true", help="print one JSON document")
     show.set_defaults(func=run_show)
+
+    search = actions.add_parser(
+        "search", help="full-text search over every message of every thread",
+        description="Find messages in every thread, best match first (bm25), with the matching snippet. QUERY is "
+                    "read as SQLite FTS5 syntax (\"exact phrase\", a OR b, pref*, NOT) when it is valid, else as "
+                    "plain words that must all appear. --json gives a list of {thread_id, message_id, role, title, "
+                    "snippet, rank} (rank: bm25, lower is better).")
+    search.add_argument("query", nargs="+", help="the words to look for")
+    search.add_argument("--thread", help="only this thread (id or unique prefix)")
+    search.add_argument("--limit", type=int, default=50, help="at most this many hits (default 50)")
+    search.add_argument("--json", action="store_true", help="print one JSON document")
+    search.set_defaults(func=run_search)
+
+    export = actions.add_parser(
+        "export", help="write a thread out as Markdown or JSON on stdout",
+        description="Markdown (the default) for people: the title and each message of the current path with its "
+                    "role, model and receipt in one line. JSON for tools: every message, earlier versions "
+                    "included, with parent_id, status and its full receipt.")
+    export.add_argument("id", help="thread id or unique prefix")
+    export.add_argument("--format", choices=("md", "json"), default="md", help="md (default) or json")
+    export.set_defaults(func=run_export, json=False)
 
     rm = actions.add_parser("rm", help="delete a thread with its messages and receipts")
     rm.add_argument("id", help="thread id or unique prefix")
@@ -44,22 +74,6 @@ def register(sub: Any) -> None:
     archive.add_argument("id", help="thread id or unique prefix")
     archive.add_argument("--undo", action="store_true")
     archive.set_defaults(func=run_archive, json=False)
-
-
-def _iso(ts: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(ts))
-
-
-def thread_doc(t: Thread) -> dict[str, Any]:
-    return {"id": t.id, "title": t.title, "messages": t.message_count, "energy_j": t.energy_j,
-            "usd": t.usd, "updated_at": t.updated_at, "updated": _iso(t.updated_at),
-            "created_at": t.created_at, "archived": t.archived}
-
-
-def message_doc(m: Message, receipt: dict[str, Any] | None) -> dict[str, Any]:
-    return {"id": m.id, "seq": m.seq, "role": m.role, "content": m.content, "status": m.status,
-            "model": m.model, "tier": m.tier, "created_at": m.created_at, "updated_at": m.updated_at,
-            "receipt": receipt}
 
 
 def _open(ctx: Any) -> Store:
@@ -86,25 +100,45 @@ def run_list(args: argparse.Namespace, ctx: Any) -> int:
 
 def run_show(args: argparse.Namespace, ctx: Any) -> int:
     with _open(ctx) as store:
-        thread = store.get_thread(args.id)
-        messages = store.history(thread.id)
-        receipts = store.thread_receipts(thread.id)
+        view = ThreadView.read(store, args.id)
     if args.json:
-        doc = {"thread": thread_doc(thread),
-               "messages": [message_doc(m, receipts.get(m.id)) for m in messages]}
-        print(json.dumps(doc, ensure_ascii=False))
+        print(json.dumps(view.show_doc(), ensure_ascii=False))
+    else:
+        print_show(view, args.all_versions, sys.stdout)
+    return 0
+
+
+def run_search(args: argparse.Namespace, ctx: Any) -> int:
+    query = check_utf8(" ".join(args.query), "the search query")
+    if args.limit < 1:
+        raise UsageError(f"--limit must be at least 1 (got {args.limit})")
+    with _open(ctx) as store:
+        hits = store.search(query, limit=args.limit, thread_id=args.thread)
+        short = store.short_message_ids(h.message_id for h in hits)
+    if args.json:
+        print(json.dumps([h.as_dict() for h in hits], ensure_ascii=False))
         return 0
-    title = " ".join((thread.title or "(untitled)").splitlines())
-    print(f"# {safe(title)}  [{thread.id}]")
-    for m in messages:
-        label = m.role if m.status == "done" else f"{m.role}, {m.status}"
-        via = f" via {m.model} ({m.tier})" if m.model else ""
-        print(safe(f"\n[{m.seq}] {label}{via}:"))
-        print(safe(m.content))
-        r = receipts.get(m.id)
-        if r and isinstance(r.get("energy"), dict):
-            usd = (r.get("cost") or {}).get("usd") or 0.0
-            print(f"    receipt: {r['energy'].get('total_j') or 0.0:.1f} J, ${usd:.4f}")
+    if not hits:
+        print(safe(f"nothing matches {query!r}"), file=sys.stderr)
+        return 0
+    for h in hits:
+        title = " ".join((h.title or "(untitled)").split())
+        earlier = ", earlier version" if h.status in ("replaced", "escalated") else ""
+        print(safe(f"{h.thread_id[:8]}  {short[h.message_id]}  {h.role}{earlier}  {title}"))
+        print(safe("    " + " ".join(h.snippet.split())))
+    print(f"{len(hits)} match{'es' if len(hits) != 1 else ''}; open one with `baton threads show ID`",
+          file=sys.stderr)
+    return 0
+
+
+def run_export(args: argparse.Namespace, ctx: Any) -> int:
+    with _open(ctx) as store:
+        view = ThreadView.read(store, args.id)
+        findings = store.gate_findings(view.thread.id) if args.format == "json" else []
+    if args.format == "json":
+        print(json.dumps(view.export_doc(findings), ensure_ascii=False))
+    else:
+        sys.stdout.write(markdown(view))
     return 0
 
 

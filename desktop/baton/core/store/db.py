@@ -23,7 +23,8 @@ from typing import Any
 from baton.core.errors import NotFound, StoreError
 from baton.core.store import migrations
 from baton.core.store.process import process_token, writer_alive
-from baton.core.store.tree import LEAF, TreeOps, leaf_id
+from baton.core.store.search import SearchOps
+from baton.core.store.tree import LEAF, TreeOps, leaf_id, title_after
 from baton.core.store.records import (
     MESSAGE_COLUMNS,
     Status,
@@ -35,7 +36,6 @@ from baton.core.store.records import (
     message_from_row,
     receipt_columns,
     thread_from_row,
-    title_from,
     translate,
 )
 
@@ -62,7 +62,7 @@ class _Holder:
         self.conn = conn
 
 
-class Store(TreeOps):
+class Store(TreeOps, SearchOps):
     """Baton's SQLite database: threads, messages (a tree of versions), receipts, feedback, gate findings and
     a key/value table. Thread-safe; one connection per thread. Every method raises StoreError (one line) on a
     database failure."""
@@ -288,10 +288,9 @@ class Store(TreeOps):
             if row is None:
                 raise NotFound(f"no thread {thread_id}; list with `baton threads`")
             thread_id, title = row
-            if not title and role == "user":
-                title = title_from(content)
             if parent_id is LEAF:
                 parent_id = leaf_id(conn, thread_id)
+            title = title_after(conn, thread_id, title, role, parent_id, content)
             seq = conn.execute(
                 "SELECT COALESCE(MAX(seq), 0) + 1 FROM messages WHERE thread_id = ?", (thread_id,)
             ).fetchone()[0]
@@ -352,8 +351,9 @@ class Store(TreeOps):
             conn.execute("UPDATE threads SET updated_at = ? WHERE id = ?", (now, row[0]))
 
     def get_message(self, message_id: str) -> Message:
-        """The message with this full id. Raises ``NotFound`` when there is none (or its thread was deleted),
-        ``StoreError`` on database trouble."""
+        """The message with this id or unique prefix (at least 6 characters). Raises ``NotFound`` when there is none
+        or several (or its thread was deleted), ``StoreError`` on database trouble."""
+        message_id = self.resolve_message_id(message_id)
         with self._guard("reading a message"):
             row = self._conn().execute(
                 f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?", (message_id,)

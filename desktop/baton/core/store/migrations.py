@@ -137,7 +137,76 @@ def _m002_versions(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: tuple[Migration, ...] = (_m001_initial, _m002_versions)
+# Full-text search (schema 3). The FTS5 table holds one row per message (its content, tokenized without case or
+# accents); ``message_search_ids`` ties each FTS row to its message by a stable integer key (``messages`` has a
+# text primary key, and its implicit rowid may change on VACUUM). Triggers keep both in sync with ``messages``: a
+# message is indexed when inserted, and again when its status changes with new text (an answer is indexed when it
+# stops streaming: done, cancelled, failed, interrupted), so the saves of a streaming answer every half second cost
+# the index nothing. A statement that changes a finished message's content must set its status in the same UPDATE.
+# A later migration that rebuilds ``messages`` drops these triggers with it and must create them again.
+SEARCH_TABLE = "message_search"
+SEARCH_IDS_TABLE = "message_search_ids"
+_SEARCH_TRIGGERS = ("message_search_insert", "message_search_update", "message_search_delete")
+_SEARCH_ROWID = f"(SELECT fts_rowid FROM {SEARCH_IDS_TABLE} WHERE message_id = {{which}}.id)"
+_SEARCH_DDL = (
+    f"CREATE TABLE IF NOT EXISTS {SEARCH_IDS_TABLE} (fts_rowid INTEGER PRIMARY KEY, message_id TEXT NOT NULL UNIQUE)",
+    f"CREATE VIRTUAL TABLE IF NOT EXISTS {SEARCH_TABLE} USING fts5(content, "
+    "tokenize = 'unicode61 remove_diacritics 2')",
+    f"""CREATE TRIGGER IF NOT EXISTS message_search_insert AFTER INSERT ON messages BEGIN
+        INSERT INTO {SEARCH_IDS_TABLE} (message_id) VALUES (new.id);
+        INSERT INTO {SEARCH_TABLE} (rowid, content) VALUES ({_SEARCH_ROWID.format(which="new")}, new.content);
+    END""",
+    f"""CREATE TRIGGER IF NOT EXISTS message_search_update AFTER UPDATE OF status ON messages
+    WHEN old.status = 'streaming' OR old.content IS NOT new.content BEGIN
+        UPDATE {SEARCH_TABLE} SET content = new.content WHERE rowid = {_SEARCH_ROWID.format(which="new")};
+    END""",
+    f"""CREATE TRIGGER IF NOT EXISTS message_search_delete AFTER DELETE ON messages BEGIN
+        DELETE FROM {SEARCH_TABLE} WHERE rowid = {_SEARCH_ROWID.format(which="old")};
+        DELETE FROM {SEARCH_IDS_TABLE} WHERE message_id = old.id;
+    END""",
+)
+
+
+def fts5_missing(error: sqlite3.Error) -> bool:
+    """Whether ``error`` says this SQLite has no FTS5 module (a build without full-text search)."""
+    return "no such module" in str(error).lower() and "fts5" in str(error).lower()
+
+
+def create_search_index(conn: sqlite3.Connection) -> bool:
+    """Create the full-text index over message content, its triggers, and fill it from the messages already stored
+    (idempotent: an index that exists is left alone). Runs inside the caller's transaction. Returns False, creating
+    nothing, when this SQLite was built without FTS5; other sqlite3 errors propagate."""
+    names = (SEARCH_TABLE, SEARCH_IDS_TABLE, *_SEARCH_TRIGGERS)
+    have = {r[0] for r in conn.execute(
+        f"SELECT name FROM sqlite_master WHERE name IN ({', '.join('?' * len(names))})", names)}
+    if have == set(names):
+        return True
+    try:
+        conn.execute("CREATE VIRTUAL TABLE temp.fts5_probe USING fts5(x)")
+        conn.execute("DROP TABLE temp.fts5_probe")
+    except sqlite3.OperationalError as e:
+        if fts5_missing(e):
+            return False
+        raise
+    if SEARCH_TABLE in have or SEARCH_IDS_TABLE in have:  # a part is missing: start the index again
+        conn.execute(f"DROP TABLE IF EXISTS {SEARCH_TABLE}")
+        conn.execute(f"DROP TABLE IF EXISTS {SEARCH_IDS_TABLE}")
+    for stmt in _SEARCH_DDL:
+        conn.execute(stmt)
+    conn.execute(f"INSERT INTO {SEARCH_IDS_TABLE} (message_id) SELECT id FROM messages ORDER BY thread_id, seq")
+    conn.execute(f"INSERT INTO {SEARCH_TABLE} (rowid, content) SELECT s.fts_rowid, m.content "
+                 f"FROM {SEARCH_IDS_TABLE} s JOIN messages m ON m.id = s.message_id")
+    return True
+
+
+def _m003_search(conn: sqlite3.Connection) -> None:
+    """Full-text search over every message (SQLite FTS5), kept in sync by triggers, filled from the messages
+    already stored. Where this Python's SQLite lacks FTS5 the step creates nothing; search builds the index the
+    first time it runs on a SQLite that has it."""
+    create_search_index(conn)
+
+
+MIGRATIONS: tuple[Migration, ...] = (_m001_initial, _m002_versions, _m003_search)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

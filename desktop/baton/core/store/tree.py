@@ -18,9 +18,14 @@ from collections.abc import Iterable
 from typing import Any
 
 from baton.core.errors import NotFound, StoreError
-from baton.core.store.records import MESSAGE_COLUMNS, SUPERSEDED, Message, Status, Thread, message_from_row
+from baton.core.store.records import (
+    MESSAGE_COLUMNS, SUPERSEDED, Message, Status, Thread, message_from_row, title_from,
+)
 
 LEAF: Any = object()  # "the thread's current leaf", the default parent of a new message
+MIN_ID_PREFIX = 6  # the shortest id prefix accepted for a message
+SHORT_ID = 8  # the length of the short ids shown to people (longer where 8 would not be unique)
+_PREFIX_END = "\U0010ffff"  # sorts after every character an id can hold: [p, p + this) is every id starting p
 _SUPERSEDED_SQL = ", ".join(f"'{s}'" for s in sorted(SUPERSEDED))
 _DEAD = frozenset({Status.FAILED, Status.REFUSED})
 
@@ -40,6 +45,25 @@ def leaf_id(conn: sqlite3.Connection, thread_id: str) -> str | None:
     return None
 
 
+def title_after(conn: sqlite3.Connection, thread_id: str, title: str, role: str, parent_id: str | None,
+                content: str) -> str:
+    """The thread's title once a ``role`` message with ``content`` under ``parent_id`` is added: the title follows
+    the first question of the current path. An untitled thread takes its name from a question; a new first question
+    (a ``user`` message with no parent: an edit of the first question) renames the thread when its title is still
+    the one taken from an earlier first question. A title the user set (or a fork's) is kept."""
+    if role != "user":
+        return title
+    if not title:
+        return title_from(content)
+    if parent_id is not None:
+        return title
+    roots = conn.execute("SELECT content FROM messages WHERE thread_id = ? AND parent_id IS NULL AND role = 'user'",
+                         (thread_id,)).fetchall()
+    if any(title_from(c) == title for (c,) in roots):
+        return title_from(content)
+    return title
+
+
 class TreeOps:
     """Version-tree queries and edits (mixed into ``Store``)."""
 
@@ -50,10 +74,48 @@ class TreeOps:
     resolve_thread_id: Any
     get_thread: Any
 
+    def resolve_message_id(self, message_id: str) -> str:
+        """The full id of a message given its id or a unique prefix of at least 6 characters (case-insensitive).
+        Raises ``NotFound`` for no match or several (the message says to give more characters), ``StoreError`` on
+        database trouble."""
+        key = (message_id or "").strip().lower()
+        with self._guard("looking up a message"):
+            conn = self._conn()
+            if conn.execute("SELECT 1 FROM messages WHERE id = ?", (key,)).fetchone():
+                return key
+            rows = []
+            if len(key) >= MIN_ID_PREFIX:
+                rows = conn.execute("SELECT id FROM messages WHERE id >= ? AND id < ? LIMIT 2",
+                                    (key, key + _PREFIX_END)).fetchall()
+        if len(rows) == 1:
+            return str(rows[0][0])
+        if len(rows) > 1:
+            raise NotFound(f"message id {message_id!r} matches several messages: give more characters")
+        raise NotFound(f"no message {message_id}: see the ids with `baton threads show THREAD_ID`")
+
+    def short_message_ids(self, ids: Iterable[str]) -> dict[str, str]:
+        """For each full message id, the shortest prefix of at least 8 characters that names it alone (what
+        ``resolve_message_id`` accepts). Shape: ``{full_id: short_id}``. Raises ``StoreError``."""
+        out: dict[str, str] = {}
+        with self._guard("reading message ids"):
+            conn = self._conn()
+            for mid in ids:
+                n = SHORT_ID
+                while n < len(mid):
+                    p = mid[:n]
+                    if len(conn.execute("SELECT id FROM messages WHERE id >= ? AND id < ? LIMIT 2",
+                                        (p, p + _PREFIX_END)).fetchall()) < 2:
+                        break
+                    n += 1
+                out[mid] = mid[:n]
+        return out
+
     def thread_path(self, thread_id: str, upto: str | None = None) -> list[Message]:
-        """The thread's current versions, oldest first: from the root to its leaf (or to ``upto``, a message id
-        on any branch). Raises StoreError for an unknown thread or message."""
+        """The thread's current versions, oldest first: from the root to its leaf (or to ``upto``, a message id or
+        unique prefix, on any branch). Raises StoreError for an unknown thread or message."""
         tid = self.resolve_thread_id(thread_id)
+        if upto is not None:
+            upto = self.resolve_message_id(upto)
         with self._guard("reading a thread's messages"):
             conn = self._conn()
             rows = conn.execute(f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE thread_id = ?", (tid,)).fetchall()
@@ -73,7 +135,8 @@ class TreeOps:
 
     def versions(self, message_id: str) -> list[Message]:
         """Every version at ``message_id``'s point of the thread (same parent, same role), oldest first; the
-        message itself included. Raises StoreError for an unknown message."""
+        message itself included (``message_id`` may be a unique prefix). Raises StoreError for an unknown message."""
+        message_id = self.resolve_message_id(message_id)
         with self._guard("reading versions"):
             conn = self._conn()
             row = conn.execute("SELECT thread_id, parent_id, role FROM messages WHERE id = ?",
@@ -85,6 +148,16 @@ class TreeOps:
                 f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE thread_id = ? AND parent_id IS ? AND role = ? "
                 "ORDER BY seq", (tid, parent, role)).fetchall()
         return [message_from_row(r) for r in rows]
+
+    def replace_siblings(self, message_id: str) -> int:
+        """Mark every other current version at ``message_id``'s point (same parent, same role) ``replaced``, so
+        ``message_id`` is the one current version there. Returns how many were replaced."""
+        others = [v for v in self.versions(message_id)
+                  if v.id != message_id and v.status not in SUPERSEDED and v.status != Status.STREAMING]
+        with self._write("replacing earlier versions") as conn:
+            conn.executemany("UPDATE messages SET status = ?, updated_at = ? WHERE id = ?",
+                             [(str(Status.REPLACED), time.time(), v.id) for v in others])
+        return len(others)
 
     def set_status(self, message_id: str, status: Status, note: str | None = None) -> None:
         """Change a finished message's status (``replaced`` when a newer version takes its place)."""
@@ -108,9 +181,11 @@ class TreeOps:
             parent: str | None = None
             for seq, m in enumerate(chain, start=1):
                 mid = str(uuid.uuid4())
+                # in the fork these ARE the current versions, whatever they were in the source thread
+                status = Status.DONE if m.status in SUPERSEDED else m.status
                 conn.execute(
                     f"INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (mid, new_tid, seq, m.role, m.content, m.status, m.model, m.tier, m.created_at, now, parent,
+                    (mid, new_tid, seq, m.role, m.content, str(status), m.model, m.tier, m.created_at, now, parent,
                      m.note))
                 conn.execute(
                     "INSERT INTO receipts (message_id, json, total_j, usd, tier, escalated, counted, created_at) "
