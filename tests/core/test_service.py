@@ -250,3 +250,39 @@ def test_a_token_split_across_client_messages_never_leaves(tmp_path):
     blob = b"".join(p.read_bytes() for p in raw)
     assert token[20:].encode() not in blob and token[:20].encode() not in blob
     svc.close()
+
+
+def test_history_alternates_after_a_failed_answer_and_forks_carry_their_history(tmp_path):
+    local, remote = FakeEngine("small"), ScriptedServer()
+    for _ in range(3):
+        remote.enqueue(500)
+    svc, _ = _service(tmp_path, local, ScriptedRouter(), remote)
+    with pytest.raises(BatonError):
+        svc.ask("hi", tier="cloud")
+    (thread,) = svc.store.list_threads()
+    local.enqueue("an answer")
+    svc.ask("second question", thread_id=thread.id, tier="local")
+    sent = [(m.role, m.content) for m in local.requests[-1].messages]
+    assert [r for r, _ in sent] == ["system", "user"] and sent[1][1] == "hi\n\nsecond question"
+
+    # a fork at a question carries it; an ask on the fork sends it
+    q = svc.store.thread_path(thread.id)[0]
+    fork = svc.fork(thread.id, q.id)
+    local.enqueue("fork answer")
+    svc.ask("Q6", thread_id=fork.id, tier="local")
+    assert "hi" in local.requests[-1].messages[1].content and "Q6" in local.requests[-1].messages[-1].content
+    svc.close()
+
+
+def test_retrying_an_earlier_version_leaves_one_current_answer(tmp_path):
+    engine = FakeEngine("small")
+    for text in ("A1", "A2", "A3"):
+        engine.enqueue(text)
+    svc, _ = _service(tmp_path, engine, ScriptedRouter())
+    a1 = svc.ask("Q")
+    svc.retry(a1.message_id, tier="local")
+    a3 = svc.retry(a1.message_id, tier="local")  # retry the replaced one again
+    answers = [m for m in svc.store.history(a1.thread_id) if m.role == "assistant"]
+    assert [(m.content, m.status) for m in answers] == [("A1", "replaced"), ("A2", "replaced"), ("A3", "done")]
+    assert [m.content for m in svc.store.thread_path(a3.thread_id)] == ["Q", "A3"]
+    svc.close()

@@ -18,7 +18,7 @@ from baton.config import Endpoint, Settings
 from baton.core.engine.base import Engine
 from baton.core.errors import (BatonError, CloudError, ModelDoesNotFit, ModelError, PolicyError, PrivacyBlocked,
                                StoreError, UsageError)
-from baton.core.pipeline.history import history_from_path
+from baton.core.pipeline.history import alternate, history_from_path
 from baton.core.pipeline.local import LocalTier
 from baton.core.pipeline.turn import Phase, Progress, Turn, TierRun
 from baton.core.results import AskResult, EscalationPlan
@@ -167,13 +167,13 @@ class BatonService:
         if messages is not None:
             client = _client_messages(messages)
             system = [m for m in client if m.role == "system"]
-            sent = [*system, *history, client[-1]] if tid else client
+            sent = alternate([*system, *history, client[-1]]) if tid else client
             to_store = [client[-1]] if tid else client
         else:
             if not prompt or not prompt.strip():
                 raise UsageError("the prompt is empty; type a question (or pipe one in with `-`)")
             question = ChatMessage("user", prompt)
-            sent, to_store = [ChatMessage("system", SYSTEM_PROMPT), *history, question], [question]
+            sent, to_store = alternate([ChatMessage("system", SYSTEM_PROMPT), *history, question]), [question]
         turn = Turn(tid, sent, params, mode, cancel=cancel or threading.Event(), on_text=on_text or _noop,
                     on_status=on_status or _noop, approve=approve)
         chosen, decision = self._route(turn, model, endpoint)
@@ -196,8 +196,8 @@ class BatonService:
         turn = self._turn_at(question, mode, params, on_text, cancel, approve, on_status)
         chosen, decision = self._route(turn, model, endpoint)
         result = self._answer(turn, chosen, decision)
-        if result.finish_reason != "cancelled" and old.status not in (Status.ESCALATED, Status.REPLACED):
-            self.store.set_status(old.id, Status.REPLACED)
+        if result.finish_reason != "cancelled":  # the new answer is the current version at this point
+            self.store.replace_siblings(result.message_id)
         return result
 
     def edit(self, message_id: str, text: str, *, tier: str = "auto", model: str | None = None,
@@ -214,12 +214,12 @@ class BatonService:
             raise UsageError("the new question is empty; type the question to ask instead")
         mode = self._mode(tier, None)
         history = history_from_path(self.store.thread_path(old.thread_id, upto=old.parent_id)) if old.parent_id else []
-        turn = Turn(old.thread_id, [ChatMessage("system", SYSTEM_PROMPT), *history, ChatMessage("user", text)],
+        turn = Turn(old.thread_id, alternate([ChatMessage("system", SYSTEM_PROMPT), *history, ChatMessage("user", text)]),
                     self._params(params, None), mode, cancel=cancel or threading.Event(),
                     on_text=on_text or _noop, on_status=on_status or _noop, approve=approve)
         chosen, decision = self._route(turn, model, None)
         q = self.store.add_message(old.thread_id, "user", text, parent_id=old.parent_id)
-        self.store.set_status(old.id, Status.REPLACED)
+        self.store.replace_siblings(q.id)
         turn.question_id = q.id
         return self._answer(turn, chosen, decision)
 

@@ -14,13 +14,14 @@ _SENDABLE = frozenset({Status.DONE, Status.LOOP, Status.CANCELLED, Status.INTERR
 def history_from_path(path: Iterable[Message]) -> list[ChatMessage]:
     """User and assistant turns of a thread's current path, in order, that alternate user/assistant and start
     with a user turn. A question left without a usable answer (the answer failed, was refused or was empty) is
-    dropped when another question follows it, so the model is never asked two things at once and templates that
-    demand alternating roles (Mistral, Gemma) accept the history."""
+    joined with the question that follows it (nothing the user wrote is lost), so templates that demand
+    alternating roles (Mistral, Gemma) accept the history. Combine with ``alternate`` after adding a question."""
     out: list[ChatMessage] = []
     for m in path:
         if m.role == "user" and m.content.strip():
-            if out and out[-1].role == "user":
-                out.pop()  # its answer never came
+            if out and out[-1].role == "user":  # its answer never came
+                out[-1] = ChatMessage("user", f"{out[-1].content}\n\n{m.content}")
+                continue
             out.append(ChatMessage("user", m.content))
         elif m.role == "assistant" and m.content.strip() and m.status in _SENDABLE:
             if out and out[-1].role == "user":
@@ -30,7 +31,7 @@ def history_from_path(path: Iterable[Message]) -> list[ChatMessage]:
 
 def alternate(messages: list[ChatMessage]) -> list[ChatMessage]:
     """``messages`` with system messages first (joined into one) and consecutive turns of the same role merged,
-    so roles alternate. Used for messages a client sent as they are (``baton serve``) only when a tier needs it."""
+    so roles alternate (a new question after an unanswered one is joined to it)."""
     system = [m.content for m in messages if m.role == "system"]
     out: list[ChatMessage] = [ChatMessage("system", "\n\n".join(system))] if system else []
     for m in messages:
