@@ -63,3 +63,18 @@ def test_ordinary_text_is_left_alone() -> None:
 ])
 def test_control_characters_are_recognised(value: str, bad: bool) -> None:
     assert has_control_chars(value) is bad
+
+
+def test_fragments_and_base64_of_headers_are_scrubbed():
+    import base64
+
+    from baton.core.scrub import scrub
+
+    key = "sk-live-SECRETKEY0123456789abcdefXYZ"
+    header = base64.b64encode(("Authorization: Bearer " + key).encode()).decode()
+    for cut in range(8):  # a blob cut anywhere, as a server may echo part of it
+        assert "[redacted]" in scrub(f"hdr={header[cut:]}", [key])
+    assert scrub("key ending 789abcdefXYZ was rejected", [key]) == "key ending [redacted] was rejected"
+    assert scrub("the key starts sk-live-SECRETK, check it", [key]) == "the key starts [redacted], check it"
+    ordinary = "model gpt-4o-mini not found; see https://example.com/docs/errors#404 (request id 0123)"
+    assert scrub(ordinary, [key]) == ordinary

@@ -11,6 +11,10 @@
   ``?api_key=`` / ``?key=`` / ``?access_token=`` URL parameters, and the password in ``scheme://user:pass@``,
   whether written as a header line, JSON (``"Authorization": "Bearer ..."``) or a Python dict repr;
 
+- any run of ``FRAGMENT_CHARS`` or more characters copied from a known secret of ``MIN_FRAGMENT_SOURCE`` or
+  more characters ("key ending 789abcdefXYZ"), and any base64 blob whose decoded bytes hold a secret or such a
+  fragment (a server echoing ``base64("Bearer <key>")``);
+
 with ``[redacted]``. Secrets shorter than ``MIN_SECRET_CHARS`` are not replaced as values (they would
 mangle ordinary words); their header forms still are. Pure function, no state.
 """
@@ -27,6 +31,9 @@ from urllib.parse import quote, quote_plus
 REDACTED = "[redacted]"
 MIN_SECRET_CHARS = 4
 _PIECE_MIN_CHARS = 8  # a piece of a secret split at a control character is scrubbed from this length
+FRAGMENT_CHARS = 10  # a copied run of a secret this long is scrubbed (a key's last 12 characters, say)
+MIN_FRAGMENT_SOURCE = 16  # only secrets at least this long are searched for fragments
+_B64_BLOB = re.compile(r"[A-Za-z0-9+/_\-]{16,}={0,2}")
 
 # Header names whose value is a credential (case-insensitive), as a line, JSON or a dict repr.
 _HEADER_NAMES = (r"(?:proxy-)?authorization|x-api-key|api[-_]?key|x-goog-api-key|openai-api-key|"
@@ -81,6 +88,11 @@ def scrub(text: str, secrets: Iterable[str | None] = ()) -> str:
     if forms:
         unique = sorted(set(forms), key=len, reverse=True)
         text = re.sub("|".join(re.escape(f) for f in unique), REDACTED, text)
+    long_secrets = [str(x) for x in secrets if x and len(str(x)) >= MIN_FRAGMENT_SOURCE]
+    if long_secrets:
+        text = _scrub_fragments(text, long_secrets)
+        text = _B64_BLOB.sub(lambda m: REDACTED if _decodes_to_secret(m.group(0), long_secrets) else m.group(0),
+                             text)
     text = _HEADER.sub(_header_repl, text)
     text = _BEARER.sub(lambda m: f"{m['scheme']} {REDACTED}", text)
     text = _URL_PARAM.sub(lambda m: f"{m['name']}{REDACTED}", text)
@@ -90,3 +102,59 @@ def scrub(text: str, secrets: Iterable[str | None] = ()) -> str:
 
 def _header_repl(m: re.Match[str]) -> str:
     return f"{m['name']}{m['quote']}{m['value']}{REDACTED}"
+
+
+def _fragment_windows(secret: str) -> set[str]:
+    return {secret[i:i + FRAGMENT_CHARS] for i in range(len(secret) - FRAGMENT_CHARS + 1)}
+
+
+def _scrub_fragments(text: str, secrets: list[str]) -> str:
+    """Replace every maximal run of text that is a run of one secret and at least FRAGMENT_CHARS long."""
+    spans: list[tuple[int, int]] = []
+    for secret in secrets:
+        windows = _fragment_windows(secret)
+        i = 0
+        while i <= len(text) - FRAGMENT_CHARS:
+            piece = text[i:i + FRAGMENT_CHARS]
+            if piece in windows:
+                start = secret.find(piece)
+                end = i + FRAGMENT_CHARS
+                # extend while the text keeps following the secret
+                j = start + FRAGMENT_CHARS
+                while end < len(text) and j < len(secret) and text[end] == secret[j]:
+                    end, j = end + 1, j + 1
+                spans.append((i, end))
+                i = end
+            else:
+                i += 1
+    if not spans:
+        return text
+    out, last = [], 0
+    for a, b in sorted(spans):
+        if a < last:
+            a = last
+        if a >= b:
+            continue
+        out.append(text[last:a])
+        out.append(REDACTED)
+        last = b
+    out.append(text[last:])
+    return "".join(out)
+
+
+def _decodes_to_secret(blob: str, secrets: list[str]) -> bool:
+    """True when ``blob`` is base64 (standard or URL-safe) of bytes that hold a secret or a fragment of one."""
+    core = blob.rstrip("=")
+    for offset in range(4):  # a blob cut out of a longer one may start mid-group
+        piece = core[offset:]
+        piece = piece[: len(piece) - len(piece) % 4] if len(piece) % 4 == 1 else piece
+        padded = piece + "=" * (-len(piece) % 4)
+        for decode in (base64.b64decode, base64.urlsafe_b64decode):
+            try:
+                raw = decode(padded)
+            except ValueError:
+                continue
+            text = raw.decode("utf-8", "ignore")
+            if any(s in text or any(w in text for w in _fragment_windows(s)) for s in secrets):
+                return True
+    return False
