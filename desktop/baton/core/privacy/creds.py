@@ -71,6 +71,19 @@ _PROSE = re.compile(
     r"|(?i:\b(?:with|using|use|try|enter|type)[ \t]+(?:the[ \t]+|my[ \t]+|our[ \t]+)?(?:\w+[ \t]+)?)"
     r"(?P<what2>(?i:pass(?:word|phrase|code)?|pin|token|api[ _\-]?key|secret))[ \t]*:?[ \t]+[\"'`“‘]?"
     r"(?P<val2>[^\s\"'`”’]{4,200})")
+# Passwords named in other languages: French, German, Spanish, Portuguese, Italian, Dutch, Polish,
+# Czech, Hungarian, Swedish, Danish, Norwegian, Finnish, Turkish, Romanian, Russian, Ukrainian,
+# Bulgarian, Serbian, Greek, Chinese, Japanese, Korean, Arabic, Hebrew, Vietnamese, Indonesian, Thai.
+_PW_WORDS = (r"mot[ \t]+de[ \t]+passe|mdp|passwort|kennwort|contrase(?:ñ|n)a|clave(?:[ \t]+de[ \t]+acceso)?|senha"
+             r"|palavra[ \-]passe|parola(?:[ \t]+d'ordine)?|wachtwoord|has(?:ł|l)o|heslo|jelsz(?:ó|o)|l(?:ö|o)senord"
+             r"|adgangskode|passord|salasana|(?:ş|s)ifre|parol(?:ă|a)|пароль|парола|лозинка|κωδικός|συνθηματικό"
+             r"|mật[ \t]+khẩu|kata[ \t]+sandi|sandi")
+_PW_WORDS_JOINED = r"密码|密碼|口令|パスワード|暗証番号|비밀번호|암호|كلمة[ \t]+(?:ال)?مرور|كلمة[ \t]+السر|סיסמה|סיסמא|รหัสผ่าน"
+_PROSE_INTL = re.compile(
+    rf"(?i)(?:(?<!\w)(?:{_PW_WORDS})(?!\w)|{_PW_WORDS_JOINED})[\"']?"
+    r"(?:[ \t]+(?:de|du|des|für|fur|del|da|do|di|van|voor|dla|для|от|za)[ \t]+[^\n,;:=：]{1,40}?)?"
+    r"[ \t]*(?:[:=：]|->|=>|est|ist|lautet|es|era|é|è|är|er|jest|je|on|это|—|–|是|为|為|は|는|은|이|가|היא|هي)?"
+    r"[ \t]*[:：]?[ \t]*[\"'`“‘«„「]?(?P<val>[^\s\"'`”’»“」，。、；：）]{4,200})")
 _PROSE_STOP = frozenset({"the", "not", "a", "an", "in", "on", "set", "stored", "required", "incorrect", "wrong",
                          "invalid", "expired", "empty", "missing", "too", "correct", "valid", "saved", "same",
                          "used", "needed", "hidden", "shown", "sent", "here", "there", "below", "above", "now"})
@@ -146,6 +159,15 @@ def _weak_ok(secret: str) -> bool:
             and not UUID_RE.match(secret))
 
 
+_TRAILING = re.compile(r"[^\s'\"`,;&]*")
+
+
+def _balanced(before: str) -> bool:
+    """True when ``before`` (a line up to a name) leaves no bracket open: a value after it is not an
+    argument inside a call, so a ``)`` right after it belongs to the value."""
+    return all(before.count(o) <= before.count(c) for o, c in ("()", "[]", "{}"))
+
+
 def _assignments(text: str, lines: list[tuple[int, int]]) -> list[Span]:
     out: list[Span] = []
     for a, b in lines:
@@ -163,7 +185,10 @@ def _assignments(text: str, lines: list[tuple[int, int]]) -> list[Span]:
             if secret is None or (power == "weak" and not _weak_ok(secret)):
                 continue
             start = m.start("val") + (1 if raw[:1] in "\"'`" else 0)
-            out.append((start, start + len(secret), _kind(key) if power == "strong" else "high_entropy_secret", 2))
+            end = start + len(secret)
+            if raw[:1] not in "\"'`" and (env_style or _balanced(text[line_start:m.start()])):
+                end += len(_TRAILING.match(text, end).group(0))  # "Hunter2!)" ends at the space
+            out.append((start, end, _kind(key) if power == "strong" else "high_entropy_secret", 2))
     return out
 
 
@@ -194,15 +219,24 @@ def _env_block(text: str) -> list[Span]:
     return out
 
 
-def _value_span(m: re.Match[str], group: str, kind: str, env_style: bool = True, prio: int = 3) -> Span | None:
-    raw = m.group(group).rstrip(".,;:!?)")
+_CLOSING = "\"'`”’»」"
+
+
+def _value_span(m: re.Match[str], group: str | int, kind: str, env_style: bool = True, prio: int = 3) -> Span | None:
+    """The span of a credential value: judged without the punctuation that may end a sentence, but
+    redacted up to the next space or closing quote (a password may end with ``!``, ``#``, ``%``, ``)``)."""
+    full = m.group(group)
+    raw = full.rstrip(".,;:!?)")
     if raw[:1] in "\"'`" and raw[-1:] != raw[:1]:
         raw = raw[1:]
     secret = literal_secret(raw, env_style)
     if secret is None:
         return None
-    start = m.start(group) + m.group(group).index(secret)
-    return (start, start + len(secret), kind, prio)
+    at = full.index(secret)
+    start, end = m.start(group) + at, m.start(group) + at + len(secret)
+    if at == 0 or full[at - 1] not in _CLOSING:  # not quoted: the value runs to the end of the word
+        end = m.start(group) + len(full.rstrip(_CLOSING))
+    return (start, max(end, start + len(secret)), kind, prio)
 
 
 def _prose_ok(v: str) -> bool:
@@ -246,6 +280,9 @@ def credential_spans(text: str) -> list[Span]:
             kind = "password" if what.startswith(("pass", "pwd", "pin", "login")) else "secret"
             if (s := _value_span(m, g, kind, prio=2)) is not None:
                 out.append(s)
+    for m in _PROSE_INTL.finditer(text):
+        if _prose_ok(m.group("val")) and (s := _value_span(m, "val", "password", prio=2)) is not None:
+            out.append(s)
     for m in _USER_THEN_PASS.finditer(text):
         val, line = m.group("val"), text[text.rfind("\n", 0, m.start()) + 1:m.start()]
         if val.isdigit() and len(val) <= 5:  # a port (ssh -p 2222), not a password

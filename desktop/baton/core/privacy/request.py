@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from baton.core.privacy.scanner import Hit, resolve, text_hits
-from baton.core.privacy.shapes import TOKEN_PREFIX, shape_spans
-from baton.core.privacy.text import is_placeholder
+from baton.core.privacy.shapes import TOKEN_PREFIX, prefix_kind, shape_spans
+from baton.core.privacy.text import HEX_RE, entropy_bits, is_placeholder, looks_random, wordiness
 
 _WINDOW = 4000  # characters each side of a junction between two messages
+_MAX_TAILS = 200  # candidate second halves examined per message
+_PARTIAL = "partial_"  # kind prefix of a token's first half seen without its rest
 _ENCODING_NOTE = {"base64": " (base64-encoded)", "hex": " (hex-encoded)", "url": " (URL-encoded)"}
 
 
@@ -67,7 +69,29 @@ class _Collector:
         return any(s < end and start < e for s, e, *_ in self.per[i])
 
 
-def _map_joined(col: _Collector, hits: list[Hit], parts: list[tuple[int, int, int, int]]) -> None:
+_VOWELS = frozenset("aeiouyAEIOUY")
+
+
+def _is_word(piece: str) -> bool:
+    """An ordinary word ("answer", "Noted", "is"): never one half of a split token."""
+    p = piece.strip().strip(".,;:!?()[]\"'`")
+    if not p.isalpha() or not (p.islower() or p.istitle() or p.isupper()):
+        return False
+    return len(p) <= 3 or (sum(c in _VOWELS for c in p) >= 0.2 * len(p) and entropy_bits(p) < 3.7)
+
+
+def _tail_ok(tail: str, min_len: int = 6) -> bool:
+    """A piece that can be the rest of a token: long enough, not a word nor a placeholder, letters
+    mixed with digits or in mixed case."""
+    if len(tail) < min_len or _is_word(tail) or is_placeholder(tail) or entropy_bits(tail) < 2.5:
+        return False
+    letters, digits = re.search(r"[A-Za-z]", tail), re.search(r"\d", tail)
+    return bool(letters and digits) or bool(re.search(r"[a-z]", tail) and re.search(r"[A-Z]", tail)
+                                            and wordiness(tail) < 3.0)
+
+
+def _map_joined(col: _Collector, hits: list[Hit], parts: list[tuple[int, int, int, int]],
+                texts: list[str] | None = None) -> None:
     """Map the hits of a joined text that run across messages back to each message they touch;
     ``parts`` is (message, offset in the joined text, offset in the message, length). Only shapes
     count here (priority 3 and up): a credential rule reading one message's end and the next one's
@@ -76,6 +100,8 @@ def _map_joined(col: _Collector, hits: list[Hit], parts: list[tuple[int, int, in
         pieces = [(i, max(start, j0) - j0 + m0, min(end, j0 + ln) - j0 + m0)
                   for i, j0, m0, ln in parts if start < j0 + ln and j0 < end]
         pieces = [p for p in pieces if p[2] > p[1]]
+        if texts is not None and any("\n" not in texts[i][s:e] and _is_word(texts[i][s:e]) for i, s, e in pieces):
+            continue  # a token's start read together with the next turn's first word
         if len(pieces) > 1 and prio >= 3:
             for i, s, e in pieces:
                 col.add(i, s, e, kind, prio, enc, True)
@@ -93,19 +119,48 @@ def _pairs(messages: Sequence[Any]) -> list[tuple[int, int]]:
     return sorted(out)
 
 
-def _fragments(text: str) -> list[tuple[int, int]]:
-    """Tokens that start like a provider key, with a few characters after the prefix (a bare
-    prefix named in prose is not the start of a secret; a prefix cut at a junction is left to the
-    direct join of the two messages)."""
+def _fragments(text: str) -> list[tuple[int, int, int]]:
+    """(start, end, prefix length) of tokens that start like a provider key, with a few characters
+    after the prefix (a bare prefix named in prose is not the start of a secret; a prefix cut at a
+    junction is left to the direct join of the two messages)."""
     out = []
     for m in TOKEN_PREFIX.finditer(text):
         tok = m.group(0).rstrip(".")
         if len(tok) - len(m.group("prefix")) >= 4 and not is_placeholder(tok):
-            out.append((m.start(), m.start() + len(tok)))
+            out.append((m.start(), m.start() + len(tok), len(m.group("prefix"))))
     return out
 
 
-_TAIL_TOKEN = re.compile(r"(?<![A-Za-z0-9_\-])[A-Za-z0-9_\-]{6,}")
+_TAIL_TOKEN = re.compile(r"(?<![A-Za-z0-9_\-.])[A-Za-z0-9_\-]+(?:\.[A-Za-z0-9_\-]+)*")
+_PARTIAL_MARK = re.compile(r"\[REDACTED:" + _PARTIAL + r"([a-z0-9_]+)\]")
+
+
+def _tails(text: str) -> list[tuple[int, int]]:
+    """Spans of the words of ``text`` that may be the rest of a token (punctuation around them cut)."""
+    out = []
+    for m in _TAIL_TOKEN.finditer(text):
+        if _tail_ok(m.group(0)):
+            out.append(m.span())
+            if len(out) >= _MAX_TAILS:
+                break
+    return out
+
+
+def _join_kind(head: str, prefix_len: int, tail: str, head_kind: str | None, complete: bool) -> str | None:
+    """The kind of token that ``head`` + ``tail`` make, or None. A provider rule must read across
+    the junction; a first half too short for its rule (``head_kind``) also joins a random-looking rest
+    whose length a real token could have. A head that is a whole token by itself joins only a
+    random rest that is not a hash (the sha of a commit named later is not its second half)."""
+    if complete and (not looks_random(tail, 12, 3.0) or HEX_RE.match(tail)):
+        return None
+    joined = head + tail
+    for s, e, kind, _ in shape_spans(joined):
+        if s < len(head) and e > len(head) + 1:
+            return kind
+    body = joined[prefix_len:]
+    if head_kind and not complete and len(body) >= 16 and entropy_bits(body) >= 3.3:
+        return head_kind
+    return None
 
 
 def _scan_split(col: _Collector, texts: list[str], messages: Sequence[Any]) -> None:
@@ -117,20 +172,38 @@ def _scan_split(col: _Collector, texts: list[str], messages: Sequence[Any]) -> N
             joined = ra[a0:] + sep + lb[:_WINDOW]
             cut = len(ra) - a0
             hits = [h for h in text_hits(joined) if h[0] < cut and h[1] > cut + len(sep)]
-            _map_joined(col, hits, [(a, 0, a0, cut), (b, cut + len(sep), b0, min(_WINDOW, len(lb)))])
-        frags = _fragments(ta)
-        if not frags:
-            continue
-        tails = [m.span() for m in _TAIL_TOKEN.finditer(tb)][:200]
-        for fs, fe in frags:
-            for ts, te in tails:
-                head, tail = ta[fs:fe], tb[ts:te]
-                if is_placeholder(tail):
+            _map_joined(col, hits, [(a, 0, a0, cut), (b, cut + len(sep), b0, min(_WINDOW, len(lb)))], texts)
+    tails = [_tails(t) if len(texts) > 1 else [] for t in texts]
+    for a, ta in enumerate(texts):
+        for fs, fe, plen in _fragments(ta):
+            head = ta[fs:fe]
+            complete = any(s == 0 and e >= len(head) for s, e, *_ in shape_spans(head + " "))
+            head_kind = None if complete else prefix_kind(head)
+            for b, tb in enumerate(texts):
+                if b == a:
                     continue
-                for s, e, kind, prio in shape_spans(head + tail):
-                    if s < len(head) and e > len(head) + 1:
-                        col.add(a, fs + s, fe, kind, prio, "", True)
-                        col.add(b, ts, ts + e - len(head), kind, prio, "", True)
+                for ts, te in tails[b]:
+                    kind = _join_kind(head, plen, tb[ts:te], head_kind, complete)
+                    if kind:
+                        col.add(a, fs, fe, kind, 5, "", True)
+                        col.add(b, ts, te, kind, 5, "", True)
+        for m in _PARTIAL_MARK.finditer(ta):  # a first half already redacted: its rest in a later turn
+            for b in range(a + 1, len(texts)):
+                if messages[b].role == messages[a].role:
+                    for ts, te in tails[b]:
+                        if len(texts[b][ts:te]) >= 8:
+                            col.add(b, ts, te, m.group(1), 5, "", True)
+
+
+def _partials(col: _Collector, i: int, text: str) -> None:
+    """The first half of a provider token with no rest in the request: still half a secret."""
+    for fs, fe, plen in _fragments(text):
+        body = text[fs + plen:fe]
+        if text[fs:fs + 3] == "eyJ" or len(body) < 8 or not _tail_ok(body) or col.has(i, fs, fe):
+            continue
+        kind = prefix_kind(text[fs:fe])
+        if kind:
+            col.add(i, fs, fe, _PARTIAL + kind, 3, "", False)
 
 
 def scan_messages(messages: Sequence[Any]) -> list[Finding]:
@@ -147,8 +220,10 @@ def scan_messages(messages: Sequence[Any]) -> list[Finding]:
         for i, t in enumerate(texts):
             parts.append((i, pos, 0, len(t)))
             pos += len(t) + 1
-        _map_joined(col, text_hits("\n".join(texts)), parts)
+        _map_joined(col, text_hits("\n".join(texts)), parts, texts)
         _scan_split(col, texts, messages)
+    for i, t in enumerate(texts):
+        _partials(col, i, t)
     out: list[Finding] = []
     for i, hits in enumerate(col.per):
         chosen = resolve([(s, e, k, p + (10 if sp else 0), f"{enc}|{int(sp)}") for s, e, k, p, enc, sp in hits])

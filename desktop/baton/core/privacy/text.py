@@ -22,9 +22,14 @@ _PLACEHOLDER_RE = re.compile(
     re.X | re.S,
 )
 _PLACEHOLDER_PARTS = re.compile(
-    r"xxxx|XXXX|\*\*\*|\.\.\.|…|your[_\- ]|_here\b|-here\b|example|placeholder|redacted|changeme|replace[_\-]?me"
-    r"|dummy|<[a-z_\- ]+>|\$\{|\{\{|not[_\-]a[_\-]real|fake[_\-]?(?:key|token|secret)|insert[_\-]", re.I)
-_ALPHABET_RUN = re.compile(r"abcdef|bcdefg|cdefgh|defghi|ghijkl|mnopqr|stuvwx|uvwxyz|012345|123456|345678|456789")
+    r"xxxx|XXXX|\*\*\*|\.\.\.|…|your[_\- ]|_here\b|-here\b|placeholder|redacted|changeme|replace[_\-]?me"
+    r"|<[a-z_\- ]+>|\$\{|\{\{|not[_\-]a[_\-]real|fake[_\-]?(?:key|token|secret)|insert[_\-]", re.I)
+# Words that mark a documentation value, unless the rest of the value is itself a long random string
+# ("wJalr.../bPxRfiCYzEXAMPLEKEYq" is a key with a word inside; "sk_live_EXAMPLE123" is an example).
+_MARKER_WORDS = re.compile(r"example|dummy", re.I)
+_MARKER_FILLER = re.compile(r"key|token|secret|id|[_\-.]", re.I)
+_ALPHABET_RUN = re.compile(r"abcdef|bcdefg|cdefgh|defghi|ghijkl|mnopqr|stuvwx|uvwxyz|012345|123456|345678|456789"
+                           r"|a1b2c3|1a2b3c")
 _WORD_PIECE = re.compile(r"[A-Z]{2,}(?![a-z])|[A-Z]?[a-z]+|[A-Z]|\d+")
 _TOKEN_RE = re.compile(r"^[A-Za-z0-9+/=_\-.~:]+$")
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -36,6 +41,7 @@ DOCUMENTED_EXAMPLES = frozenset({
     "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "sk_test_4eC39HqLyjWDarjtT1zdp7dc",
     "sk_test_BQokikJOvBiI2HlWgH4olfQ2", "rk_test_4eC39HqLyjWDarjtT1zdp7dc", "SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
     "ghp_16C7e42F292c6912E7710c838347Ae178B4a", "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY",
+    "KMUFsIDTnFmyG3nMiGM6H9FNFUROf3wh7SmqJp-QV30", "AKIAI44QH8DHBEXAMPLE",
     "xoxb-not-a-real-token-this-will-not-work", "AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQe",
 })
 
@@ -51,9 +57,23 @@ def entropy_bits(s: str) -> float:
     return -sum(c / n * math.log2(c / n) for c in counts.values())
 
 
+_PIECES = re.compile(r"[^.\s:=,;\"'`]+")
+
+
 def is_documented_example(value: str) -> bool:
-    """True for a key that vendors print in their documentation (e.g. ``AKIAIOSFODNN7EXAMPLE``)."""
-    return any(ex in value for ex in DOCUMENTED_EXAMPLES)
+    """True for a key that vendors print in their documentation (e.g. ``AKIAIOSFODNN7EXAMPLE``): the
+    value, or one of its dot/colon-separated pieces (a JWT's signature), is exactly such a key. A
+    longer value that merely contains one (``...EXAMPLEKEYq7``) is not an example."""
+    v = value.strip().strip("\"'`")
+    return v in DOCUMENTED_EXAMPLES or any(p in DOCUMENTED_EXAMPLES for p in _PIECES.findall(v))
+
+
+def _marked_example(v: str) -> bool:
+    """True when ``v`` holds a word such as EXAMPLE and, without it, is too short or too plain to be a key."""
+    if not _MARKER_WORDS.search(v):
+        return False
+    rest = _MARKER_FILLER.sub("", _MARKER_WORDS.sub("", v))
+    return len(rest) < 20 or entropy_bits(rest) < 3.8 or wordiness(rest) >= 3.0 or bool(_ALPHABET_RUN.search(rest.lower()))
 
 
 def is_placeholder(value: str) -> bool:
@@ -63,7 +83,7 @@ def is_placeholder(value: str) -> bool:
         return True
     if v.lower() in PLACEHOLDER_WORDS or _PLACEHOLDER_RE.match(v):
         return True
-    return bool(_PLACEHOLDER_PARTS.search(v)) or is_documented_example(v)
+    return bool(_PLACEHOLDER_PARTS.search(v)) or is_documented_example(v) or _marked_example(v)
 
 
 def wordiness(value: str) -> float:
