@@ -129,7 +129,10 @@ def receipt_line(receipt: dict[str, Any] | None) -> str:
         parts.append(f"{total_s:.2f} s")
     total_j, measured_j = _num(energy.get("total_j")), _num(energy.get("measured_j"))
     if total_j is not None:
-        share = f" ({100 * measured_j / total_j:.0f}% measured)" if measured_j is not None and total_j > 0 else ""
+        share = ""
+        if measured_j is not None and total_j > 0:
+            pct = 100 * measured_j / total_j
+            share = " (estimated)" if pct < 0.5 else " (measured)" if pct > 99.5 else f" ({pct:.0f}% measured)"
         parts.append(f"{total_j:.1f} J{share}")
     usd = _num(cost.get("usd"))
     if usd is not None:
@@ -187,7 +190,8 @@ def markdown(view: ThreadView) -> str:
     earlier = len(view.messages) - len(view.path)
     lines = [f"# {title}", "",
              f"- Thread: `{t.id}`",
-             f"- Messages: {len(view.path)}" + (f" ({earlier} earlier versions not shown)" if earlier else ""),
+             f"- Messages: {len(view.path)}" + (f" (and {earlier} earlier versions or branches, in the JSON export)"
+                                                if earlier else ""),
              f"- Spend: {t.energy_j:.1f} J, ${t.usd:.4f}",
              f"- Exported: {iso(time.time())}", ""]
     for m in view.path:
