@@ -10,7 +10,7 @@ from tests.helpers.proc import run_baton, run_json
 
 
 def _answer(text: str) -> Reply:
-    return Reply(events=[chunk(text), chunk(None, "stop"), {**chunk(None), "choices": [], "usage": usage(9, 3)},
+    return Reply(events=[chunk(text), chunk(None, "stop"), usage(9, 3),
                          "data: [DONE]\n\n"])
 
 

@@ -287,3 +287,21 @@ def test_list_models_errors_carry_the_servers_message(srv: DialectServer) -> Non
     srv.enqueue(Reply(status=403, body=json_body({"error": {"message": "SERVER-SAYS-no-models-for-you"}})))
     with pytest.raises(CloudAuthError, match="SERVER-SAYS-no-models-for-you"):
         _client(srv).list_models()
+
+
+def test_a_whole_answer_in_one_chunk_gives_a_sane_decode_rate():
+    """A server that sends the answer in one piece: the rate is taken over the whole answer, not over the
+    microseconds between the first and the last chunk."""
+    from baton.config import Endpoint
+    from baton.core.cloud.client import CloudClient
+    from baton.core.types import ChatMessage, GenerationRequest
+    from tests.helpers.dialect_server import DialectServer, Reply, chunk, usage
+
+    with DialectServer() as srv:
+        srv.enqueue(Reply(events=[chunk("word " * 200), chunk(None, "stop"),
+                                  usage(10, 200), "data: [DONE]\n\n"]))
+        client = CloudClient(Endpoint("t", srv.base_url, "m"), None, offline=True)
+        last = list(client.stream(GenerationRequest([ChatMessage("user", "hi")], max_tokens=300)))[-1]
+    t = last.completion.timing
+    assert last.completion.usage.completion_tokens == 200
+    assert t.decode_tokens_per_s == pytest.approx(200 / t.total_s, rel=0.01)

@@ -11,7 +11,7 @@ from tests.ui.conftest import wait_idle
 
 
 def _answer(text: str) -> Reply:
-    return Reply(events=[chunk(text), chunk(None, "stop"), {**chunk(None), "choices": [], "usage": usage(9, 3)},
+    return Reply(events=[chunk(text), chunk(None, "stop"), usage(9, 3),
                          "data: [DONE]\n\n"])
 
 

@@ -59,6 +59,7 @@ from baton.core.types import Chunk, Completion, EnergyPart, Timing, TokenSignals
 
 _ALLOWED_SCHEMES = ("http", "https")
 _ERROR_BODY_LIMIT = 64 << 10
+MIN_DECODE_SPAN_S = 0.05  # below this, a decode rate from first token to last is noise (Units: s)
 
 
 class _Retryable(Exception):
@@ -433,7 +434,13 @@ class CloudClient:
                 f"{len(text)} characters (kept); try again or use another tier", text)
         total = time.perf_counter() - t0
         usage = self._usage(request, text, counts, n_pieces)
-        decode = (usage.completion_tokens - 1) / (total - ttft) if usage.completion_tokens > 1 and total > ttft else 0.0
+        # tokens after the first over the time after it; when (nearly) all text came in one chunk that interval says
+        # nothing, so the rate is taken over the whole answer instead of dividing by a few microseconds
+        span = total - ttft
+        if n_pieces < 3 or span < MIN_DECODE_SPAN_S:
+            decode = usage.completion_tokens / total if total > 0 else 0.0
+        else:
+            decode = (usage.completion_tokens - 1) / span if usage.completion_tokens > 1 else 0.0
         yield Chunk("", Completion(
             text=text, model=self.endpoint.model, finish_reason=wire.finish_reason(finish), usage=usage,
             timing=Timing(load_s=0.0, ttft_s=ttft, total_s=total, decode_tokens_per_s=decode),
