@@ -67,23 +67,24 @@ _PROSE = re.compile(
     r"(?i)\b(?P<what>pass(?:word|phrase|code)?|pwd|pin|api[ _\-]?key|(?:access |auth |api |bot |bearer )?token"
     r"|secret(?: key)?|access key|credentials?|login)\b(?:[ \t]+(?:for|of|to|on)[ \t]+[^\n,;:=]{1,40}?)?"
     r"[ \t]*(?:is|was|=|:|->|=>|will be|should be|is now|has been (?:changed|set|reset) to|(?:changed|set|reset) to"
-    r"|reads|to|as)[ \t]*:?[ \t]*[\"'`“‘]?(?P<val>[^\s\"'`”’]{4,200})"
+    r"|reads|to|as|(?<!\w)(?:è|é|est|ist|es)(?!\w))[ \t]*:?[ \t]*[\"'`“‘]?(?P<val>[^\s\"'`”’]{4,200})"
     r"|(?i:\b(?:with|using|use|try|enter|type)[ \t]+(?:the[ \t]+|my[ \t]+|our[ \t]+)?(?:\w+[ \t]+)?)"
     r"(?P<what2>(?i:pass(?:word|phrase|code)?|pin|token|api[ _\-]?key|secret))[ \t]*:?[ \t]+[\"'`“‘]?"
     r"(?P<val2>[^\s\"'`”’]{4,200})")
 # Passwords named in other languages: French, German, Spanish, Portuguese, Italian, Dutch, Polish,
 # Czech, Hungarian, Swedish, Danish, Norwegian, Finnish, Turkish, Romanian, Russian, Ukrainian,
 # Bulgarian, Serbian, Greek, Chinese, Japanese, Korean, Arabic, Hebrew, Vietnamese, Indonesian, Thai.
-_PW_WORDS = (r"mot[ \t]+de[ \t]+passe|mdp|passwort|kennwort|contrase(?:ñ|n)a|clave(?:[ \t]+de[ \t]+acceso)?|senha"
-             r"|palavra[ \-]passe|parola(?:[ \t]+d'ordine)?|wachtwoord|has(?:ł|l)o|heslo|jelsz(?:ó|o)|l(?:ö|o)senord"
-             r"|adgangskode|passord|salasana|(?:ş|s)ifre|parol(?:ă|a)|пароль|парола|лозинка|κωδικός|συνθηματικό"
-             r"|mật[ \t]+khẩu|kata[ \t]+sandi|sandi")
+_PW_WORDS = (r"mot[ \t]+de[ \t]+passe|mdp|passw(?:ort|örter)|kennwort|contrase(?:ñ|n)a|clave(?:[ \t]+de[ \t]+acceso)?"
+             r"|senha|palavra[ \-]passe|parola(?:[ \t]+d'ordine)?|wachtwoord|has(?:ł|l)o|heslo|jelsz(?:ó|o)(?:m|t)?"
+             r"|l(?:ö|o)senord(?:et)?|adgangskode(?:n)?|passord(?:et)?|salasana(?:ni|si)?|(?:ş|s)ifre(?:m|si|niz)?"
+             r"|parol(?:ă|a)|парол(?:ь|я|ем|ю)|парола(?:та)?|лозинк(?:а|у)|κωδικός|συνθηματικό|mật[ \t]+khẩu"
+             r"|kata[ \t]+sandi")
 _PW_WORDS_JOINED = r"密码|密碼|口令|パスワード|暗証番号|비밀번호|암호|كلمة[ \t]+(?:ال)?مرور|كلمة[ \t]+السر|סיסמה|סיסמא|รหัสผ่าน"
 _PROSE_INTL = re.compile(
     rf"(?i)(?:(?<!\w)(?:{_PW_WORDS})(?!\w)|{_PW_WORDS_JOINED})[\"']?"
-    r"(?:[ \t]+(?:de|du|des|für|fur|del|da|do|di|van|voor|dla|для|от|za)[ \t]+[^\n,;:=：]{1,40}?)?"
-    r"[ \t]*(?:[:=：]|->|=>|est|ist|lautet|es|era|é|è|är|er|jest|je|on|это|—|–|是|为|為|は|는|은|이|가|היא|هي)?"
-    r"[ \t]*[:：]?[ \t]*[\"'`“‘«„「]?(?P<val>[^\s\"'`”’»“」，。、；：）]{4,200})")
+    r"(?:[ \t]+(?:de|du|des|für|fur|del|da|do|di|van|voor|dla|для|от|za)[ \t]+[^\n,;:=：]{0,40}?\w(?!\w))?"
+    r"(?:[ \t]*(?:[:=：]|->|=>|(?<!\w)(?:est|ist|lautet|es|era|é|è|är|er|jest|je|to|on|это)(?!\w)|—|–|是|为|為|は|는|은|이|가"
+    r"|היא|هي)[ \t]*[:：]?[ \t]*|[ \t]+)[\"'`“‘«„「]?(?P<val>[^\s\"'`”’»“」，。、；：）]{4,200})")
 _PROSE_STOP = frozenset({"the", "not", "a", "an", "in", "on", "set", "stored", "required", "incorrect", "wrong",
                          "invalid", "expired", "empty", "missing", "too", "correct", "valid", "saved", "same",
                          "used", "needed", "hidden", "shown", "sent", "here", "there", "below", "above", "now"})
@@ -243,7 +244,7 @@ def _prose_ok(v: str) -> bool:
     v = v.rstrip(".,;:!?)")
     if len(v) < 6 or v.lower() in _PROSE_STOP or is_placeholder(v) or "://" in v or looks_like_path(v):
         return False
-    if v.isalpha() and (v.islower() or v.istitle() or wordiness(v) >= 3):  # "stored", "userPassword": words
+    if v.isalpha() and (v.islower() or v.istitle() or wordiness(v) >= 3 or not v.isascii()):  # words
         return False
     return bool(re.search(r"\d", v) or re.search(r"[^A-Za-z0-9]", v) or re.search(r"[a-z][A-Z]", v))
 
