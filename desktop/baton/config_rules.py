@@ -41,14 +41,19 @@ def _http_url(v: str) -> bool:
 
 # dotted key (endpoints.FIELD for every endpoint) -> (test, the allowed values in words)
 RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "engine.n_ctx": (lambda v: 16 <= v <= 10_000_000, "a whole number of tokens from 16 up (e.g. 4096)"),
-    "engine.n_threads": (lambda v: 0 <= v <= 4096, "0 (one per physical core) or a number of threads"),
+    "engine.n_ctx": (lambda v: v == 0 or 16 <= v <= 10_000_000,
+                     "0 (the model's trained context) or a whole number of tokens from 16 to 10000000 (e.g. 4096); "
+                     "a value above the model's trained context is clamped to it"),
+    "engine.n_threads": (lambda v: 0 <= v <= 4096,
+                         "0 (one per physical core) or a number of threads from 1 to 4096 (more than this "
+                         "machine's CPUs is clamped to them)"),
     "engine.parallel": (lambda v: 1 <= v <= 256, "how many threads one model answers at once, 1 to 256 (e.g. 4)"),
     "engine.n_gpu_layers": (lambda v: v >= -1, "-1 (the fit planner decides), 0 (CPU only) or a number of layers"),
     "engine.max_tokens": (lambda v: v >= 1, "a whole number of tokens >= 1 (e.g. 512)"),
     "engine.temperature": (lambda v: _finite(v) and 0.0 <= v <= 2.0, "a number from 0 to 2 (e.g. 0.2)"),
     "routing.mode": (lambda v: v in ("auto", "ask", "never", "offline"), "one of auto, ask, never, offline"),
-    "routing.threshold": (_finite, "a finite number (below 0: the calibrated default)"),
+    "routing.threshold": (lambda v: _finite(v) and v <= 1.0,
+                          "a number up to 1 (a confidence from 0 to 1; below 0: the calibrated default)"),
     "routing.budget_usd_per_day": (lambda v: _finite(v) and v >= 0, "a number of US dollars >= 0"),
     "routing.budget_wh_per_day": (lambda v: _finite(v) and v >= 0, "a number of watt-hours >= 0 (0: no limit)"),
     "routing.privacy": (lambda v: v in ("refuse", "redact"), "one of refuse, redact"),

@@ -266,3 +266,26 @@ def test_bad_feedback_is_refused():
     with pytest.raises(UsageError):
         r.record_feedback({"category": "arithmetic"}, "rate", 4)
     assert r.record_feedback({"category": "arithmetic"}, "rate", 0.75)["good"] == 0.75
+
+
+def test_a_request_that_could_overrun_the_budget_is_refused_before_sending():
+    from baton.config import Endpoint, RoutingSettings
+    from baton.core.router.policy import Router
+
+    dear = Endpoint("dear", "https://api.example.com/v1", "big", usd_per_mtok_in=10.0, usd_per_mtok_out=30.0)
+    r = Router(RoutingSettings(budget_usd_per_day=0.5), endpoints=[dear], calibration=calibration())
+    ok, refused = r.eligible_endpoints({"usd": 0.45}, needed_tokens=4000)  # up to $0.12 > $0.05 left
+    assert ok == [] and "could cost up to $0.1200" in refused["dear"]
+    ok, _ = r.eligible_endpoints({"usd": 0.0}, needed_tokens=4000)
+    assert ok == [dear]
+
+
+def test_reasons_never_read_as_a_false_comparison():
+    r = router()
+    from baton.core.types import Completion, Timing, TokenSignals, Usage
+
+    c = Completion("I think 41.", "small", "stop", Usage(10, 4), Timing(), TokenSignals(n_tokens=4))
+    v = r.after(c, ask("What is 6*7?"))
+    num = v.reason.split("confidence ")[1].split(" ")
+    a, op, b = float(num[0]), num[1], float(num[2])
+    assert (a < b) if op == "<" else (a >= b)

@@ -94,6 +94,8 @@ class LocalTier:
             notices.append(f"{f.dropped_turns} earlier turn{'s' if f.dropped_turns != 1 else ''} of this thread "
                            f"did not fit the {self.engine.n_ctx}-token context and were left out")
         completion.timing.load_s = self.load_s
+        if completion.finish_reason == "length":
+            notices.append(f"the answer was cut at the {max_tokens}-token limit; raise --max-tokens for more")
         if completion.finish_reason == "loop":
             notices.append("the local model fell into a loop; the answer was cut there")
         others = int(getattr(energy, "shared_with", 0) or 0)

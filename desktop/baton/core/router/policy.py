@@ -47,6 +47,11 @@ class Verdict:
     signals: dict[str, Any] = field(default_factory=dict)
 
 
+def _max_cost_usd(ep: Endpoint, tokens: int) -> float:
+    """The most ``tokens`` tokens could cost at ``ep``'s rates (all priced at the dearer of in and out). Units: USD."""
+    return tokens * max(ep.usd_per_mtok_in, ep.usd_per_mtok_out) / 1e6
+
+
 def _charges_money(ep: Endpoint) -> bool:
     return ep.usd_per_mtok_in > 0 or ep.usd_per_mtok_out > 0
 
@@ -90,6 +95,11 @@ class Router:
             elif _charges_money(ep) and self.routing.budget_usd_per_day > 0 and usd_left <= 0:
                 refused[ep.name] = (f"today's cloud budget (${self.routing.budget_usd_per_day:.2f}) is spent; "
                                     "raise routing.budget_usd_per_day")
+            elif (_charges_money(ep) and self.routing.budget_usd_per_day > 0 and needed_tokens
+                  and _max_cost_usd(ep, needed_tokens) > usd_left):
+                refused[ep.name] = (f"this request could cost up to ${_max_cost_usd(ep, needed_tokens):.4f} and today's "
+                                    f"cloud budget has ${usd_left:.4f} left; raise routing.budget_usd_per_day or "
+                                    "lower --max-tokens")
             elif needed_tokens and ep.context_window and needed_tokens > ep.context_window:
                 refused[ep.name] = f"needs {needed_tokens} tokens, its context is {ep.context_window}"
             else:
@@ -132,7 +142,9 @@ class Router:
         text = last_user_text(list(messages))
         feats = prompt_vector(text)
         category = next((c[4:] for c, v in feats.items() if c.startswith("cat_") and v), "prose")
-        needed = local.prompt_tokens + local.max_tokens
+        # the prompt's tokens from the local tokenizer, or 4 characters a token when no local model is loaded
+        prompt_tokens = local.prompt_tokens or sum(len(str(getattr(m, "content", ""))) for m in messages) // 4
+        needed = prompt_tokens + local.max_tokens
         eligible, refused = self.eligible_endpoints(spend_today, needed)
         energy_spent = self._energy_budget_spent(spend_today)
         mode = self.routing.mode
@@ -253,7 +265,8 @@ class Router:
             return Verdict(False, score, threshold, reason, signals)
         cmp = "<" if escalate else ">="
         verb = "escalate" if escalate else "keep local"
-        return Verdict(escalate, score, threshold, f"{verb}: confidence {score:.2f} {cmp} {threshold:.2f} "
+        digits = next((d for d in (2, 3, 4, 6) if f"{score:.{d}f}" != f"{threshold:.{d}f}"), 6)
+        return Verdict(escalate, score, threshold, f"{verb}: confidence {score:.{digits}f} {cmp} {threshold:.{digits}f} "
                        f"(next tier expected {p_strong:.2f}; {why})", signals)
 
     # ---- learning ----------------------------------------------------------------------
