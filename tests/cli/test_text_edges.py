@@ -124,3 +124,20 @@ def test_read_prompt_reads_utf8_from_argument_and_stdin() -> None:
     with pytest.raises(UsageError):
         check_argv(["ask", surrogate])
     check_argv(["ask", "fine ✓"])
+
+
+def test_a_model_path_that_is_not_utf8_is_not_blamed_on_the_prompt(baton_home):
+    import os
+    import subprocess
+    import sys
+
+    from tests.helpers.proc import baton_env
+
+    bad = os.fsdecode(b"/nonexistent/mod\xe8le.gguf")
+    proc = subprocess.run([sys.executable, "-m", "baton", "ask", "--model", bad, "hi"], capture_output=True,
+                          env=baton_env(baton_home), timeout=120)
+    err = proc.stderr.decode("utf-8", "replace")
+    assert proc.returncode == 1 and "not valid UTF-8" not in err and "model file not found" in err, err
+    proc = subprocess.run([sys.executable, "-m", "baton", "ask", "--thread", os.fsdecode(b"\xff\xfe"), "hi"],
+                          capture_output=True, env=baton_env(baton_home), timeout=120)
+    assert proc.returncode == 2 and b"the value of --thread" in proc.stderr

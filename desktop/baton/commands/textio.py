@@ -79,11 +79,23 @@ def read_prompt(arg: str | None, stdin: BinaryIO | None = None) -> str:
 
 def check_argv(argv: list[str]) -> None:
     """``UsageError`` naming the argument when one holds bytes that are not UTF-8 (argv arrives
-    with surrogateescape on POSIX)."""
+    with surrogateescape on POSIX). A file path (the value of ``--model``, or an argument with a ``/``) may
+    hold such bytes: file names on Linux are bytes, and Baton loads those models."""
     command = next((a for a in argv if not a.startswith("-")), "")
     for i, arg in enumerate(argv):
         try:
             arg.encode("utf-8")
         except UnicodeEncodeError:
-            what = "the prompt" if command == "ask" and not arg.startswith("-") else f"argument {i + 1}"
+            prev = argv[i - 1] if i > 0 else ""
+            if prev in PATH_OPTIONS or "/" in arg:
+                continue
+            if prev.startswith("-"):
+                what = f"the value of {prev}"
+            elif command == "ask" and not arg.startswith("-"):
+                what = "the prompt"
+            else:
+                what = f"argument {i + 1}"
             raise UsageError(not_utf8_message(what)) from None
+
+
+PATH_OPTIONS = ("--model",)
