@@ -123,6 +123,8 @@ def test_bad_usage_exits_2(baton_home):
 
 @pytest.mark.slow
 def test_a_killed_ask_leaves_its_partial_answer_in_the_store(baton_home):
+    # greedy decoding: the same long answer every run (sampling would sometimes stop early)
+    assert run_baton(baton_home, "config", "set", "engine.temperature", "0").returncode == 0
     proc = subprocess.Popen(
         [sys.executable, "-m", "baton", "ask", "--max-tokens", "3000",
          "Write a very long story about a lighthouse keeper, with many chapters."],
