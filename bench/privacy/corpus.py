@@ -153,8 +153,9 @@ def positives(seed: int = 1306) -> list[Case]:
 
 def _more_positives(g: Gen) -> list[Case]:
     from bench.privacy.corpus_more import more_positives
+    from bench.privacy.corpus_probe import probe_positives
 
-    return more_positives(g)
+    return more_positives(g) + probe_positives(g)
 
 
 def corpus() -> list[Case]:

@@ -118,4 +118,53 @@ def lookalikes(seed: int = 2611) -> list[Case]:
                                          ("assistant", "Right."), ("user", f"build {g.s(string.digits, 10)} "
                                                                            f"ref {g.s(UPPER_NUM, 16)} failed")])
         add("split", "halves_of_prose", [("user", "my password is"), ("user", "in the vault, not here")])
+    return out + probe_lookalikes(g)
+
+
+def probe_lookalikes(g: Gen) -> list[Case]:
+    """Look-alikes beside the shapes of ``corpus_probe``: documented AWS and jwt.io examples, key ids
+    next to hashes, prefixes named in a thread of ordinary words, passwords named in other languages
+    without one."""
+    out: list[Case] = []
+
+    def add(kind: str, shape: str, text: str | list[tuple[str, str]]) -> None:
+        msgs = tuple([("user", text)] if isinstance(text, str) else text)
+        out.append(Case(kind, shape, msgs, (), positive=False))
+
+    sha1 = lambda: hashlib.sha1(g.s(ALNUM, 20).encode()).hexdigest()  # noqa: E731
+    uid = lambda: str(uuid.UUID(int=g.rng.getrandbits(128), version=4))  # noqa: E731
+    system = "You are a helpful assistant. Answer briefly."
+    for _ in range(2):
+        add("cloud", "aws_docs_export", "export AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE\n"
+            "export AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\nexport AWS_DEFAULT_REGION=us-west-2")
+        add("cloud", "aws_docs_csv", "Access key ID,Secret access key\nAKIAIOSFODNN7EXAMPLE,"
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+        add("cloud", "aws_id_beside_hashes", f"key AKIAIOSFODNN7EXAMPLE uploaded s3://acme/{sha1()} (ETag {sha1()}, "
+            f"checksum {base64.b64encode(hashlib.sha1(g.s(ALNUM, 9).encode()).digest()).decode()})")
+        add("cloud", "google_key_placeholder", "apiKey: \"AIzaSyXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX\", // from the console\n"
+            "Google API keys start with AIza and are 39 characters long.")
+        add("email", "sendgrid_placeholder", "SENDGRID_API_KEY=<your-sendgrid-key>  # keys look like SG.xxxxx.yyyyy")
+        add("email", "sendgrid_ids", f"status 202, X-Message-Id: {g.s(ALNUM, 22)}, template d-{g.s(HEXL, 32)}")
+        add("email", "mailgun_env", "curl -s --user \"api:$MAILGUN_API_KEY\" https://api.mailgun.net/v3/mg.acme.io/messages")
+        add("jwt", "jwt_io_new_example", "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4"
+            "gRG9lIiwiYWRtaW4iOnRydWUsImlhdCI6MTUxNjIzOTAyMn0.KMUFsIDTnFmyG3nMiGM6H9FNFUROf3wh7SmqJp-QV30")
+        add("jwt", "jwt_payload_only", "the payload eyJzdWIiOiIxMjM0NTY3ODkwIiwiYWRtaW4iOnRydWV9 decodes to "
+            "{\"sub\":\"1234567890\",\"admin\":true}")
+        add("jwt", "jwt_snipped", "Authorization: Bearer eyJhbGciOiJSUzI1NiIs...<snip>")
+        add("encoded", "url_encoded_placeholders", "aws_secret_access_key%3DYOUR_SECRET_KEY&password%3D%24%7BDB_PASSWORD%7D")
+        add("split", "stripe_prefixes_and_words", [("user", "Stripe keys start with sk_live_ and test ones with sk_test_"),
+                                                   ("assistant", "The answer is 42."),
+                                                   ("user", "continued: which one do I use in CI?")])
+        add("split", "prefix_then_sha", [("system", system), ("user", "the token starts with ghp_ as usual"),
+                                         ("assistant", "OK."), ("user", f"commit {sha1()} (continued)")])
+        add("split", "placeholder_halves", [("user", "my token is ghp_xxxxxxxx"), ("assistant", "Right."),
+                                            ("user", "xxxxxxxxxxxxxxxxxxxxxxxxxxxx, see the docs")])
+        add("split", "ids_across_serve_turns", [("user", f"job {uid()} failed"), ("assistant", "Which step?"),
+                                                ("user", f"step build-{g.s(HEXL, 7)}, retry 3")])
+        for text in ("Mot de passe oublié ? Cliquez sur le lien.", "Das Passwort muss mindestens 12 Zeichen lang sein.",
+                     "La contraseña es incorrecta.", "Пароль неверный, попробуйте ещё раз.", "密码错误，请重试。",
+                     "パスワードを忘れた場合はこちら", "la clave del éxito es la constancia",
+                     "senha: mínimo de 8 caracteres", "hasło musi mieć co najmniej 12 znaków"):
+            add("prose", "password_word_other_language", text)
+        add("cli_credential", "curl_u_prompt", "curl -u deploy https://ci.acme.io/api  # asks for the password!")
     return out

@@ -5,14 +5,18 @@ Request level (what the pipeline calls; ``messages`` are ``baton.core.types.Chat
   across two turns is found), and the decoded form of encoded blobs (base64, hex, URL encoding,
   string escapes such as a PEM key written with ``\\n``).
 - ``redact_messages(messages) -> (messages, findings)``: every secret replaced by
-  ``[REDACTED:kind]``, both halves of a split token included.
+  ``[REDACTED:kind]``, both halves of a split token included (only the halves: the words around
+  them stay). The first half of a provider token with no rest in the request is still found
+  (kind ``partial_<kind>``), and a later turn's rest of an already redacted first half too.
 Text level, for one string: ``scan(text)``, ``redact(text)``, ``summary(findings)``.
 
 A ``Finding`` holds the kind and the place (message index, line, span), never the secret.
 What is recognised: provider token shapes (cloud, VCS, chat, payment, AI providers, JWTs), private
 keys in every armour (PEM with headers, PGP, OpenSSH, PuTTY, escaped, bare DER), credentials in
 URLs and connection strings, assignments in code and config, ``.env`` blocks, command-line flags
-(``curl -u``, ``mysql -p``), ``.netrc`` lines and prose ("my password is ..."). Placeholders
+(``curl -u``, ``mysql -p``), ``.netrc`` lines and prose ("my password is ...", "mot de passe : ...",
+"Passwort ist ...", "пароль: ...", and some twenty other languages); a password is redacted up to
+the next space or closing quote. Placeholders
 (``<your-key>``, ``${TOKEN}``, ``sk-...``, ``YOUR_API_KEY``), documented example keys, hashes, UUIDs
 and images are not secrets. Known misses, by choice: a passphrase of plain words, a letters-only
 value that reads as a word.

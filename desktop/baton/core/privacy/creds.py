@@ -83,8 +83,9 @@ _PW_WORDS_JOINED = r"密码|密碼|口令|パスワード|暗証番号|비밀번
 _PROSE_INTL = re.compile(
     rf"(?i)(?:(?<!\w)(?:{_PW_WORDS})(?!\w)|{_PW_WORDS_JOINED})[\"']?"
     r"(?:[ \t]+(?:de|du|des|für|fur|del|da|do|di|van|voor|dla|для|от|za)[ \t]+[^\n,;:=：]{0,40}?\w(?!\w))?"
-    r"(?:[ \t]*(?:[:=：]|->|=>|(?<!\w)(?:est|ist|lautet|es|era|é|è|är|er|jest|je|to|on|это)(?!\w)|—|–|是|为|為|は|는|은|이|가"
-    r"|היא|هي)[ \t]*[:：]?[ \t]*|[ \t]+)[\"'`“‘«„「]?(?P<val>[^\s\"'`”’»“」，。、；：）]{4,200})")
+    r"(?:[ \t]*(?:[:=：]|->|=>|(?<!\w)(?:est|ist|is|was|lautet|es|era|é|è|är|er|jest|je|to|on|это)(?!\w)|—|–|是|为|為|は|는|은|이|가"
+    r"|היא|هي)[ \t]*[:：]?[ \t]*|[ \t]+)[\"'`“‘«„「]?(?=[^\s\"'`]*?(?:\d|[^\w\s]|_|(?-i:[a-z][A-Z])))"
+    r"(?P<val>[^\s\"'`”’»“」，。、；：）]{4,200})")
 _PROSE_STOP = frozenset({"the", "not", "a", "an", "in", "on", "set", "stored", "required", "incorrect", "wrong",
                          "invalid", "expired", "empty", "missing", "too", "correct", "valid", "saved", "same",
                          "used", "needed", "hidden", "shown", "sent", "here", "there", "below", "above", "now"})
@@ -172,9 +173,12 @@ def _balanced(before: str) -> bool:
 def _assignments(text: str, lines: list[tuple[int, int]]) -> list[Span]:
     out: list[Span] = []
     for a, b in lines:
-        for m in _ASSIGN.finditer(text, a, b):
+        pos = a
+        while (m := _ASSIGN.search(text, pos, b)) is not None:
             key, raw = m.group("key"), m.group("val")
             power = strength(key)
+            # "terraform: secret_key = X": a value that is itself a name may start the next assignment
+            pos = m.end() if power else m.end("key")
             if not power:
                 continue
             line_start = text.rfind("\n", 0, m.start()) + 1

@@ -87,7 +87,7 @@ def _tail_ok(tail: str, min_len: int = 6) -> bool:
         return False
     letters, digits = re.search(r"[A-Za-z]", tail), re.search(r"\d", tail)
     return bool(letters and digits) or bool(re.search(r"[a-z]", tail) and re.search(r"[A-Z]", tail)
-                                            and wordiness(tail) < 3.0)
+                                            and wordiness(tail) < 3.4 and entropy_bits(tail) >= 3.0)
 
 
 def _map_joined(col: _Collector, hits: list[Hit], parts: list[tuple[int, int, int, int]],
@@ -131,7 +131,7 @@ def _fragments(text: str) -> list[tuple[int, int, int]]:
     return out
 
 
-_TAIL_TOKEN = re.compile(r"(?<![A-Za-z0-9_\-.])[A-Za-z0-9_\-]+(?:\.[A-Za-z0-9_\-]+)*")
+_TAIL_TOKEN = re.compile(r"(?<![A-Za-z0-9_\-])[A-Za-z0-9_\-]+(?:\.[A-Za-z0-9_\-]+)*")
 _PARTIAL_MARK = re.compile(r"\[REDACTED:" + _PARTIAL + r"([a-z0-9_]+)\]")
 
 
@@ -158,7 +158,8 @@ def _join_kind(head: str, prefix_len: int, tail: str, head_kind: str | None, com
         if s < len(head) and e > len(head) + 1:
             return kind
     body = joined[prefix_len:]
-    if head_kind and not complete and len(body) >= 16 and entropy_bits(body) >= 3.3:
+    if (head_kind and not complete and len(body) >= 16 and entropy_bits(body) >= 3.3
+            and wordiness(head[prefix_len:]) < 3.0):
         return head_kind
     return None
 
@@ -199,7 +200,8 @@ def _partials(col: _Collector, i: int, text: str) -> None:
     """The first half of a provider token with no rest in the request: still half a secret."""
     for fs, fe, plen in _fragments(text):
         body = text[fs + plen:fe]
-        if text[fs:fs + 3] == "eyJ" or len(body) < 8 or not _tail_ok(body) or col.has(i, fs, fe):
+        if (text[fs:fs + 3] == "eyJ" or len(body) < 8 or not _tail_ok(body) or wordiness(body) >= 3.0
+                or col.has(i, fs, fe)):  # "sk-test-1234" in a test is a name, not half a key
             continue
         kind = prefix_kind(text[fs:fe])
         if kind:

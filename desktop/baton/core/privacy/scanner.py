@@ -24,7 +24,7 @@ _MAX_VIEWS = 400  # decoded blobs examined per text, to bound the work on huge i
 _B64 = re.compile(r"(?<![A-Za-z0-9+/_\-])[A-Za-z0-9+/_\-]{20,}={0,2}(?![A-Za-z0-9+/=_\-])")
 _B64_BLOCK = re.compile(r"(?m)(?:^[ \t]*[A-Za-z0-9+/]{40,}={0,2}[ \t]*(?:\r?\n|$)){2,}")  # a wrapped blob
 _HEX = re.compile(r"(?<![0-9A-Za-z])(?:[0-9A-Fa-f]{2}[ :]?){10,}(?![0-9A-Za-z])|(?:\\x[0-9A-Fa-f]{2}){8,}")
-_PCT = re.compile(r"[^\s\"'<>]*(?:%[0-9A-Fa-f]{2}[^\s\"'<>%]*){2,}")
+_PCT = re.compile(r"[^\s\"'<>]*(?:%[0-9A-Fa-f]{2}[^\s\"'<>%]*)+")
 _QUOTED = re.compile(r"\"((?:[^\"\\\n]|\\.)*\\(?:[^\"\\\n]|\\.)*)\"")
 _ESCAPED_RUN = re.compile(r"\S*\\[nrt]\S*")
 _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "'": "'", "/": "/", "\\": "\\"}
