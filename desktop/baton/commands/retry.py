@@ -14,7 +14,8 @@ def register(sub: Any) -> None:
     p = sub.add_parser("retry", help="answer the question behind an answer again, on the tier you name",
                        description="Answer the question behind answer MESSAGE_ID again. The new answer takes the "
                                    "old one's place; the old one stays as an earlier version.")
-    p.add_argument("message_id", help="the id of the answer to redo (see `baton threads show`)")
+    p.add_argument("message_id", help="the id of the answer to redo, or a unique prefix of 6+ characters "
+                                      "(see `baton threads show`)")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--endpoint", help="a remote endpoint by name")
     where.add_argument("--tier", choices=("local", "cloud", "auto"))
@@ -25,7 +26,7 @@ def register(sub: Any) -> None:
     e = sub.add_parser("edit", help="replace a question with new text and answer it",
                        description="Replace question MESSAGE_ID with TEXT and answer it; the old question and "
                                    "its answers stay as an earlier version.")
-    e.add_argument("message_id", help="the id of the question to replace")
+    e.add_argument("message_id", help="the id of the question to replace, or a unique prefix of 6+ characters")
     e.add_argument("text", help="the new question, or - to read stdin")
     e.add_argument("--tier", choices=("local", "auto", "cloud"), default="auto")
     e.add_argument("--model", help="a local model id, name or .gguf path")
@@ -34,8 +35,8 @@ def register(sub: Any) -> None:
 
     f = sub.add_parser("fork", help="start a new thread from a thread's history up to a message",
                        description="A new thread holding THREAD_ID's messages up to and including MESSAGE_ID.")
-    f.add_argument("thread_id")
-    f.add_argument("message_id")
+    f.add_argument("thread_id", help="the thread's id or a unique prefix")
+    f.add_argument("message_id", help="the last message to copy: its id or a unique prefix of 6+ characters")
     f.add_argument("--title", default="")
     f.add_argument("--json", action="store_true")
     f.set_defaults(func=run_fork)
