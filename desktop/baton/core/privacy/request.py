@@ -16,7 +16,7 @@ from typing import Any
 
 from baton.core.privacy.scanner import Hit, resolve, text_hits
 from baton.core.privacy.shapes import TOKEN_PREFIX, prefix_kind, shape_spans
-from baton.core.privacy.text import HEX_RE, entropy_bits, is_placeholder, looks_random, wordiness
+from baton.core.privacy.text import HEX_RE, UUID_RE, entropy_bits, is_placeholder, wordiness
 
 _WINDOW = 4000  # characters each side of a junction between two messages
 _MAX_TAILS = 200  # candidate second halves examined per message
@@ -73,16 +73,30 @@ _VOWELS = frozenset("aeiouyAEIOUY")
 
 
 def _is_word(piece: str) -> bool:
-    """An ordinary word ("answer", "Noted", "is"): never one half of a split token."""
+    """An ordinary word ("answer", "Noted", "is", "IMPORTANT"): never one half of a split token."""
     p = piece.strip().strip(".,;:!?()[]\"'`")
     if not p.isalpha() or not (p.islower() or p.istitle() or p.isupper()):
         return False
-    return len(p) <= 3 or (sum(c in _VOWELS for c in p) >= 0.2 * len(p) and entropy_bits(p) < 3.7)
+    vowels = sum(c in _VOWELS for c in p) / len(p)
+    if p.isupper() and len(p) > 3:  # capitals: a word can be read aloud, a random run mostly cannot
+        return vowels >= 0.3
+    return len(p) <= 3 or (vowels >= 0.2 and entropy_bits(p) < 3.7)
+
+
+def _tail_candidate(tail: str) -> bool:
+    """A piece that may be the rest of a token, for a provider rule to judge: six characters or
+    more, not a word nor a placeholder, with digits, mixed case, or all in capitals."""
+    if len(tail) < 6 or is_placeholder(tail) or entropy_bits(tail) < 2.0:
+        return False
+    if re.fullmatch(r"[A-Z]+", tail):  # an AKIA id's rest may hold no digit; a rule checks its length
+        return True
+    return not _is_word(tail) and bool(re.search(r"\d", tail) or (re.search(r"[a-z]", tail)
+                                                                   and re.search(r"[A-Z]", tail)))
 
 
 def _tail_ok(tail: str, min_len: int = 6) -> bool:
-    """A piece that can be the rest of a token: long enough, not a word nor a placeholder, letters
-    mixed with digits or in mixed case."""
+    """A piece that is random enough to be the rest of a token with no rule to judge the whole:
+    long enough, not a word nor a placeholder, letters mixed with digits or in mixed case."""
     if len(tail) < min_len or _is_word(tail) or is_placeholder(tail) or entropy_bits(tail) < 2.5:
         return False
     letters, digits = re.search(r"[A-Za-z]", tail), re.search(r"\d", tail)
@@ -139,7 +153,7 @@ def _tails(text: str) -> list[tuple[int, int]]:
     """Spans of the words of ``text`` that may be the rest of a token (punctuation around them cut)."""
     out = []
     for m in _TAIL_TOKEN.finditer(text):
-        if _tail_ok(m.group(0)):
+        if _tail_candidate(m.group(0)):
             out.append(m.span())
             if len(out) >= _MAX_TAILS:
                 break
@@ -149,17 +163,20 @@ def _tails(text: str) -> list[tuple[int, int]]:
 def _join_kind(head: str, prefix_len: int, tail: str, head_kind: str | None, complete: bool) -> str | None:
     """The kind of token that ``head`` + ``tail`` make, or None. A provider rule must read across
     the junction; a first half too short for its rule (``head_kind``) also joins a random-looking rest
-    whose length a real token could have. A head that is a whole token by itself joins only a
-    random rest that is not a hash (the sha of a commit named later is not its second half)."""
-    if complete and (not looks_random(tail, 12, 3.0) or HEX_RE.match(tail)):
+    whose length a real token could have. A head that is a whole token by itself (many tokens have
+    no fixed length) joins a rest that is not a hash (the sha of a commit named later is not its
+    second half). An upper-case rest without digits joins only where a rule reads the whole token."""
+    if complete and (HEX_RE.match(tail) or UUID_RE.match(tail)):
         return None
+    if tail.isalpha() and tail.isupper() and not re.fullmatch(r"[A-Z0-9]+", head[prefix_len:]):
+        return None  # capitals continue only a head in capitals (an AKIA id), never another token
     joined = head + tail
     for s, e, kind, _ in shape_spans(joined):
         if s < len(head) and e > len(head) + 1:
             return kind
     body = joined[prefix_len:]
     if (head_kind and not complete and len(body) >= 16 and entropy_bits(body) >= 3.3
-            and wordiness(head[prefix_len:]) < 3.0):
+            and wordiness(head[prefix_len:]) < 3.0 and _tail_ok(tail)):
         return head_kind
     return None
 

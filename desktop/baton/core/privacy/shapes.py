@@ -203,12 +203,12 @@ def _armour_spans(text: str) -> list[Span]:
 # ---- secrets recognised by what they decode to, or by what sits next to them ---------------------
 
 _AWS_ID = re.compile(r"(?<![A-Za-z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])")
-_AWS_SECRET_NEAR = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
+_AWS_SECRET_NEAR = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{36,48}(?![A-Za-z0-9/+=])")
 _NEAR = 400  # characters either side of an AWS key id searched for its secret key
 
 
 def _aws_pair_spans(text: str) -> list[Span]:
-    """A 40-character secret key next to an AWS key id, whatever names them (CSV exports, ``aws
+    """A secret key (40 characters, a few more or less) next to an AWS key id, whatever names them (CSV exports, ``aws
     configure`` answers, two values on one line): the secret half of the pair."""
     out: list[Span] = []
     for m in _AWS_ID.finditer(text):
