@@ -1,0 +1,29 @@
+"""`baton bench threads` runs the three sides on the real default model and reports the contract's fields."""
+
+import pytest
+
+from tests.helpers.proc import run_baton, run_json
+
+
+@pytest.mark.slow
+def test_bench_threads_reports_ratios_energy_split_and_warm_start(baton_home):
+    doc = run_json(baton_home, "bench", "threads", "--json", "--threads", "2", "--tokens", "12", "--rounds", "2",
+                   "--history-tokens", "128")
+    for key in ("threads", "sequential_tokens_per_s", "concurrent_tokens_per_s", "ratio", "raw_batched_tokens_per_s",
+                "ratio_to_raw", "j_per_token_sequential", "j_per_token_concurrent", "energy_split_error",
+                "history_tokens", "cold_ttft_s", "warm_ttft_s", "warm_ratio"):
+        assert key in doc, key
+    assert doc["threads"] == 2 and doc["rounds"] == 2 and doc["history_tokens"] == 128
+    assert doc["sequential_tokens_per_s"] > 0 and doc["concurrent_tokens_per_s"] > 0
+    lo, hi = doc["ratio_ci95"]
+    assert lo <= doc["ratio"] <= hi
+    assert doc["energy_split_error"] is not None and doc["energy_split_error"] <= 0.01
+    assert doc["shared_with"] == [1, 1]  # each answer knows it shared the machine with the other
+    if doc["energy_sources"] == ["estimated"]:
+        assert "only the CPU estimate" in doc["energy_note"]
+
+
+@pytest.mark.parametrize("args", [["--threads", "0"], ["--tokens", "1"], ["--history-tokens", "-1"]])
+def test_bench_threads_rejects_silly_arguments(baton_home, args):
+    r = run_baton(baton_home, "bench", "threads", *args)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
