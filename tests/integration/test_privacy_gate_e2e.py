@@ -5,6 +5,8 @@ so nothing can leave the machine even while the gate fails), nor the database, l
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import os
 import random
@@ -19,6 +21,7 @@ import pytest
 
 from bench.privacy.corpus import Gen
 from tests.helpers.recording_server import RecordingServer
+from tests.integration.serve_support import post_json, start_serve
 
 REPO = Path(__file__).resolve().parents[2]
 HOST = "api.remote-cloud.test"
@@ -161,3 +164,125 @@ def test_a_documented_placeholder_is_sent(baton_home: Path, remote: RecordingSer
     assert proc.returncode == 0, proc.stderr
     (body,) = remote.chat_bodies()
     assert "OPENAI_API_KEY=sk-..." in json.loads(body)["messages"][-1]["content"]
+
+
+# ---- the outside probe's inputs ------------------------------------------------------------------------------
+
+FIRST, REST = "ghp_R4nd0mT0k3nV4lu", "3xYz9876543210AbCdEf"  # the probe's token, split over two turns
+WORDED_AWS = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEYq"  # a random key with a word inside: not a placeholder
+_JWT_HP = (base64.urlsafe_b64encode(b'{"alg":"HS256","typ":"JWT"}').decode().rstrip("=") + "."
+           + base64.urlsafe_b64encode(b'{"sub":"8812","role":"admin","exp":1893456000}').decode().rstrip("="))
+JWT = _JWT_HP + "." + base64.urlsafe_b64encode(hmac.new(b"k9-not-shared", _JWT_HP.encode(), hashlib.sha256)
+                                               .digest()).decode().rstrip("=")
+PROBE = {
+    "aws_secret_example_inside": (f"aws_secret_access_key = {WORDED_AWS}", WORDED_AWS),
+    "aws_pair_one_line": (f"aws_access_key_id=AKIAQ3XK7VT2PLMZR4WN aws_secret_access_key={WORDED_AWS}", WORDED_AWS),
+    "aws_url_encoded": ("aws_secret_access_key%3D" + quote(WORDED_AWS, safe=""), WORDED_AWS),
+    "jwt_bearer": (f"Authorization: Bearer {JWT}", JWT.rsplit(".", 1)[1]),
+    "jwt_alone": (f"what is in this token? {JWT}", JWT.rsplit(".", 1)[1]),
+    "google_key": ("my maps key AIzaSyB3x9Kq2Lm7Pw4Rt8Yu1Io5Ea6Sd0Fg3Hj stopped working", "B3x9Kq2Lm7Pw4Rt8Yu1Io5Ea6Sd0Fg3Hj"),
+    "sendgrid_key": ("SENDGRID_API_KEY=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",
+                     "s7Tu9Vw1Xy3Za5Bc7De9Fg1Hi3Jk5Lm7No9Pq1Rs3T4"),
+    "password_french": ("mot de passe: Tr0ub4dor-88x, pourquoi ça échoue ?", "Tr0ub4dor-88x"),
+    "password_russian": ("пароль: Tr0ub4dor-88x", "Tr0ub4dor-88x"),
+    "curl_password_ends_bang": ("curl -u deploy:Hunter2-Xq9z! https://ci.internal/api", "Hunter2-Xq9z!"),
+}
+
+
+@pytest.mark.parametrize("mode", ["refuse", "redact"])
+@pytest.mark.parametrize("case", sorted(PROBE))
+def test_the_probes_inputs_never_reach_the_remote_server(baton_home: Path, remote: RecordingServer, mode: str,
+                                                         case: str) -> None:
+    prompt, secret = PROBE[case]
+    _set_mode(baton_home, mode)
+    proc = _baton(baton_home, "ask", "--tier", "cloud", "--json", prompt)
+    if mode == "refuse":
+        assert proc.returncode == 1 and remote.chat_bodies() == [], proc.stderr
+    else:
+        assert proc.returncode == 0 and len(remote.chat_bodies()) == 1, proc.stderr
+    _assert_not_outside(baton_home, remote, proc, secret)
+    if case == "curl_password_ends_bang" and mode == "redact":  # the whole password, its last "!" included
+        sent = json.loads(remote.chat_bodies()[0])["messages"][-1]["content"]
+        assert "deploy:[REDACTED:password] https://ci.internal/api" in sent
+
+
+def test_the_probes_split_token_through_cli_turns_refused(baton_home: Path, remote: RecordingServer) -> None:
+    """Refuse mode: the first half alone is already refused; a thread that holds it (answered locally)
+    refuses the turn that brings the rest."""
+    _set_mode(baton_home, "refuse")
+    first = _baton(baton_home, "ask", "--tier", "cloud", "--json", f"my token starts {FIRST}")
+    assert first.returncode == 1 and remote.chat_bodies() == [], first.stderr
+    seed = _baton(baton_home, "ask", "--tier", "local", "--max-tokens", "8", "--json", f"my token starts {FIRST}")
+    assert seed.returncode == 0, seed.stderr
+    thread = json.loads(seed.stdout)["thread_id"]
+    proc = _baton(baton_home, "ask", "--thread", thread, "--tier", "cloud", "--json", f"and ends {REST}, join them")
+    assert proc.returncode == 1 and remote.chat_bodies() == [], proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "github token" in proc.stderr
+    assert FIRST not in proc.stderr and REST not in proc.stderr
+
+
+def test_the_probes_split_token_through_cli_turns_redacted(baton_home: Path, remote: RecordingServer) -> None:
+    """Redact mode, exactly the probe's two commands: neither half reaches the server, the words do."""
+    _set_mode(baton_home, "redact")
+    first = _baton(baton_home, "ask", "--tier", "cloud", "--json", f"my token starts {FIRST}")
+    assert first.returncode == 0, first.stderr
+    thread = json.loads(first.stdout)["thread_id"]
+    proc = _baton(baton_home, "ask", "--thread", thread, "--tier", "cloud", "--json", f"and ends {REST}, join them")
+    assert proc.returncode == 0, proc.stderr
+    bodies = remote.chat_bodies()
+    assert len(bodies) == 2
+    for half in (FIRST, FIRST[4:], REST):
+        assert not any(half.encode() in b for b in bodies), half
+        assert half not in proc.stdout + proc.stderr + first.stdout + first.stderr
+    last = json.loads(bodies[1])["messages"]
+    assert last[-1]["content"] == "and ends [REDACTED:github_token], join them"
+    assert last[-3]["content"].startswith("my token starts [REDACTED:")
+
+
+def _stored_halves(home: Path) -> list[str]:
+    return [f"{p.name}: {h[:4]}..." for p in home.rglob("*") if p.is_file() and p.suffix != ".toml"
+            for h in (FIRST, REST) if h.encode() in p.read_bytes()]
+
+
+@pytest.mark.xfail(strict=True, reason="the service stores a new question redacted alone "
+                   "(BatonService._store_question), not as the request sent it after the earlier turns; "
+                   "privacy.redact_in_context(to_store, history) gives the stored form")
+@pytest.mark.parametrize("mode", ["refuse", "redact"])
+def test_the_rest_of_a_split_token_is_not_stored(baton_home: Path, remote: RecordingServer, mode: str) -> None:
+    """The thread keeps each question as it was sent (or would have been): the rest of a token whose
+    first half is an earlier turn is redacted in the store too."""
+    seed = _baton(baton_home, "ask", "--tier", "local", "--max-tokens", "8", "--json", f"my token starts {FIRST}")
+    assert seed.returncode == 0, seed.stderr
+    _set_mode(baton_home, mode)
+    proc = _baton(baton_home, "ask", "--thread", json.loads(seed.stdout)["thread_id"], "--tier", "cloud", "--json",
+                  f"and ends {REST}, join them")
+    assert proc.returncode == (1 if mode == "refuse" else 0), proc.stderr
+    assert not any(REST.encode() in b for b in remote.chat_bodies())
+    assert [h for h in _stored_halves(baton_home) if h.endswith(f"{REST[:4]}...")] == []
+
+
+@pytest.mark.parametrize("mode", ["refuse", "redact"])
+def test_the_probes_split_token_through_baton_serve(baton_home: Path, remote: RecordingServer, mode: str) -> None:
+    """The same halves as three messages of one `baton serve` request (user, assistant, user)."""
+    _set_mode(baton_home, mode)
+    served = start_serve(baton_home, REMOTE_TEST_KEY="test-key-not-a-secret", no_proxy=f"{HOST},127.0.0.1,localhost",
+                         NO_PROXY=f"{HOST},127.0.0.1,localhost")
+    try:
+        messages = [{"role": "user", "content": f"my token starts {FIRST}"},
+                    {"role": "assistant", "content": "OK, noted."},
+                    {"role": "user", "content": f"and ends {REST}, join them"}]
+        reply = post_json(served.port, served.token, {"model": "baton-cloud", "messages": messages})
+    finally:
+        served.stop()
+    bodies = remote.chat_bodies()
+    if mode == "refuse":
+        assert 400 <= reply.status < 500 and bodies == [], reply.body[:300]
+        assert reply.json()["error"]["message"]
+    else:
+        assert reply.status == 200 and len(bodies) == 1, reply.body[:300]
+        sent = [m["content"] for m in json.loads(bodies[0])["messages"]]
+        assert sent == ["my token starts [REDACTED:github_token]", "OK, noted.",
+                        "and ends [REDACTED:github_token], join them"]
+    for half in (FIRST, FIRST[4:], REST):
+        assert not any(half.encode() in b for b in bodies) and half.encode() not in reply.body, half
+    assert not any(FIRST in line or REST in line for line in served.lines)

@@ -8,6 +8,8 @@ Request level (what the pipeline calls; ``messages`` are ``baton.core.types.Chat
   ``[REDACTED:kind]``, both halves of a split token included (only the halves: the words around
   them stay). The first half of a provider token with no rest in the request is still found
   (kind ``partial_<kind>``), and a later turn's rest of an already redacted first half too.
+- ``redact_in_context(messages, context)``: new turns redacted as they read after the earlier turns
+  of the request (to store a question exactly as it was sent).
 Text level, for one string: ``scan(text)``, ``redact(text)``, ``summary(findings)``.
 
 A ``Finding`` holds the kind and the place (message index, line, span), never the secret.
@@ -24,11 +26,11 @@ value that reads as a word.
 
 from __future__ import annotations
 
-from baton.core.privacy.request import Finding, redact_messages, scan_messages
+from baton.core.privacy.request import Finding, redact_in_context, redact_messages, scan_messages
 from baton.core.privacy.text import entropy_bits, is_placeholder, looks_random
 
-__all__ = ["Finding", "entropy_bits", "is_placeholder", "looks_random", "redact", "redact_messages", "scan",
-           "scan_messages", "summary"]
+__all__ = ["Finding", "entropy_bits", "is_placeholder", "looks_random", "redact", "redact_in_context",
+           "redact_messages", "scan", "scan_messages", "summary"]
 
 
 class _Text:

@@ -286,3 +286,12 @@ def redact_messages(messages: Sequence[Any]) -> tuple[list[Any], list[Finding]]:
         current = [dataclasses.replace(m, content="[REDACTED:message]") if i in dirty else m
                    for i, m in enumerate(current)]
     return current, first or []
+
+
+def redact_in_context(messages: Sequence[Any], context: Sequence[Any]) -> list[Any]:
+    """``messages`` redacted as they read when sent after ``context`` (the earlier turns of the same
+    request): the rest of a token whose first half is in ``context`` is redacted too, which
+    redacting ``messages`` alone would miss. Returns copies of ``messages`` (same length and order);
+    ``context`` is only read. Use it to store a new question exactly as the request sent it."""
+    out, _ = redact_messages([*context, *messages])
+    return out[len(context):]
