@@ -60,6 +60,11 @@ def probe_positives(g: Gen) -> list[Case]:
         sec = g.s(B64, 40)
         add("cloud", "aws_unnamed_pair", f"the keys are {akia} / {sec} - which region?", akia, sec)
         sec = g.s(B64, 40)
+        add("cloud", "aws_configure_prompt", f"AWS Secret Access Key [None]: {sec}\nDefault region name [None]: us-east-1",
+            sec)
+        sec = g.s(B64, 40)
+        add("cloud", "aws_console_display", f"Secret access key: {sec}\n(shown only once)", sec)
+        sec = g.s(B64, 40)
         add("cloud", "aws_yaml", f"env:\n  AWS_ACCESS_KEY_ID: {akia}\n  AWS_SECRET_ACCESS_KEY: {sec}\n", sec)
         # --- Google API keys ------------------------------------------------------------------------------
         aiza = "AIzaSy" + g.s(URLSAFE, 33)

@@ -66,7 +66,8 @@ WORDED = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEYq"  # the probe's value: a wo
     "aws configure set aws_secret_access_key {s} --profile prod", "$env:AWS_SECRET_ACCESS_KEY=\"{s}\"",
     "docker run -e AWS_SECRET_ACCESS_KEY={s} amazon/aws-cli s3 ls", "{{\"SecretAccessKey\": \"{s}\"}}",
     "terraform: secret_key = \"{s}\"", "User name,Access key ID,Secret access key\nci,{id},{s}",
-    "the keys are {id} / {s}, which region?",
+    "the keys are {id} / {s}, which region?", "AWS Secret Access Key [None]: {s}\nDefault region name [None]: eu-west-1",
+    "Secret access key: {s}",
 ])
 @pytest.mark.parametrize("value", ["random", "worded", "example_inside"])
 def test_aws_secret_access_keys_in_any_shape(template: str, value: str) -> None:
@@ -83,7 +84,8 @@ def test_a_key_id_and_its_secret_on_one_line_are_both_redacted() -> None:
     "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
     "export AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE\nexport AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
     "Access key ID,Secret access key\nAKIAIOSFODNN7EXAMPLE,wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-    "aws configure set aws_secret_access_key YOUR_SECRET_ACCESS_KEY",
+    "aws configure set aws_secret_access_key YOUR_SECRET_ACCESS_KEY", "the secret access key is shown once in the console",
+    "AWS Secret Access Key [None]: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
     "key AKIAIOSFODNN7EXAMPLE uploaded s3://acme/3f786850e387550fdab836ed7e6dc881de23001b",
     "aws_secret_access_key%3DYOUR_SECRET_KEY",
 ])

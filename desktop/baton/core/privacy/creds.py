@@ -83,8 +83,8 @@ _PW_WORDS_JOINED = r"密码|密碼|口令|パスワード|暗証番号|비밀번
 _PROSE_INTL = re.compile(
     rf"(?i)(?:(?<!\w)(?:{_PW_WORDS})(?!\w)|{_PW_WORDS_JOINED})[\"']?"
     r"(?:[ \t]+(?:de|du|des|für|fur|del|da|do|di|van|voor|dla|для|от|za)[ \t]+[^\n,;:=：]{0,40}?\w(?!\w))?"
-    r"(?:[ \t]*(?:[:=：]|->|=>|(?<!\w)(?:est|ist|is|was|lautet|es|era|é|è|är|er|jest|je|to|on|это)(?!\w)|—|–|是|为|為|は|는|은|이|가"
-    r"|היא|هي)[ \t]*[:：]?[ \t]*|[ \t]+)[\"'`“‘«„「]?(?=[^\s\"'`]*?(?:\d|[^\w\s]|_|(?-i:[a-z][A-Z])))"
+    r"(?:[ \t]*(?:[:=：]|->|=>|(?<!\w)(?:est|ist|is|was|lautet|es|era|é|è|är|er|jest|je|to|on|это)(?!\w)"
+    r"|—|–|是|为|為|は|는|은|이|가|היא|هي)[ \t]*[:：]?[ \t]*|[ \t]+)[\"'`“‘«„「]?(?=[^\s\"'`]*?(?:\d|[^\w\s]|_|(?-i:[a-z][A-Z])))"
     r"(?P<val>[^\s\"'`”’»“」，。、；：）]{4,200})")
 _PROSE_STOP = frozenset({"the", "not", "a", "an", "in", "on", "set", "stored", "required", "incorrect", "wrong",
                          "invalid", "expired", "empty", "missing", "too", "correct", "valid", "saved", "same",

@@ -56,8 +56,10 @@ RULES: tuple[_Rule, ...] = (
     _r("aws_access_key", _B + r"(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA)[A-Z0-9]{16}" + _E,
        check=_body_random(4, 16, 2.5)),
     # The secret key named as such: `=`, `:`, `=>`, JSON, or a space (`aws configure set NAME VALUE`).
-    _r("aws_secret_access_key", r"(?i:aws_?secret(?:_?access)?_?key|secret_?access_?key)[\"']?(?:[ \t]*(?:=|:|=>)[ \t]*"
-       r"|[ \t]+)[\"']?([A-Za-z0-9/+=]{30,64})(?![A-Za-z0-9/+=])", group=1, priority=4, check=_body_random(0, 30, 3.5)),
+    # `aws configure` asks "AWS Secret Access Key [None]: "; consoles show "Secret access key: ".
+    _r("aws_secret_access_key", r"(?i:aws[ _]?secret(?:[ _]?access)?[ _]?key|secret[ _]?access[ _]?key)[\"']?"
+       r"(?:[ \t]*\[[^\]\n]{0,40}\])?(?:[ \t]*(?:=|:|=>)[ \t]*|[ \t]+)[\"']?([A-Za-z0-9/+=]{30,64})(?![A-Za-z0-9/+=])",
+       group=1, priority=4, check=_body_random(0, 30, 3.5)),
     _r("github_token", _B + r"gh[pousr]_[A-Za-z0-9]{30,255}" + _E, check=_body_random(4)),
     _r("github_token", _B + r"github_pat_[A-Za-z0-9_]{22,255}" + _E, check=_body_random(11)),
     _r("gitlab_token", _B + r"gl(?:pat|dt|rt|ptt|ft|imt|agent|oas|cbt|soat)-[A-Za-z0-9_\-]{20,}" + _E,

@@ -73,7 +73,8 @@ def _marked_example(v: str) -> bool:
     if not _MARKER_WORDS.search(v):
         return False
     rest = _MARKER_FILLER.sub("", _MARKER_WORDS.sub("", v))
-    return len(rest) < 20 or entropy_bits(rest) < 3.8 or wordiness(rest) >= 3.0 or bool(_ALPHABET_RUN.search(rest.lower()))
+    return (len(rest) < 20 or entropy_bits(rest) < 3.8 or wordiness(rest) >= 3.0
+            or bool(_ALPHABET_RUN.search(rest.lower())))
 
 
 def is_placeholder(value: str) -> bool:
