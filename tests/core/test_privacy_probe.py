@@ -135,6 +135,10 @@ def test_a_split_thread_keeps_its_ordinary_words() -> None:
     sha = hashlib.sha1(b"x").hexdigest()  # a whole key, then a commit named later: the sha is not its rest
     sent = _sent(_msgs(("user", f"my key {tok}"), ("assistant", "answer"), ("user", f"commit {sha}, answer (continued)")))
     assert sent[1:] == ["answer", f"commit {sha}, answer (continued)"]
+    # the rest is the first piece of a turn that completes the head; later ids in that turn stay
+    sent = _sent(_msgs(("user", "starts ghp_R4nd0mT0k3nV4lu"), ("assistant", "ok"),
+                       ("user", "and ends 3xYz9876543210AbCdEf; build Bx82kQ9zLm4 failed")))
+    assert sent[2] == "and ends [REDACTED:github_token]; build Bx82kQ9zLm4 failed"
 
 
 def test_a_first_half_alone_and_its_rest_after_redaction() -> None:

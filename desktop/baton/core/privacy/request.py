@@ -197,20 +197,24 @@ def _scan_split(col: _Collector, texts: list[str], messages: Sequence[Any]) -> N
             head = ta[fs:fe]
             complete = any(s == 0 and e >= len(head) for s, e, *_ in shape_spans(head + " "))
             head_kind = None if complete else prefix_kind(head)
-            for b, tb in enumerate(texts):
-                if b == a:
-                    continue
+            # A rest is the first piece of a turn that completes the head: an incomplete head looks in
+            # its neighbours and its author's other turns; a whole token only in its author's next turn.
+            partners = [b for b in range(len(texts)) if b != a and (abs(b - a) == 1 or messages[b].role ==
+                                                                    messages[a].role)] if not complete else \
+                [b for b in range(a + 1, len(texts)) if messages[b].role == messages[a].role][:1]
+            for b in partners:
                 for ts, te in tails[b]:
-                    kind = _join_kind(head, plen, tb[ts:te], head_kind, complete)
+                    kind = _join_kind(head, plen, texts[b][ts:te], head_kind, complete)
                     if kind:
                         col.add(a, fs, fe, kind, 5, "", True)
                         col.add(b, ts, te, kind, 5, "", True)
+                        break
         for m in _PARTIAL_MARK.finditer(ta):  # a first half already redacted: its rest in a later turn
             for b in range(a + 1, len(texts)):
                 if messages[b].role == messages[a].role:
-                    for ts, te in tails[b]:
-                        if len(texts[b][ts:te]) >= 8:
-                            col.add(b, ts, te, m.group(1), 5, "", True)
+                    rest = next(((ts, te) for ts, te in tails[b] if _tail_ok(texts[b][ts:te], 8)), None)
+                    if rest is not None:
+                        col.add(b, *rest, m.group(1), 5, "", True)
 
 
 def _partials(col: _Collector, i: int, text: str) -> None:
