@@ -166,7 +166,7 @@ def test_config_get_set_list(baton_home: Path) -> None:
 
 @pytest.mark.parametrize(("args", "message"), [
     (["config", "set", "routing.mode", "sometimes"], "routing.mode must be one of"),
-    (["config", "set", "engine.n_ctx", "lots"], "engine.n_ctx must be a whole number"),
+    (["config", "set", "engine.n_ctx", "lots"], "engine.n_ctx must be 0 (the model's trained context) or a whole"),
     (["config", "set", "no.such.key", "1"], "unknown setting"),
     (["config", "get", "routing"], "is a group of settings"),
     (["config", "set", "model_dirs", "/x"], "is a list"),

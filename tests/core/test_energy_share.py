@@ -20,22 +20,28 @@ def _meter(root: Path) -> EnergyMeter:
     return EnergyMeter.for_machine(None, sysfs_root=root, use_nvml=False)
 
 
-def _play(meter: EnergyMeter, schedule: list[tuple[list[str], list[str], dict[str, int]]]):
+def _play(meter: EnergyMeter, schedule: list[tuple[list[str], list[str], dict[str, int]]], writer=None):
     """Run ``schedule``: per step, the windows that begin at its start, those that end at its end, and the tokens
     each open window processes in it. Returns the results and the expected joules: a segment runs from one window
     opening or closing to the next; each open window is owed the known power x the segment's measured duration x
-    its share of the segment's tokens (equal shares when there were none)."""
+    its share of the segment's tokens (equal shares when there were none). With ``writer``, a segment's joules are
+    what the counter writer really added in it (its truth file), so a busy machine that delays the writer does not
+    move the expected figure away from what the counter said."""
     windows, results, expected = {}, {}, {}
-    seg = {"t0": 0.0, "tokens": {}}
+    seg = {"t0": 0.0, "j0": 0.0, "tokens": {}}
+
+    def joules_now() -> float:
+        return float(writer.truth()["package_w"]) if writer is not None else 0.0
 
     def boundary() -> None:
-        now = time.monotonic()
+        now, j = time.monotonic(), joules_now()
         open_now = [n for n in windows if n not in results]
         total = sum(seg["tokens"].values())
+        seg_j = (j - seg["j0"]) if writer is not None else POWER_W * (now - seg["t0"])
         for name in open_now:
             share = seg["tokens"].get(name, 0) / total if total else 1.0 / len(open_now)
-            expected[name] += POWER_W * (now - seg["t0"]) * share
-        seg["t0"], seg["tokens"] = now, {}
+            expected[name] += seg_j * share
+        seg["t0"], seg["j0"], seg["tokens"] = now, j, {}
 
     for begins, ends, tokens in schedule:
         if begins:
@@ -105,8 +111,9 @@ def test_windows_that_overlap_know_how_many_others_they_shared_with(tmp_path: Pa
 
 def test_segments_without_tokens_are_split_equally(tmp_path: Path) -> None:
     make_rapl_tree(tmp_path, package_uj=1_000_000, dram_uj=None, psys=False)
-    with RaplWriter(tmp_path, package_w=POWER_W, step_s=0.002), _meter(tmp_path) as meter:
-        results, expected = _play(meter, [(["a", "b"], [], {}), (["c"], ["a", "b", "c"], {"a": 1, "b": 3, "c": 4})])
+    with RaplWriter(tmp_path, package_w=POWER_W, step_s=0.002) as w, _meter(tmp_path) as meter:
+        results, expected = _play(meter, [(["a", "b"], [], {}), (["c"], ["a", "b", "c"], {"a": 1, "b": 3, "c": 4})],
+                                  writer=w)
     for name in ("a", "b", "c"):
         assert results[name].total_j == pytest.approx(expected[name], rel=0.02)
     # the first segment (no tokens) went half to a and half to b

@@ -244,9 +244,6 @@ def _stored_halves(home: Path) -> list[str]:
             for h in (FIRST, REST) if h.encode() in p.read_bytes()]
 
 
-@pytest.mark.xfail(strict=True, reason="the service stores a new question redacted alone "
-                   "(BatonService._store_question), not as the request sent it after the earlier turns; "
-                   "privacy.redact_in_context(to_store, history) gives the stored form")
 @pytest.mark.parametrize("mode", ["refuse", "redact"])
 def test_the_rest_of_a_split_token_is_not_stored(baton_home: Path, remote: RecordingServer, mode: str) -> None:
     """The thread keeps each question as it was sent (or would have been): the rest of a token whose

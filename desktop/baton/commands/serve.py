@@ -179,7 +179,7 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
     sock = bind_socket(host, args.port, backlog)
     service = ctx.service()
     app = build_app(service, ServeConfig(token=token, allowed_hosts=allowed, cors_origins=list(args.cors_origin),
-                                         queue=args.queue))
+                                         queue=args.queue, workers=max(1, service.settings.engine.parallel)))
     port = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     print(f"baton: serving an OpenAI-compatible API at http://{shown}:{port}/v1 (Ctrl-C to stop; "

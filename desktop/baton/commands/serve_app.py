@@ -56,13 +56,15 @@ LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 class ServeConfig:
     """How one server was started. ``allowed_hosts``: lower-case host names (no port, IPv6 without
     brackets) that a request's ``Host`` header may name; ``cors_origins``: origins that get CORS headers
-    (none by default); ``queue``: how many requests may wait; ``max_body_bytes``: the largest request body."""
+    (none by default); ``queue``: how many requests may wait; ``max_body_bytes``: the largest request body;
+    ``workers``: how many requests are answered at once."""
 
     token: str
     allowed_hosts: frozenset[str] = LOOPBACK_NAMES
     cors_origins: list[str] = field(default_factory=list)
     queue: int = 64
     max_body_bytes: int = MAX_BODY_BYTES
+    workers: int = 1  # requests answered at once (the local engine's slots, engine.parallel)
 
 
 class SafeJSONResponse(JSONResponse):
@@ -243,7 +245,7 @@ def build_app(service: Any, config: ServeConfig, dispatcher: Dispatcher | None =
     """The Starlette app for ``service`` (a BatonService, or anything with its ``ask``/``models``/``settings``).
     ``dispatcher`` runs the service calls (default: a new one with ``config.queue`` places); the app's
     ``state.dispatcher`` holds it, to be closed by whoever stops the server."""
-    dispatcher = dispatcher or Dispatcher(config.queue)
+    dispatcher = dispatcher or Dispatcher(config.queue, workers=config.workers)
     catalog = Catalog(service)
 
     async def list_models(request: Request) -> Response:

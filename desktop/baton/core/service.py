@@ -358,10 +358,10 @@ class BatonService:
                 redacted = bool(tier.outgoing(turn)[1])
             except PrivacyBlocked as e:
                 blocked, redacted = e, True
-            if redacted:
-                from baton.core.privacy import redact_messages
+            if redacted:  # read after the earlier turns, so the rest of a split token is redacted too
+                from baton.core.privacy import redact_in_context
 
-                to_store = redact_messages(to_store)[0]
+                to_store = redact_in_context(to_store, turn.messages[:len(turn.messages) - len(to_store)])
         tid = turn.thread_id
         for m in to_store:
             msg = self.store.add_message(tid, m.role, m.content)

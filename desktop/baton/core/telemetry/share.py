@@ -30,6 +30,8 @@ class SharedMeasurement(Measurement):
     tokens: int = 0
 
     def to_dict(self) -> dict[str, Any]:
+        """The receipt's energy document plus ``shared_with`` (how many other answers ran in the window) and
+        ``share_of_window`` (this answer's share of the window's joules, 0..1)."""
         out = super().to_dict()
         out["shared_with"] = self.shared_with
         out["share_of_window"] = round(self.share, 4)
@@ -107,6 +109,7 @@ class SharedWindows:
             return w
 
     def close(self, w: SharedWindow) -> None:
+        """Take ``w`` out of the open windows (it ended); later segments are split among the others."""
         with self.lock:
             if w in self._open:
                 self._boundary()
