@@ -7,6 +7,10 @@ without stopping the others. Each step puts one token per decoding sequence and 
 prompts as fits ``n_batch`` into one batch (prompts are prefilled in chunks, so a long prompt never stalls the
 others for its whole prefill), decodes it once, and samples each sequence from its own row of logits.
 
+Warm threads: a finished answer's tokens stay in its slot. When a slot is taken by a prompt that shares little
+with what it holds, the slot's state is first saved into a RAM-bounded ``StateStore`` (``kv_state``); a prompt that
+starts with a saved state's tokens gets that state copied back into a free slot and decodes only the rest.
+
 The backend (``Backend``) is the only part that talks to llama.cpp; this module is pure Python and numpy.
 """
 
@@ -22,6 +26,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from baton.core.engine.kv_state import MIN_SAVE_TOKENS, SavedState, StateStore, common_prefix
 from baton.core.engine.sampling import Sampler, StopText
 from baton.core.engine.signals import ConfidenceTracker, LoopDetector
 from baton.core.errors import ModelError
@@ -46,6 +51,13 @@ class Backend(Protocol):
     def trim(self, slot: int, keep: int) -> bool:
         """Forget slot ``slot``'s cache from position ``keep`` on (0: all of it). False when the model's cache
         cannot drop a tail (then only ``keep=0`` works)."""
+
+    def save(self, slot: int) -> bytes:
+        """Slot ``slot``'s cache as opaque bytes (``llama_state_seq_get_data``); empty when it cannot be saved."""
+
+    def restore(self, slot: int, data: bytes) -> bool:
+        """Load bytes from ``save`` into the empty slot ``slot``. False when llama.cpp refused them (the slot is
+        then empty again)."""
 
     def is_eog(self, token: int) -> bool:
         """True for end-of-generation tokens."""
@@ -84,6 +96,7 @@ class Sequence:
         self.tracker = ConfidenceTracker()
         self.loop = LoopDetector()
         self.slot = -1
+        self.reused = 0  # prompt tokens found in the slot's cache (warm), not decoded again
         self.fed = 0  # prompt tokens decoded so far
         self.pos = 0  # the next position in the slot
         self.next_token = -1  # the sampled token to decode next (-1 while prefilling)
@@ -115,11 +128,17 @@ class Scheduler:
     until then sequences cannot be enqueued. ``status()`` says how many sequences run and wait.
 
     A finished sequence leaves its tokens in its slot's cache: a later prompt that starts with them (the same
-    thread coming back, the same system prompt) takes the free slot sharing the longest prefix and decodes only
-    the rest."""
+    thread coming back) takes the free slot sharing the longest prefix and decodes only the rest. A slot about
+    to be overwritten is saved first when it holds at least ``MIN_SAVE_TOKENS`` that the new prompt does not share
+    (``state_limit_bytes``: the RAM bound of the saved states; 0 saves none). ``limit`` (at most ``parallel``)
+    caps the sequences decoded at once; the power policy lowers it on battery."""
 
-    def __init__(self, parallel: int, name: str) -> None:
+    def __init__(self, parallel: int, name: str, state_limit_bytes: int = 0) -> None:
         self.parallel = max(1, int(parallel))
+        self.limit = self.parallel
+        self.states = StateStore(state_limit_bytes)
+        self.prefilled_tokens = 0  # prompt tokens decoded (what a warm slot or a restored state spared is not)
+        self.last_busy = time.monotonic()  # when a sequence last finished or was admitted (monotonic s)
         self.backend: Backend | None = None
         self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], Future] | None] = queue.SimpleQueue()
         self._waiting: deque[Sequence] = deque()
@@ -151,8 +170,36 @@ class Scheduler:
         return self.submit(fn).result()
 
     def status(self) -> dict[str, int]:
-        """``{"parallel", "active", "waiting"}``: slots, sequences in the batch, sequences waiting for a slot."""
-        return {"parallel": self.parallel, "active": len(self._active), "waiting": len(self._waiting)}
+        """``{"parallel", "limit", "active", "waiting"}``: slots, the most decoded at once now, sequences in the
+        batch, sequences waiting for a slot."""
+        return {"parallel": self.parallel, "limit": self.limit, "active": len(self._active),
+                "waiting": len(self._waiting)}
+
+    @property
+    def busy(self) -> bool:
+        """True while a sequence is decoding or waiting."""
+        return bool(self._active or self._waiting)
+
+    def cache_stats(self) -> dict[str, int]:
+        """Warm-cache counters: ``reused_tokens`` and ``prefilled_tokens`` (prompt tokens spared and decoded since
+        the start), ``warm_slots`` and ``warm_tokens`` (free slots holding a finished thread's cache),
+        ``saved_states``, ``saved_bytes`` (RAM held by saved states, bytes), ``states_saved``, ``states_restored``,
+        ``states_dropped`` (by the RAM bound). Read from any thread; figures may be one step old."""
+        resident = dict(self._resident)
+        st = self.states
+        return {"reused_tokens": self.reused_tokens, "prefilled_tokens": self.prefilled_tokens,
+                "warm_slots": len(resident), "warm_tokens": sum(len(t) for t in resident.values()),
+                "saved_states": len(st), "saved_bytes": st.size_bytes, "states_saved": st.saved,
+                "states_restored": st.restored, "states_dropped": st.dropped}
+
+    def forget(self) -> None:
+        """Empty every free slot's cache and drop the saved states (call on the owner thread, e.g. via ``call``)."""
+        be = self.backend
+        for slot in list(self._resident):
+            if be is not None:
+                be.trim(slot, 0)
+        self._resident.clear()
+        self.states.clear()
 
     def close(self, timeout_s: float = 10.0) -> None:
         """Finish every sequence as cancelled, free the backend and stop the thread."""
@@ -204,27 +251,64 @@ class Scheduler:
             self._finish(seq, "cancelled")
         for seq in [s for s in self._active if s.stopped()]:
             self._finish(seq, "cancelled")
-        while self._waiting and self._free:
+        while self._waiting and self._free and len(self._active) < self.limit:
             seq = self._waiting.popleft()
             self._take_slot(seq)
             self._active.append(seq)
+            self.last_busy = time.monotonic()
 
     def _take_slot(self, seq: Sequence) -> None:
-        """Give ``seq`` the free slot whose cache shares the longest prefix with its prompt; keep that prefix."""
+        """Give ``seq`` the free slot whose cache shares the longest prefix with its prompt (or a slot with the saved
+        state that shares more); keep that prefix, saving what the slot held when most of it is overwritten."""
+        def shared(slot: int) -> int:
+            n = _common_prefix(self._resident.get(slot, []), seq.prompt)
+            return n if n >= MIN_SAVE_TOKENS else 0  # a few shared tokens (a system prompt) never evict a thread
+
         # the longest shared prefix wins; among equals, the slot holding the least (keeps other threads warm)
-        best, common = min(((slot, _common_prefix(self._resident.get(slot, []), seq.prompt)) for slot in self._free),
-                           key=lambda sc: (-sc[1], len(self._resident.get(sc[0], [])), sc[0]))
+        best = min(self._free, key=lambda s: (-shared(s), len(self._resident.get(s, [])), s))
+        common = _common_prefix(self._resident.get(best, []), seq.prompt)
+        be = self.backend
+        key, saved = self.states.best(seq.prompt) if len(self.states) else (-1, 0)
+        if be is not None and saved > max(common, MIN_SAVE_TOKENS - 1):
+            self._save(best, seq.prompt)
+            be.trim(best, 0)
+            self._resident.pop(best, None)
+            state = self.states.take(key)
+            if be.restore(best, state.data):
+                self._resident[best] = list(state.tokens)
+                common = saved
+            else:
+                be.trim(best, 0)
+                common = 0
+        else:
+            self._save(best, seq.prompt)
         self._free.remove(best)
         resident = self._resident.pop(best, [])
-        common = min(common, len(seq.prompt) - 1)  # the last prompt token is decoded again for its logits
-        be = self.backend
+        common = min(common, len(seq.prompt) - 1, len(resident))  # the last prompt token is decoded again (logits)
         if be is not None and len(resident) > common and not be.trim(best, common):
             be.trim(best, 0)
             common = 0
         seq.slot = best
-        seq.fed = seq.pos = common
+        seq.fed = seq.pos = seq.reused = common
         seq.decoded = list(seq.prompt[:common])
         self.reused_tokens += common
+
+    def _save(self, slot: int, prompt: list[int]) -> None:
+        """Save slot ``slot``'s cache when ``prompt`` would overwrite ``MIN_SAVE_TOKENS`` or more of it and most
+        of it (a thread coming back to its own slot drops only a short tail)."""
+        held = self._resident.get(slot)
+        be = self.backend
+        if not held or be is None or self.states.limit_bytes <= 0:
+            return
+        keep = _common_prefix(held, prompt)
+        if len(held) - keep < MIN_SAVE_TOKENS or keep * 2 > len(held):
+            return
+        try:
+            data = be.save(slot)
+        except Exception:  # noqa: BLE001 - a state that cannot be saved is read again when its thread returns
+            return
+        if data:
+            self.states.put(SavedState(tuple(held), data))
 
     def _step(self) -> None:
         self._admit()
@@ -266,6 +350,7 @@ class Scheduler:
             seq.fed += n
             seq.pos = seq.fed
             budget -= n
+            self.prefilled_tokens += n
             work[id(seq)] = n
         try:
             be.decode(tokens, pos, slots, want)
@@ -317,6 +402,7 @@ class Scheduler:
         if seq.slot >= 0:
             if seq.decoded:
                 self._resident[seq.slot] = seq.decoded  # kept warm for a prompt that starts the same way
+                self.states.forget_covered(seq.decoded)
             elif self.backend is not None:
                 try:
                     self.backend.trim(seq.slot, 0)
@@ -339,6 +425,7 @@ class Scheduler:
         if seq.done:
             return
         seq.done = True
+        self.last_busy = time.monotonic()
         self._release(seq)
         if flush:
             seq.emit(seq.text.flush())
@@ -358,12 +445,7 @@ class Scheduler:
         seq.out.put(END)
 
 
-def _common_prefix(a: list[int], b: list[int]) -> int:
-    n = min(len(a), len(b))
-    i = 0
-    while i < n and a[i] == b[i]:
-        i += 1
-    return i
+_common_prefix = common_prefix
 
 
 def drain(seq: Sequence) -> Any:

@@ -30,6 +30,7 @@ from baton.core.errors import ContextOverflow, ModelError, ModelSettingError
 from baton.core.types import ChatMessage, Chunk, GenerationRequest
 
 DEFAULT_PARALLEL = 4  # threads one loaded model answers at once (engine.parallel)
+DEFAULT_STATE_BYTES = 1 << 30  # RAM for saved thread states (engine.warm_state_mb)
 N_BATCH = 512  # tokens per decode call (llama.cpp's default): decode tokens first, then prompt chunks
 HELPER_CTX = 16  # the Llama object's own context (unused for generation: the batched context serves)
 ANSWER_RESERVE_TOKENS = 16  # a prompt must leave at least this much room for the answer
@@ -64,12 +65,13 @@ class LlamaEngine:
     with a sentence in ``notices``; values no machine can honour (negative, a context whose cache would not
     fit in RAM) raise ``ModelSettingError`` at ``load()``. ``notices`` also collects what the chat format had
     to adapt (a template without a system role, one that failed). All failures are ``ModelError``s.
-    ``chat_template`` (Jinja) replaces the file's own template when given.
+    ``chat_template`` (Jinja) replaces the file's own template when given. ``state_limit_bytes``: RAM for the
+    saved states of threads that lost their slot (0 keeps none; see ``batch.Scheduler``).
     """
 
     def __init__(self, path: Path | str, n_ctx: int = 4096, n_threads: int = 0, n_gpu_layers: int = 0,
                  model_id: str | None = None, seed: int = 0, chat_template: str | None = None,
-                 parallel: int = DEFAULT_PARALLEL) -> None:
+                 parallel: int = DEFAULT_PARALLEL, state_limit_bytes: int = DEFAULT_STATE_BYTES) -> None:
         self.path = Path(path)
         self.parallel = self._check_parallel(int(parallel))
         self.model_id = printable(model_id or self.path.stem)
@@ -87,7 +89,7 @@ class LlamaEngine:
         self._bos = -1
         self._special_cache: dict[str, list[int | str]] = {}
         self._log_callbacks: list[Any] = []  # kept alive while llama.cpp may call them
-        self._sched = Scheduler(self.parallel, name=f"llama:{self.model_id}")
+        self._sched = Scheduler(self.parallel, name=f"llama:{self.model_id}", state_limit_bytes=state_limit_bytes)
 
     # ---- settings ------------------------------------------------------------------------------
     def _note(self, text: str) -> None:
@@ -155,8 +157,49 @@ class LlamaEngine:
         return self._submit(fn).result()
 
     def slots(self) -> dict[str, int]:
-        """``{"parallel", "active", "waiting"}``: slots, answers being generated now, answers waiting for a slot."""
+        """``{"parallel", "limit", "active", "waiting"}``: slots, the most answered at once now, answers being
+        generated now, answers waiting for a slot."""
         return self._sched.status()
+
+    @property
+    def loaded(self) -> bool:
+        """True once the weights are loaded and until ``close``."""
+        return self._llm is not None and self._sched.alive
+
+    @property
+    def busy(self) -> bool:
+        """True while an answer is being generated or waits for a slot."""
+        return self._sched.busy
+
+    def idle_s(self) -> float:
+        """Seconds since an answer last started or finished; 0 while one is generating (Units: s)."""
+        return 0.0 if self._sched.busy else max(0.0, time.monotonic() - self._sched.last_busy)
+
+    def set_limit(self, n: int) -> int:
+        """Answer at most ``n`` (clamped to 1..``parallel``) at once from now on; more wait. Returns the limit."""
+        self._sched.limit = max(1, min(self.parallel, int(n)))
+        return self._sched.limit
+
+    def cache_stats(self) -> dict[str, int]:
+        """Warm-cache counters (``batch.Scheduler.cache_stats``): prompt tokens reused and decoded, warm slots,
+        saved states and their bytes."""
+        return self._sched.cache_stats()
+
+    def forget_cache(self) -> None:
+        """Empty every idle slot and drop the saved states: the next answer of every thread is read cold."""
+        if self._llm is not None:
+            self._call(self._sched.forget)
+
+    def held_bytes(self) -> dict[str, int]:
+        """What the loaded model holds (Units: bytes): ``weights_bytes`` (the file, memory-mapped), ``kv_bytes``
+        (the cache of every slot, f16), ``saved_bytes`` (saved thread states)."""
+        try:
+            info = read_gguf_info(self.path, read_tensors=False)
+            weights = int(info.tensor_data_bytes or info.size_bytes)
+            kv = int(info.kv_cache_bytes(self.n_ctx)) * self.parallel if info.kv_bytes_per_token else 0
+        except (ModelError, OSError):
+            weights, kv = 0, 0
+        return {"weights_bytes": weights, "kv_bytes": kv, "saved_bytes": int(self._sched.states.size_bytes)}
 
     # ---- public API ----------------------------------------------------------------------------
     def load(self) -> float:
@@ -408,6 +451,24 @@ class LlamaBatchBackend:
     def trim(self, slot: int, keep: int) -> bool:
         """Drop slot ``slot``'s KV cache from position ``keep`` on; False when this cache cannot drop a tail."""
         return bool(self._lib.llama_memory_seq_rm(self._mem, slot, max(0, keep) if keep > 0 else -1, -1))
+
+    def save(self, slot: int) -> bytes:
+        """Slot ``slot``'s cache serialised by ``llama_state_seq_get_data`` (empty bytes when it holds nothing)."""
+        lib = self._lib
+        size = int(lib.llama_state_seq_get_size(self._ctx, slot))
+        if size <= 0:
+            return b""
+        buf = (ctypes.c_uint8 * size)()
+        written = int(lib.llama_state_seq_get_data(self._ctx, buf, size, slot))
+        return bytes(memoryview(buf)[:written]) if written > 0 else b""
+
+    def restore(self, slot: int, data: bytes) -> bool:
+        """Load ``data`` from ``save`` into the empty slot ``slot`` (``llama_state_seq_set_data``)."""
+        buf = (ctypes.c_uint8 * len(data)).from_buffer_copy(data)
+        if int(self._lib.llama_state_seq_set_data(self._ctx, buf, len(data), slot)) > 0:
+            return True
+        self.trim(slot, 0)
+        return False
 
     def is_eog(self, token: int) -> bool:
         """True for end-of-generation tokens (EOS, EOT, the template's end marker)."""
