@@ -89,7 +89,7 @@ def test_an_endpoint_added_in_settings_is_used_at_once(qtbot, make_window):
     w.actions_.escalate.trigger()
     wait_idle(qtbot, h)
     assert len(cloud.requests) == 1
-    assert w.chat.receipt_bars()[-1].badge.text().startswith("cloud · big-model")
+    assert w.chat.receipt_bars()[-1].badge.text().startswith("this computer · big-model")  # a loopback endpoint
 
 
 def test_settings_dialog_refuses_an_incomplete_endpoint(qtbot, make_window):

@@ -38,7 +38,7 @@ def test_ctrl_e_escalates_the_last_answer_to_the_endpoint(qtbot, make_window):
     assert {r["route"]["tier"] for r in receipts} == {"local", "cloud"}
     assert w.thread_model.get(tid).state == "escalated"
     bars = w.chat.receipt_bars()
-    assert bars[-1].badge.text().startswith("cloud · big-model")
+    assert bars[-1].badge.text().startswith("this computer · big-model")  # the endpoint is on loopback
     assert bars[-1].badge.property("tier") == "cloud"
     assert "It is 4." in w.chat.settled_texts()[-1]
     # The escalation is a new version in place: the local answer is an earlier version, not a second bubble.
@@ -75,6 +75,11 @@ def test_weak_local_answer_escalates_on_its_own_and_shows_both(qtbot, make_windo
     last = w.chat.receipt_bars()[-1]
     assert "escalated" in last.badge.text()
     last.toggle.setChecked(True)
+    # "Why" says it in plain words; the numbers wait behind "details"
+    assert last.why.isVisibleTo(last) and not last.details.isVisibleTo(last)
+    assert "looked weak" in last.why.text() and "lan-big" in last.why.text()
+    assert "confidence" not in last.why.text() and "escalate:" not in last.why.text()
+    last.details_toggle.setChecked(True)
     assert last.details.isVisibleTo(last)
     assert "escalated: escalate: confidence" in last.details.text()
     assert w.thread_model.get(tid).state == "escalated"

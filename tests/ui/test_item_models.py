@@ -29,13 +29,25 @@ def test_thread_list_model(qtmodeltester):
 
 
 def test_queue_model(qtmodeltester):
+    """The slots view: what generates now, with its live speed and where, then what waits, numbered."""
     model = QueueModel()
     qtmodeltester.check(model)
-    model.set_rows([QueueRow(1, "Alpha", "a long question " * 5, True), QueueRow(2, "Bravo", "short", False)])
+    model.set_rows([QueueRow(1, "Alpha", "a long question " * 5, True, 12.34),
+                    QueueRow(5, "Echo", "remote one", True, 40.0, "lan-big"),
+                    QueueRow(2, "Bravo", "short", False), QueueRow(3, "Charlie", "next", False)])
     qtmodeltester.check(model)
-    assert model.index(0, 0).data().startswith("▶ Alpha: a long question")
-    assert model.index(0, 0).data().endswith("…")
-    assert model.index(1, 0).data() == "1. Bravo: short"
+    first = model.index(0, 0).data()
+    assert first.startswith("▶ Alpha · 12.3 tok/s") and first.endswith("…")
+    assert model.index(1, 0).data().startswith("▶ Echo · 40.0 tok/s · on lan-big")
+    assert model.index(2, 0).data() == "1. Bravo · waits\n   short"
+    assert model.index(3, 0).data() == "2. Charlie · waits\n   next"
+    # a new figure for the same jobs updates in place (no reset: the selection survives)
+    resets = []
+    model.modelReset.connect(lambda: resets.append(1))
+    model.set_rows([QueueRow(1, "Alpha", "q", True, 20.0), QueueRow(5, "Echo", "r", True, 0.0, "lan-big", True),
+                    QueueRow(2, "Bravo", "short", False), QueueRow(3, "Charlie", "next", False)])
+    assert not resets and "20.0 tok/s" in model.index(0, 0).data()
+    assert "stopping…" in model.index(1, 0).data()
 
 
 def test_model_table_model(qtmodeltester):

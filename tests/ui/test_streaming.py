@@ -38,14 +38,18 @@ def test_answer_streams_into_the_view_then_renders_markdown_and_a_receipt(qtbot,
     texts = w.chat.settled_texts()
     assert texts[0] == "double a number"
     assert "<strong>bold</strong>" in texts[1]
-    assert "<span style=" in texts[1] and "double" in texts[1]
+    code = w.chat.bubbles()[-1].message_body.code_blocks()
+    assert len(code) == 1 and code[0].block.text == "def double(x):\n    return x * 2"
+    assert "<span style=" in code[0].code.text() and "double" in code[0].code.text()  # highlighted
+    assert "That is all for now" in texts[-1]
     bars = w.chat.receipt_bars()
     assert len(bars) == 1
     summary = bars[0].summary.text()
     assert "tok/s" in summary and "TTFT" in summary and " J" in summary and "$" in summary
     assert "(estimated)" in summary or "measured" in summary
-    assert bars[0].badge.text().startswith("local · fake-local")
-    assert "local first" in bars[0].badge.toolTip()
+    assert bars[0].badge.text().startswith("this computer · fake-local")
+    assert "this computer" in bars[0].badge.toolTip()
+    assert "local first" in bars[0].details.text()
     # The sidebar shows the thread, named after the question, idle, with its spend.
     row = w.thread_model.rows()[0]
     assert row.title == "double a number" and row.state == "idle" and row.energy_j > 0

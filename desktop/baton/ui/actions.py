@@ -29,13 +29,24 @@ class Actions:
     queue_cancel: QAction
     about_receipts: QAction
     quit: QAction
+    copy_answer: QAction | None = None
+    copy_code: QAction | None = None
+    edit_last: QAction | None = None
+    regenerate: QAction | None = None
+    fork: QAction | None = None
+    prev_version: QAction | None = None
+    next_version: QAction | None = None
+    toggle_sidebar: QAction | None = None
     switch: list[QAction] = field(default_factory=list)
     retry_menu: QMenu | None = None
 
     def all(self) -> list[QAction]:
         return [self.new_thread, self.send, self.stop, self.escalate, self.retry_local, self.palette, self.settings,
                 self.models, self.rename, self.delete, self.toggle_power, self.toggle_queue, self.queue_up,
-                self.queue_down, self.queue_cancel, self.about_receipts, self.quit, *self.switch]
+                self.queue_down, self.queue_cancel, self.about_receipts, self.quit,
+                *[a for a in (self.copy_answer, self.copy_code, self.edit_last, self.regenerate, self.fork,
+                              self.prev_version, self.next_version, self.toggle_sidebar) if a is not None],
+                *self.switch]
 
 
 def _act(window: QMainWindow, text: str, keys: list[str] | str | None, slot: Callable[[], object],
@@ -69,8 +80,8 @@ def build_actions(window: QMainWindow, h: dict[str, Callable[[], object]]) -> Ac
         delete=_act(window, "&Delete thread", "Ctrl+Shift+Backspace", h["delete"], "Delete the current thread"),
         toggle_power=_act(window, "&Power panel", "Ctrl+Shift+P", h["toggle_power"],
                           "Show or hide live power, memory and today's totals"),
-        toggle_queue=_act(window, "Local &queue", "Ctrl+Shift+Q", h["toggle_queue"],
-                          "Show or hide the local engine's queue"),
+        toggle_queue=_act(window, "&Slots", "Ctrl+Shift+Q", h["toggle_queue"],
+                          "Show or hide the slots: which threads generate now and which wait"),
         queue_up=_act(window, "Move queued answer &up", "Alt+Up", h["queue_up"], "Run the selected queued answer sooner"),
         queue_down=_act(window, "Move queued answer do&wn", "Alt+Down", h["queue_down"],
                         "Run the selected queued answer later"),
@@ -79,6 +90,22 @@ def build_actions(window: QMainWindow, h: dict[str, Callable[[], object]]) -> Ac
         about_receipts=_act(window, "What is a &receipt?", "F1", h["about_receipts"], "How to read a receipt"),
         quit=_act(window, "&Quit", "Ctrl+Q", h["quit"], "Quit Baton"),
     )
+    acts.copy_answer = _act(window, "&Copy the last answer", "Ctrl+Shift+C", h["copy_answer"],
+                            "Copy the whole last answer to the clipboard")
+    acts.copy_code = _act(window, "Copy the last &code block", "Ctrl+Alt+C", h["copy_code"],
+                          "Copy the last answer's last code block (the code only)")
+    acts.edit_last = _act(window, "E&dit the last question", "Ctrl+Shift+E", h["edit_last"],
+                          "Put the last question in the box; Send asks it in its place")
+    acts.regenerate = _act(window, "Re&generate the last answer", "Ctrl+R", h["regenerate"],
+                           "Answer the last question again on the same tier (a new version in place)")
+    acts.fork = _act(window, "&Fork this thread from here", "Ctrl+Shift+F", h["fork"],
+                     "A new thread with this thread's messages so far")
+    acts.prev_version = _act(window, "Previous &version", "Alt+Left", h["prev_version"],
+                             "Show the previous version of the last answer")
+    acts.next_version = _act(window, "Next v&ersion", "Alt+Right", h["next_version"],
+                             "Show the next version of the last answer")
+    acts.toggle_sidebar = _act(window, "Thread &list", "Ctrl+B", h["toggle_sidebar"],
+                               "Show or hide the list of threads (hidden by itself in a narrow window)")
     acts.toggle_power.setCheckable(True)
     acts.toggle_queue.setCheckable(True)
     for n in range(1, 10):
@@ -93,12 +120,15 @@ def build_actions(window: QMainWindow, h: dict[str, Callable[[], object]]) -> Ac
     m.addSeparator()
     m.addAction(acts.quit)
     m = bar.addMenu("&Answer")
-    m.addActions([acts.send, acts.stop, acts.escalate, acts.retry_local])
+    m.addActions([acts.send, acts.stop, acts.escalate, acts.retry_local, acts.regenerate])
     acts.retry_menu = m.addMenu("Retry &on…")
+    m.addSeparator()
+    m.addActions([acts.copy_answer, acts.copy_code, acts.edit_last, acts.fork, acts.prev_version,
+                  acts.next_version])
     m = bar.addMenu("&Queue")
     m.addActions([acts.queue_up, acts.queue_down, acts.queue_cancel])
     m = bar.addMenu("&View")
-    m.addActions([acts.palette, acts.toggle_power, acts.toggle_queue])
+    m.addActions([acts.palette, acts.toggle_sidebar, acts.toggle_power, acts.toggle_queue])
     m.addSeparator()
     threads = m.addMenu("&Threads")
     threads.addActions(acts.switch)

@@ -41,6 +41,9 @@ class MessageView:
     created_at: float
     receipt: dict[str, Any] | None = None
     note: str = ""  # why it was refused or escalated, kept across restarts
+    versions: list[str] = field(default_factory=list)  # ids of the versions at this point, oldest first
+    version_index: int = 0  # which of ``versions`` this is
+    parent_id: str | None = None
 
 
 @dataclass
@@ -138,17 +141,23 @@ class Backend:
     def delete_thread(self, thread_id: str) -> None:
         self.store.delete_thread(thread_id)
 
-    def history(self, thread_id: str) -> list[MessageView]:
-        """The thread's current versions (an earlier answer or an edited question is not shown as a bubble), each
-        with its receipt and how many versions exist at its point."""
+    def history(self, thread_id: str, picks: dict[str, str] | None = None) -> list[MessageView]:
+        """The messages the chat shows: the thread's current versions, or where ``picks`` (point key -> version id,
+        see ui/versions.py) chose another version, that one and its branch; each with its receipt and the
+        versions at its point. A local answer an escalation replaced comes just before its successor."""
+        from baton.ui.versions import shown_path, with_versions
+
         receipts = self.store.thread_receipts(thread_id)
-        shown = []
-        for m in self.store.thread_path(thread_id):
-            if m.role == "assistant":  # a local answer an escalation replaced is shown just before its successor
-                shown += [v for v in self.store.versions(m.id) if v.status == "escalated" and v.seq < m.seq]
-            shown.append(m)
+        everything = self.store.history(thread_id)
+        shown = shown_path(self.store.thread_path(thread_id), everything, picks or {})
         return [MessageView(m.id, m.role, m.content, m.status, m.model, m.tier, m.created_at, receipts.get(m.id),
-                            m.note) for m in shown]
+                            m.note or "", ids, idx, m.parent_id)
+                for m, ids, idx in with_versions(shown, everything)]
+
+    def fork(self, thread_id: str, message_id: str) -> ThreadInfo:
+        """A new thread holding ``thread_id``'s messages up to and including ``message_id`` (the service's fork)."""
+        t = self.service.fork(thread_id, message_id)
+        return ThreadInfo(t.id, t.title, t.updated_at, t.message_count, t.energy_j, t.usd)
 
     # ---- answering (worker threads) -------------------------------------------------------------
     def ask(self, prompt: str, thread_id: str, model: str | None, tier: str,
@@ -169,6 +178,13 @@ class Backend:
         else:
             result = self.service.retry(message_id, tier=tier, model=target or None, on_text=on_text, cancel=cancel,
                                         approve=approve, on_status=on_status)
+        return result.receipt()
+
+    def edit(self, message_id: str, text: str, tier: str, on_text: Callable[[str], None], cancel: threading.Event,
+             approve: Callable[[Any], bool], on_status: Callable[[str], None]) -> dict[str, Any]:
+        """Ask ``text`` in place of question ``message_id``: a new version of the question, answered."""
+        result = self.service.edit(message_id, text, tier=tier, on_text=on_text, cancel=cancel, approve=approve,
+                                   on_status=on_status)
         return result.receipt()
 
     def feedback(self, message_id: str, kind: str) -> None:

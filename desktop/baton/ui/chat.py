@@ -1,78 +1,24 @@
 """The chat view of one thread: settled messages (markdown, receipts) and at most one live answer.
 
-The live answer is a text document that only ever has text appended at its end (cheap, no
-re-layout of what came before); it is replaced by the rendered markdown when the answer settles.
+The live answer (ui/live.py) renders its markdown while it streams, throttled; it is replaced by the settled
+bubble when the answer is stored. Every bubble offers Copy, versions "‹ 1/2 ›" where there are several, Edit on
+questions and Fork on all (ui/bubble.py).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from PySide6.QtCore import Qt, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QTextCursor
-from PySide6.QtWidgets import (QFrame, QLabel, QPushButton, QScrollArea, QSizePolicy, QTextBrowser, QVBoxLayout,
-                               QWidget)
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
 from baton.ui.backend import MessageView
+from baton.ui.bubble import Bubble
+from baton.ui.live import LiveAnswer
 from baton.ui.receipt import ReceiptBar
 from baton.ui.render import Renderer
 
 MAX_SHOWN = 60  # older messages behind "Show earlier"
-
-
-def _open_link(url: str) -> None:
-    if url.startswith(("http://", "https://")):
-        QDesktopServices.openUrl(QUrl(url))
-
-
-class Bubble(QFrame):
-    def __init__(self, kind: str, role_text: str, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setProperty("bubble", kind)
-        self.body = QVBoxLayout(self)
-        self.body.setContentsMargins(12, 8, 12, 8)
-        self.body.setSpacing(4)
-        self.role_label = QLabel(role_text)
-        self.role_label.setObjectName("roleLabel")
-        self.body.addWidget(self.role_label)
-
-    def add_text(self, html_or_text: str, rich: bool) -> QLabel:
-        label = QLabel()
-        label.setObjectName("messageText")
-        label.setWordWrap(True)
-        label.setTextFormat(Qt.TextFormat.RichText if rich else Qt.TextFormat.PlainText)
-        label.setText(html_or_text)
-        label.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
-        label.linkActivated.connect(_open_link)
-        label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
-        self.body.addWidget(label)
-        return label
-
-
-class LiveText(QTextBrowser):
-    """Streaming text: appended at the end, height follows the document."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("liveText")
-        self.setFrameShape(QFrame.Shape.NoFrame)
-        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.document().setDocumentMargin(0)
-        self.document().documentLayout().documentSizeChanged.connect(self._fit)
-        self.setFixedHeight(self.fontMetrics().lineSpacing() + 4)
-
-    def append_text(self, text: str) -> None:
-        cursor = QTextCursor(self.document())
-        cursor.movePosition(QTextCursor.MoveOperation.End)
-        cursor.insertText(text)
-
-    def text(self) -> str:
-        return self.document().toPlainText()
-
-    def _fit(self, size: Any) -> None:
-        self.setFixedHeight(max(int(size.height()) + 4, self.fontMetrics().lineSpacing() + 4))
+STATUS_WORDS = {"cancelled": " (stopped)", "interrupted": " (interrupted: Baton closed mid-answer)",
+                "loop": " (cut: the model was repeating itself)", "failed": " (failed)"}
 
 
 class ChatView(QScrollArea):
@@ -80,6 +26,9 @@ class ChatView(QScrollArea):
     retryRequested = Signal(str, str, str)
     acceptRequested = Signal(str)
     showEarlierRequested = Signal()
+    versionRequested = Signal(str)  # the id of the version to show at its point
+    editRequested = Signal(str)  # question id
+    forkRequested = Signal(str)  # message id
 
     def __init__(self, renderer: Renderer, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -96,10 +45,8 @@ class ChatView(QScrollArea):
         self.setWidget(self._contents)
         self._retry_targets: list[tuple[str, str, str]] = []
         self._can_escalate = False
-        self._live_bubble: Bubble | None = None
+        self._live_bubble: LiveAnswer | None = None
         self._live_user: Bubble | None = None
-        self.live_text: LiveText | None = None
-        self.live_status: QLabel | None = None
         self._last_receipt: ReceiptBar | None = None
         self._stick = True
         bar = self.verticalScrollBar()
@@ -112,9 +59,9 @@ class ChatView(QScrollArea):
         self._can_escalate = can_escalate
 
     def clear(self) -> None:
+        if self._live_bubble is not None:
+            self._live_bubble.stop()
         self._live_bubble = self._live_user = None
-        self.live_text = None
-        self.live_status = None
         self._last_receipt = None
         while self._layout.count() > 1:
             item = self._layout.takeAt(0)
@@ -153,6 +100,7 @@ class ChatView(QScrollArea):
         if m.role == "user":
             b = Bubble("user", "You")
             b.add_text(m.content, rich=False)
+            self._wire(b, m, editable=True)
             return b
         if m.status == "escalated":
             b = Bubble("replaced", f"Local answer from {m.model or '?'}, replaced by an escalation")
@@ -161,18 +109,17 @@ class ChatView(QScrollArea):
         elif m.status == "refused":
             b = Bubble("error", "Not sent")
         else:
-            label = {"cancelled": " (stopped)", "interrupted": " (interrupted: Baton closed mid-answer)",
-                     "loop": " (cut: the model was repeating itself)", "failed": " (failed)"}.get(m.status, "")
-            b = Bubble("assistant", f"{m.model or 'Answer'}{label}")
+            b = Bubble("assistant", f"{m.model or 'Answer'}{STATUS_WORDS.get(m.status, '')}")
         if m.content:
-            b.add_text(self._renderer.to_html(m.content, key=m.id), rich=True)
-        elif m.status == "refused" and m.note:
-            b.add_text(m.note, rich=False)
-        elif m.status != "failed":
+            b.add_markdown(m.content, self._renderer, key=m.id)
+        elif m.status != "failed" and m.status != "refused":
             b.add_text("(no text)", rich=False)
-        if m.receipt and m.receipt.get("route"):
+        if m.note and m.status in ("refused", "escalated", "failed"):  # kept with the thread across restarts
+            note = b.add_text(m.note, rich=False)
+            note.setObjectName("messageNote")
+        if m.receipt and m.receipt.get("route") and m.status != "refused":
             bar = ReceiptBar(m.id, m.receipt, actions and m.status != "escalated", self._retry_targets,
-                             self._can_escalate)
+                             self._can_escalate, status=m.status, retry=m.status != "escalated")
             bar.escalateRequested.connect(self.escalateRequested)
             bar.retryRequested.connect(self.retryRequested)
             bar.acceptRequested.connect(self.acceptRequested)
@@ -181,11 +128,19 @@ class ChatView(QScrollArea):
                 self._last_receipt = bar
         elif m.receipt and m.receipt.get("error"):
             b.add_text(str(m.receipt["error"]), rich=False)
+        self._wire(b, m, editable=False)
         return b
+
+    def _wire(self, b: Bubble, m: MessageView, editable: bool) -> None:
+        versions = m.versions or [m.id]
+        b.set_message(m.id, m.content, versions, m.version_index, editable)
+        b.versionRequested.connect(self.versionRequested)
+        b.editRequested.connect(self.editRequested)
+        b.forkRequested.connect(self.forkRequested)
 
     @staticmethod
     def _drop_actions(bar: ReceiptBar) -> None:
-        for button in (bar.escalate_button, bar.retry_button, bar.accept_button):
+        for button in (bar.escalate_button, bar.accept_button):
             if button is not None:
                 button.hide()
 
@@ -195,33 +150,32 @@ class ChatView(QScrollArea):
         self._add(b)
 
     # ---- the live answer ---------------------------------------------------------------------------
-    def begin_live(self, prompt: str | None, status: str, text: str = "") -> None:
+    def begin_live(self, prompt: str | None, status: str, text: str = "", draft: str = "") -> None:
         """Show the answer being written (and, unless ``prompt`` is None, the question it answers)."""
         self.end_live()
         if prompt is not None:
             self._live_user = Bubble("user", "You")
             self._live_user.add_text(prompt, rich=False)
             self._add(self._live_user)
-        self._live_bubble = Bubble("assistant", "Answer")
-        self.live_status = QLabel(status)
-        self.live_status.setObjectName("liveStatus")
-        self.live_text = LiveText()
-        if text:
-            self.live_text.append_text(text)
-        self._live_bubble.body.addWidget(self.live_text)
-        self._live_bubble.body.addWidget(self.live_status)
-        self.live_status.setVisible(bool(status))  # only once it has a parent, or it becomes a window
+        self._live_bubble = LiveAnswer(self._renderer, status, text)
+        if draft:
+            self._live_bubble.restart(draft, "Replaced by an escalation:")
+            self._live_bubble.append(text)
         self._add(self._live_bubble)
         self._stick = True
 
     def append_live(self, text: str) -> None:
-        if self.live_text is not None:
-            self.live_text.append_text(text)
+        if self._live_bubble is not None:
+            self._live_bubble.append(text)
+
+    def restart_live(self, draft: str, note: str) -> None:
+        """The answer so far is being replaced (an escalation): keep it faded above and start again."""
+        if self._live_bubble is not None:
+            self._live_bubble.restart(draft, note)
 
     def set_live_status(self, status: str) -> None:
-        if self.live_status is not None:
-            self.live_status.setText(status)
-            self.live_status.setVisible(bool(status))
+        if self._live_bubble is not None:
+            self._live_bubble.set_status(status)
 
     def end_live(self) -> None:
         for w in (self._live_user, self._live_bubble):
@@ -229,9 +183,18 @@ class ChatView(QScrollArea):
                 self._layout.removeWidget(w)
                 w.hide()
                 w.deleteLater()
+        if self._live_bubble is not None:
+            self._live_bubble.stop()
         self._live_user = self._live_bubble = None
-        self.live_text = None
-        self.live_status = None
+
+    @property
+    def live_text(self) -> LiveAnswer | None:
+        """The answer being written (``text()`` is its raw text), or None."""
+        return self._live_bubble
+
+    @property
+    def live_status(self) -> QLabel | None:
+        return self._live_bubble.status if self._live_bubble is not None else None
 
     @property
     def has_live(self) -> bool:
@@ -242,7 +205,8 @@ class ChatView(QScrollArea):
         out = []
         for w in self.bubbles():
             if w is not self._live_bubble and w is not self._live_user:
-                out += [label.text() for label in w.findChildren(QLabel, "messageText")]
+                out += [label.text() for label in w.findChildren(QLabel) if label.objectName() in
+                        ("messageText", "messageNote")]
         return out
 
     def bubbles(self) -> list[Bubble]:

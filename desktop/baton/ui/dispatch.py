@@ -22,6 +22,8 @@ LANE_STOP_WAIT_MS = 15000
 
 class Dispatcher(QObject):
     textArrived = Signal(object, str)  # job, new text (batched)
+    textRestarted = Signal(object)  # job: the text so far (job.draft_text) is being replaced by a new answer
+    ratesChanged = Signal()  # the running jobs' live tokens/s (about once a second)
     jobChanged = Signal(object)  # state or status changed
     jobFinished = Signal(object)  # done, failed or cancelled
     queueChanged = Signal()
@@ -55,6 +57,10 @@ class Dispatcher(QObject):
     def running(self) -> list[Job]:
         return [j for j in self._jobs.values() if j.state == "running"]
 
+    def cloud_jobs(self) -> list[Job]:
+        """Unfinished jobs answered by a remote tier, oldest first."""
+        return [j for j in self._jobs.values() if j.lane == "cloud"]
+
     def busy(self) -> bool:
         return bool(self._jobs)
 
@@ -80,8 +86,12 @@ class Dispatcher(QObject):
         return job
 
     def stop(self, job: Job) -> None:
-        """Cancel a running job between tokens, or drop a queued one at once."""
+        """Cancel a running job between tokens, or drop a queued one at once. A running job says "stopping" at
+        once (``job.stopping``, a jobChanged) until its worker has stopped."""
         job.cancel.set()
+        if job.state == "running" and not job.stopping:
+            job.stopping = True
+            self.jobChanged.emit(job)
         for a in self._approvals:
             if a.job is job and not a.answered:
                 a.answer(False)
@@ -185,10 +195,28 @@ class Dispatcher(QObject):
         self.jobFinished.emit(job)
 
     def _drain(self) -> None:
+        now = time.monotonic()
+        rates = False
         for job in list(self._jobs.values()):
             if job.state == "running":
                 self._take_text(job)
+                rates = self._job_rate(job, now) or rates
         self._sample_rate()
+        if rates:
+            self.ratesChanged.emit()
+
+    @staticmethod
+    def _job_rate(job: Job, now: float) -> bool:
+        """Update ``job.tokens_per_s`` about once a second; True when it was updated."""
+        if job.rate_mark is None:
+            job.rate_mark = (now, job.buffer.pieces)
+            return False
+        t0, p0 = job.rate_mark
+        if now - t0 < RATE_EVERY_S:
+            return False
+        job.tokens_per_s = max(0, job.buffer.pieces - p0) / (now - t0)
+        job.rate_mark = (now, job.buffer.pieces)
+        return True
 
     def _sample_rate(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -203,8 +231,11 @@ class Dispatcher(QObject):
             self._rate_mark = (now, pieces)
 
     def _take_text(self, job: Job) -> None:
-        text = job.buffer.drain()
-        if text:
-            job.shown_text += text
-            self.textArrived.emit(job, text)
+        for text in job.buffer.drain():
+            if text is None:
+                job.draft_text, job.shown_text = job.shown_text, ""
+                self.textRestarted.emit(job)
+            elif text:
+                job.shown_text += text
+                self.textArrived.emit(job, text)
 

@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, Qt
-from PySide6.QtGui import QCloseEvent, QColor, QIcon, QPainter, QPixmap
+from PySide6.QtGui import QCloseEvent, QColor, QIcon, QPainter, QPixmap, QResizeEvent
 from PySide6.QtWidgets import (QDockWidget, QFrame, QHBoxLayout, QInputDialog, QLabel, QListView, QMainWindow,
-                               QMessageBox, QProgressBar, QPushButton, QSplitter, QVBoxLayout, QWidget)
+                               QMessageBox, QProgressBar, QPushButton, QSizePolicy, QSplitter, QVBoxLayout, QWidget)
 
 from baton.core.pipeline.turn import Phase
 from baton.ui.idle import IdleBaselineKeeper
 from baton.ui.actions import build_actions
+from baton.ui.chat_commands import ChatCommands
 from baton.ui.backend import Backend
 from baton.ui.chat import ChatView
 from baton.ui.composer import Composer
@@ -29,6 +30,7 @@ from baton.ui.settings_dialog import SettingsDialog
 from baton.ui.theme import Theme, state_color
 from baton.ui.workers import Approval
 
+NARROW_WIDTH = 720  # below this width the thread list hides itself (Ctrl+B shows it)
 RECEIPT_HELP = (
     "Every answer carries a receipt: where it ran (local model or a cloud endpoint) and why the router sent it "
     "there, the energy it took with the share actually measured by a hardware counter (the rest is an "
@@ -65,6 +67,8 @@ class MainWindow(QMainWindow):
         self.session = Session(ui.backend, self.dispatcher, self.thread_model, self.queue_model, self.chat,
                                self.composer, self._empty_state, self)
         self._power: QWidget | None = None  # built on first show: pyqtgraph costs ~36 MB once imported
+        self.commands = ChatCommands(self.session, lambda msg: self.statusBar().showMessage(msg, 6000))
+        self._sidebar_auto = True  # the sidebar follows the window's width until the user toggles it
 
         self._build_layout()
         self.actions_ = build_actions(self, {
@@ -75,6 +79,10 @@ class MainWindow(QMainWindow):
             "queue_up": lambda: self.move_queued(-1), "queue_down": lambda: self.move_queued(1),
             "queue_cancel": self.cancel_queued, "about_receipts": self.about_receipts, "quit": self.close,
             "switch": self.session.select_index,
+            "copy_answer": self.commands.copy_answer, "copy_code": self.commands.copy_code,
+            "edit_last": self.commands.edit_last, "regenerate": self.commands.regenerate,
+            "fork": self.commands.fork_here, "prev_version": lambda: self.commands.browse(-1),
+            "next_version": lambda: self.commands.browse(1), "toggle_sidebar": self.toggle_sidebar,
         })
         self._wire()
         self.dialogs: list[QWidget] = []  # open non-modal dialogs (escalation approvals)
@@ -89,7 +97,8 @@ class MainWindow(QMainWindow):
     def _build_layout(self) -> None:
         side = QWidget()
         side.setObjectName("sidebar")
-        side.setMinimumWidth(240)
+        side.setMinimumWidth(180)
+        self.sidebar = side
         title = QLabel("THREADS")
         title.setObjectName("sectionTitle")
         new = QPushButton("+ New thread")
@@ -107,16 +116,19 @@ class MainWindow(QMainWindow):
         self.thread_view.clicked.connect(lambda idx: self.session.select(idx.data(ID_ROLE)))
         self.thread_view.activated.connect(lambda idx: self.session.select(idx.data(ID_ROLE)))
         self.queue_box = QWidget()
-        qtitle = QLabel("LOCAL QUEUE")
+        qtitle = QLabel("SLOTS")
         qtitle.setObjectName("sectionTitle")
-        qtitle.setToolTip("Local answers run one at a time on the engine; reorder with Alt+Up / Alt+Down")
+        qtitle.setToolTip("Which threads generate now (each with its live tokens/s) and which wait for a local slot, "
+                          "in order; reorder the waiting ones with Alt+Up / Alt+Down")
+        self.slots_title = qtitle
         self.queue_view = QListView()
         self.queue_view.setObjectName("queueList")
         self.queue_view.setModel(self.queue_model)
         self.queue_view.setMaximumHeight(120)
         self.queue_view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.queue_view.setTextElideMode(Qt.TextElideMode.ElideRight)
-        self.queue_empty = QLabel("Nothing waiting. Local answers queue here and run one at a time.")
+        self.queue_empty = QLabel("Nothing generating. Threads answer side by side here, each in a slot; "
+                                  "when every slot is busy the rest wait in order.")
         self.queue_empty.setObjectName("totalsNote")
         self.queue_empty.setWordWrap(True)
         q = QVBoxLayout(self.queue_box)
@@ -138,6 +150,8 @@ class MainWindow(QMainWindow):
         c.addWidget(self.composer)
 
         split = QSplitter(Qt.Orientation.Horizontal)
+        split.setChildrenCollapsible(False)
+        self.splitter = split
         split.addWidget(side)
         split.addWidget(center)
         split.setStretchFactor(1, 1)
@@ -146,11 +160,12 @@ class MainWindow(QMainWindow):
 
         self.power_dock = QDockWidget("Power", self)
         self.power_dock.setObjectName("powerDock")
-        self.power_dock.setMinimumWidth(340)
+        self.power_dock.setMinimumWidth(200)  # never forces the window wider (see _keep_width)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.power_dock)
         self.power_dock.hide()
 
         self.model_status = QLabel("")
+        self.model_status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.load_bar = QProgressBar()
         self.load_bar.setRange(0, 0)  # busy: llama.cpp does not report load progress
         self.load_bar.setMaximumWidth(120)
@@ -309,9 +324,24 @@ class MainWindow(QMainWindow):
             self._power.refresh_totals()
 
     def toggle_power(self) -> None:
+        """Show or hide the power panel inside the window's current size: the chat gives up the room."""
+        width = self.width()
         if not self.power_dock.isVisible():
             self.power  # noqa: B018 (build it before the dock shows)
+            self.power.setMinimumWidth(0)
+            self.resizeDocks([self.power_dock], [min(340, max(200, width // 3))], Qt.Orientation.Horizontal)
         self.power_dock.setVisible(not self.power_dock.isVisible())
+        if self.width() != width and not self.isMaximized():
+            self.resize(width, self.height())
+
+    def toggle_sidebar(self) -> None:
+        self._sidebar_auto = False
+        self.sidebar.setVisible(not self.sidebar.isVisible())
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt's name)
+        super().resizeEvent(event)
+        if self._sidebar_auto and hasattr(self, "sidebar"):
+            self.sidebar.setVisible(event.size().width() >= NARROW_WIDTH)
 
     def toggle_queue(self) -> None:
         self.queue_box.setVisible(not self.queue_box.isVisible())

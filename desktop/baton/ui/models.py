@@ -120,14 +120,21 @@ class ThreadListModel(QAbstractListModel):
 
 @dataclass(frozen=True)
 class QueueRow:
+    """One row of the slots view: a job generating now (``running``, with its live ``tokens_per_s``) or waiting
+    for a local slot. ``where``: ``local`` or the endpoint's name."""
+
     job_id: int
     thread_title: str
     prompt: str
     running: bool
+    tokens_per_s: float = 0.0
+    where: str = "local"
+    stopping: bool = False
 
 
 class QueueModel(QAbstractListModel):
-    """The local engine's queue: the running job first, then the waiting ones in order."""
+    """The slots view: the jobs generating now (local slots, then remote requests), each with its live
+    tokens/s, then the jobs waiting for a local slot, numbered in the order they will start."""
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
@@ -136,12 +143,20 @@ class QueueModel(QAbstractListModel):
     def set_rows(self, rows: list[QueueRow]) -> None:
         if rows == self._rows:
             return
+        if [r.job_id for r in rows] == [r.job_id for r in self._rows]:  # figures changed: no reset, no lost focus
+            self._rows = list(rows)
+            if rows:
+                self.dataChanged.emit(self.index(0, 0), self.index(len(rows) - 1, 0))
+            return
         self.beginResetModel()
         self._rows = list(rows)
         self.endResetModel()
 
     def rows(self) -> list[QueueRow]:
         return list(self._rows)
+
+    def running_count(self) -> int:
+        return sum(1 for r in self._rows if r.running)
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._rows)
@@ -153,10 +168,17 @@ class QueueModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DisplayRole:
             prompt = " ".join(r.prompt.split())
             prompt = prompt if len(prompt) <= 40 else prompt[:39] + "…"
-            return f"{'▶' if r.running else f'{index.row()}.'} {r.thread_title}: {prompt}"
+            if r.running:
+                rate = "stopping…" if r.stopping else (f"{r.tokens_per_s:.1f} tok/s" if r.tokens_per_s else "starting")
+                where = "" if r.where == "local" else f" · on {r.where}"
+                return f"▶ {r.thread_title} · {rate}{where}\n   {prompt}"
+            waiting = index.row() - self.running_count() + 1
+            return f"{waiting}. {r.thread_title} · waits\n   {prompt}"
         if role == Qt.ItemDataRole.ToolTipRole:
-            return ("Generating now on the local engine" if r.running else
-                    "Waiting for the local engine; move it with Alt+Up / Alt+Down")
+            if r.running:
+                return ("Generating now" + (" on the local engine, in a slot of its own" if r.where == "local"
+                                            else f" on {r.where}") + "; the figure is this thread's live speed")
+            return "Waiting for a local slot; move it with Alt+Up / Alt+Down, take it out with Alt+Del"
         if role == ID_ROLE:
             return r.job_id
         return None

@@ -1,4 +1,5 @@
-"""The compact receipt under every answer, with the route's reason on hover and on expand."""
+"""The compact receipt under every answer: a badge (where it ran, and "unsure" in its own colour when Baton doubts
+the answer), one line of figures, "Why" (one or two plain sentences) with the numbers behind "details"."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
 from baton.ui.format import receipt_details_html, receipt_summary
+from baton.ui.judgment import badge, why_sentences
 
 
 class ReceiptBar(QWidget):
-    """Badge (tier and model), one line of figures, "Why" to expand; on the latest answer also
-    "Escalate" and "Retry on ..."."""
+    """Badge, one line of figures, "Why" to expand, "Regenerate" and "Retry on ..." (a new version in place); on
+    the latest answer also "Good answer" and "Escalate". ``status`` is the message's (``loop``, ``failed``...)."""
 
     escalateRequested = Signal(str)  # message id
     retryRequested = Signal(str, str, str)  # message id, tier, target (model id or endpoint name)
@@ -20,33 +22,48 @@ class ReceiptBar(QWidget):
 
     def __init__(self, message_id: str, receipt: dict[str, Any], actions: bool,
                  retry_targets: list[tuple[str, str, str]], can_escalate: bool = True,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, status: str = "done", retry: bool = True) -> None:
         super().__init__(parent)
         self.message_id = message_id
         self.receipt = receipt
         route = receipt.get("route") or {}
-        tier = str(route.get("tier") or "?")
-        reason = str(route.get("reason") or "no reason recorded")
 
-        self.badge = QLabel(f"{tier} · {route.get('model') or '?'}" + (" · escalated" if route.get("escalated")
-                                                                         else ""))
+        judged = badge(receipt, status)
+        self.badge = QLabel(judged.text)
         self.badge.setObjectName("badge")
-        self.badge.setProperty("tier", tier if tier in ("local", "cloud") else "failed")
-        self.badge.setToolTip(f"Why here: {reason}")
+        self.badge.setProperty("tier", judged.kind)
+        self.badge.setToolTip(judged.tip)
         self.summary = QLabel(receipt_summary(receipt))
         self.summary.setObjectName("receiptText")
         self.summary.setWordWrap(True)
-        self.summary.setToolTip(f"Why here: {reason}\nEnergy is labelled measured or estimated by its source; "
-                                "expand for every part.")
+        self.summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.summary.setToolTip("Energy is labelled measured or estimated by its source; press Why, then details, "
+                                "for every part.")
         self.toggle = QToolButton()
         self.toggle.setObjectName("receiptToggle")
         self.toggle.setText("Why ▸")
         self.toggle.setCheckable(True)
-        self.toggle.setToolTip("Show why this answer was routed here and every energy figure with its source")
+        self.toggle.setToolTip("Why this answer ran where it did, and why it was kept or escalated")
         self.toggle.toggled.connect(self._expand)
-        self.details = QLabel(receipt_details_html(receipt))
+        self.why = QLabel(why_sentences(receipt, status))
+        self.why.setObjectName("receiptWhy")
+        self.why.setWordWrap(True)
+        self.why.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.why.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.why.setVisible(False)
+        self.details_toggle = QToolButton()
+        self.details_toggle.setObjectName("detailsToggle")
+        self.details_toggle.setText("details ▸")
+        self.details_toggle.setCheckable(True)
+        self.details_toggle.setToolTip("The numbers: the router's reason and signals, every energy figure with its "
+                                       "source, tokens, time and memory")
+        self.details_toggle.toggled.connect(self._details)
+        self.details_toggle.setVisible(False)
+        self.details = QLabel(f"<b>Why here:</b> {_esc(str(route.get('reason') or 'no reason recorded'))}<br>"
+                              + receipt_details_html(receipt).split("<br>", 1)[-1])
         self.details.setObjectName("receiptDetails")
         self.details.setWordWrap(True)
+        self.details.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.details.setTextFormat(Qt.TextFormat.RichText)
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.details.setVisible(False)
@@ -64,6 +81,15 @@ class ReceiptBar(QWidget):
         self.escalate_button: QToolButton | None = None
         self.retry_button: QToolButton | None = None
         self.accept_button: QToolButton | None = None
+        self.regenerate_button: QToolButton | None = None
+        if retry:
+            self.regenerate_button = QToolButton()
+            self.regenerate_button.setObjectName("answerAction")
+            self.regenerate_button.setText("Regenerate")
+            self.regenerate_button.setToolTip("Answer this question again on the same tier (a new version in place)")
+            same = ("cloud", str(route.get("endpoint") or "")) if route.get("tier") == "cloud" else ("local", "")
+            self.regenerate_button.clicked.connect(lambda: self.retryRequested.emit(self.message_id, *same))
+            row.addWidget(self.regenerate_button)
         if actions:
             self.accept_button = QToolButton()
             self.accept_button.setObjectName("answerAction")
@@ -78,7 +104,7 @@ class ReceiptBar(QWidget):
             self.escalate_button.setToolTip("Ask a stronger tier to answer this again (Ctrl+E)")
             self.escalate_button.clicked.connect(lambda: self.escalateRequested.emit(self.message_id))
             row.addWidget(self.escalate_button)
-        if actions and retry_targets:
+        if retry and retry_targets:
             self.retry_button = QToolButton()
             self.retry_button.setObjectName("answerAction")
             self.retry_button.setText("Retry on")
@@ -96,6 +122,8 @@ class ReceiptBar(QWidget):
         col.setSpacing(4)
         col.addLayout(top)
         col.addLayout(row)
+        col.addWidget(self.why)
+        col.addWidget(self.details_toggle)
         col.addWidget(self.details)
 
     def _accept(self) -> None:
@@ -105,5 +133,17 @@ class ReceiptBar(QWidget):
         self.acceptRequested.emit(self.message_id)
 
     def _expand(self, on: bool) -> None:
-        self.details.setVisible(on)
+        self.why.setVisible(on)
+        self.details_toggle.setVisible(on)
+        self.details.setVisible(on and self.details_toggle.isChecked())
         self.toggle.setText("Why ▾" if on else "Why ▸")
+
+    def _details(self, on: bool) -> None:
+        self.details.setVisible(on)
+        self.details_toggle.setText("details ▾" if on else "details ▸")
+
+
+def _esc(text: str) -> str:
+    import html
+
+    return html.escape(text)

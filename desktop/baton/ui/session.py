@@ -31,6 +31,9 @@ def job_state(job: Job) -> str:
 
 
 def live_status(job: Job, queue_position: int) -> str:
+    """The line under the answer being written (never inside its text)."""
+    if job.stopping:
+        return "Stopping…"
     if job.state == "queued":
         return (f"Queued on the local engine ({queue_position} ahead). Reorder it in the queue panel."
                 if queue_position > 0 else "Queued on the local engine.")
@@ -55,12 +58,21 @@ class Session(QObject):
         self._empty_state = empty_state
         self.current_id: str | None = None
         self._show_all = False
+        self._picks: dict[str, dict[str, str]] = {}  # thread -> point key -> the version the user browsed to
+        self._shown: list[MessageView] = []
+        self.editing: str | None = None  # the question being edited in the composer
         dispatcher.textArrived.connect(self._on_text)
+        dispatcher.textRestarted.connect(self._on_restart)
+        dispatcher.ratesChanged.connect(self._refresh_queue)
         dispatcher.jobChanged.connect(self._on_job_changed)
         dispatcher.jobFinished.connect(self._on_finished)
         dispatcher.queueChanged.connect(self._refresh_queue)
         chat.showEarlierRequested.connect(self._show_earlier)
         chat.acceptRequested.connect(self.accept)
+        chat.versionRequested.connect(self.show_version)
+        chat.editRequested.connect(self.begin_edit)
+        chat.forkRequested.connect(self.fork)
+        composer.editCancelled.connect(self.cancel_edit)
 
     # ---- threads -------------------------------------------------------------------------------
     def load(self) -> None:
@@ -86,6 +98,8 @@ class Session(QObject):
     def select(self, thread_id: str) -> None:
         if self.threads.get(thread_id) is None:
             return
+        if thread_id != self.current_id:
+            self.cancel_edit()
         self.current_id = thread_id
         self._show_all = False
         self.threads.update(thread_id, unread=False)
@@ -136,13 +150,14 @@ class Session(QObject):
         if tid is None:
             return
         try:
-            messages = self.backend.history(tid)
+            messages = self.backend.history(tid, self._picks.get(tid))
         except BatonError as e:
             self.chat.clear()
             self.chat.add_error(str(e))
             return
+        self._shown = messages
         job = self.dispatcher.job_for_thread(tid)
-        if job is not None and _in_place(job):  # a new version of an answer: show the thread up to its question
+        if job is not None and _in_place(job):  # a new version at a point: show the thread up to that point
             cut = next((i for i, m in enumerate(messages) if m.id == job.message_id), len(messages))
             messages = messages[:cut]
         elif job is not None and job.started_wall is not None:
@@ -152,8 +167,8 @@ class Session(QObject):
         else:
             self.chat.show_messages(messages, show_all=self._show_all)
         if job is not None:
-            self.chat.begin_live(None if _in_place(job) else job.prompt, live_status(job, self._ahead(job)),
-                                 job.shown_text)
+            self.chat.begin_live(_live_prompt(job), live_status(job, self._ahead(job)), job.shown_text,
+                                 job.draft_text)
         self.composer.set_busy(job is not None, self._busy_note(job))
 
     # ---- asking -------------------------------------------------------------------------------------
@@ -171,6 +186,8 @@ class Session(QObject):
         if tier == "cloud" and not self.backend.endpoint_names():
             self.announce.emit("No cloud endpoint yet: add one in Settings → Endpoints (Ctrl+,).")
             return None
+        if self.editing is not None:
+            return self.edit(self.editing, prompt, tier)
         was_empty = not self.chat.settled_texts()
         row = self.threads.get(self.current_id)
         if row is not None and not row.title:
@@ -183,11 +200,70 @@ class Session(QObject):
         return job
 
     def stop(self) -> bool:
+        """Stop the current thread's answer; "Stopping…" shows at once, the worker stops between two tokens."""
         job = self.dispatcher.job_for_thread(self.current_id) if self.current_id else None
         if job is None:
             return False
         self.dispatcher.stop(job)
+        if job.stopping and job.thread_id == self.current_id:
+            self.chat.set_live_status(live_status(job, 0))
+            self.composer.set_busy(True, "Stopping…")
+            self.composer.stop_button.setEnabled(False)
         return True
+
+    # ---- versions, edits, forks -------------------------------------------------------------------
+    def show_version(self, version_id: str) -> None:
+        """Show another version at a point ("‹ 1/2 ›"): that version, and below it its own branch."""
+        if self.current_id is None:
+            return
+        shown = next((m for m in self._shown if version_id in m.versions), None)
+        if shown is None:
+            return
+        picks = self._picks.setdefault(self.current_id, {})
+        picks[f"{shown.parent_id or ''}|{shown.role}"] = version_id
+        self._rebuild()
+
+    def begin_edit(self, question_id: str) -> None:
+        """Put question ``question_id`` into the composer; Send then asks it in its place (a new version)."""
+        if self.current_id is None:
+            return
+        question = next((m for m in self._shown if m.id == question_id), None)
+        if question is None or question.role != "user":
+            return
+        self.editing = question_id
+        self.composer.begin_edit(question.content)
+
+    def cancel_edit(self) -> None:
+        if self.editing is not None:
+            self.editing = None
+            self.composer.end_edit()
+
+    def edit(self, question_id: str, text: str, tier: str = "auto") -> Job | None:
+        """Ask ``text`` in place of question ``question_id``: a new version of the question at the same point."""
+        if self.current_id is None or self.dispatcher.job_for_thread(self.current_id) is not None:
+            self.announce.emit("This thread is still answering: wait, or press Esc to stop it, then edit.")
+            return None
+        self.editing = None
+        self.composer.end_edit()
+        self.composer.set_text("")
+        self._picks.pop(self.current_id, None)
+        job = self.dispatcher.submit(self.current_id, text.strip(), tier=tier, kind="edit", message_id=question_id)
+        self._rebuild()
+        return job
+
+    def fork(self, message_id: str) -> str | None:
+        """A new thread with this thread's messages up to and including ``message_id``; it is selected."""
+        if self.current_id is None:
+            return None
+        try:
+            t = self.backend.fork(self.current_id, message_id)
+        except BatonError as e:
+            self.announce.emit(f"Could not fork: {e}")
+            return None
+        self.threads.insert_first(self._row(t))
+        self.select(t.id)
+        self.announce.emit(f"Forked into “{t.title}”: ask on from here; the original thread is unchanged.")
+        return t.id
 
     def last_answer(self) -> tuple[MessageView | None, str]:
         """The current thread's latest answer and the question it answered."""
@@ -210,6 +286,7 @@ class Session(QObject):
             self.announce.emit("There is no answer in this thread to escalate.")
             return None
         target = message_id or answer.id
+        self._picks.pop(self.current_id, None)
         job = self.dispatcher.submit(self.current_id, question, tier="cloud", model=endpoint, kind="escalate",
                                      message_id=target)
         self._learn(target, "escalate")
@@ -234,6 +311,7 @@ class Session(QObject):
         answer, question = self.last_answer()
         if answer is None or not question:
             return None
+        self._picks.pop(self.current_id, None)
         job = self.dispatcher.submit(self.current_id, question, tier="local", model=target or None, kind="retry",
                                      message_id=message_id or answer.id)
         self._rebuild()
@@ -247,14 +325,20 @@ class Session(QObject):
     def _busy_note(self, job: Job | None) -> str:
         if job is None:
             return ""
+        if job.stopping:
+            return "Stopping…"
         return "Answering… Esc stops." if job.state == "running" else "Queued behind another thread's answer."
 
     def _on_text(self, job: Job, text: str) -> None:
         if job.thread_id == self.current_id:
             if not self.chat.has_live:
-                self.chat.begin_live(None if _in_place(job) else job.prompt, "",
-                                     job.shown_text[:-len(text)] if text else job.shown_text)
+                self.chat.begin_live(_live_prompt(job), "", job.shown_text[:-len(text)] if text else job.shown_text,
+                                     job.draft_text)
             self.chat.append_live(text)
+
+    def _on_restart(self, job: Job) -> None:
+        if job.thread_id == self.current_id and self.chat.has_live:
+            self.chat.restart_live(job.draft_text, "Replaced by an escalation (the local answer looked weak):")
 
     def _on_job_changed(self, job: Job) -> None:
         if job.state in ("queued", "running"):
@@ -265,6 +349,7 @@ class Session(QObject):
             if job.thread_id == self.current_id:
                 self.chat.set_live_status(live_status(job, self._ahead(job)))
                 self.composer.set_busy(True, self._busy_note(job))
+                self.composer.stop_button.setEnabled(not job.stopping)
 
     def _on_finished(self, job: Job) -> None:
         tid = job.thread_id
@@ -291,6 +376,7 @@ class Session(QObject):
 
     def _settle(self, job: Job) -> None:
         self.chat.end_live()
+        self._picks.pop(job.thread_id, None)
         if _in_place(job) and job.state != "failed":  # the new version took the old one's place: redraw
             self._rebuild()
             self.composer.set_busy(False)
@@ -312,17 +398,26 @@ class Session(QObject):
         self.composer.set_busy(False)
 
     def _refresh_queue(self) -> None:
+        """The slots view: what generates now (local slots, then remote requests) with live tokens/s, then what
+        waits for a local slot, in order."""
         rows = []
-        for job in self.dispatcher.local_queue():
+        local = self.dispatcher.local_queue()
+        for job in [*local, *self.dispatcher.cloud_jobs()]:
             row = self.threads.get(job.thread_id)
+            where = "local" if job.lane == "local" else (job.model or "cloud")
             rows.append(QueueRow(job.id, row.display_title if row else "thread", job.prompt,
-                                 job.started_wall is not None))
+                                 job.started_wall is not None, job.tokens_per_s, where, job.stopping))
         self.queue.set_rows(rows)
-        for job in self.dispatcher.local_queue():
+        for job in local:
             if job.state == "queued":
                 self._on_job_changed(job)
 
 
 def _in_place(job: Job) -> bool:
-    """A job that writes a new version of an existing answer (retry, escalate) rather than a new question."""
-    return job.kind in ("retry", "escalate") and bool(job.message_id)
+    """A job that writes a new version at an existing point (retry, escalate, edit) rather than a new question."""
+    return job.kind in ("retry", "escalate", "edit") and bool(job.message_id)
+
+
+def _live_prompt(job: Job) -> str | None:
+    """The question shown above the live answer: the new one of an ask or an edit; none for a retry."""
+    return job.prompt if job.kind in ("ask", "edit") or not job.message_id else None

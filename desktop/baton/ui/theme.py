@@ -92,12 +92,37 @@ class Theme(QObject):
             path = self._assets / "styles" / ("dark.qss" if dark else "light.qss")
             if path.exists():
                 qss = path.read_text(encoding="utf-8")
-        self._app.setStyleSheet(qss)
+        self._app.setStyleSheet(qss + extra_qss(COLORS["dark" if dark else "light"], dark))
         self.changed.emit(dark)
 
     def _on_scheme(self, _scheme: Qt.ColorScheme) -> None:
         if self._forced is None:
             self.apply()
+
+
+FOCUSABLE = ("QPushButton", "QToolButton", "QComboBox", "QListView", "QTableView", "QLineEdit", "QPlainTextEdit",
+             "QTextEdit", "QSpinBox", "QDoubleSpinBox", "QCheckBox", "QRadioButton", "QTabBar::tab", "QScrollArea",
+             "QLabel")
+
+
+def extra_qss(c: dict, dark: bool) -> str:
+    """Styles the app adds to its qss file: a visible focus ring on every control that takes focus, the
+    "unsure" badge, code blocks, versions and the editing banner."""
+    ring = c["accent"]
+    focus = ",\n".join(f"{w}:focus" for w in FOCUSABLE)
+    code_bg, code_border = ("#1b1c20", "#383b42") if dark else ("#f6f8fa", "#d8dee4")
+    return f"""
+{focus} {{ border: 2px solid {ring}; border-radius: 4px; }}
+QCheckBox:focus, QRadioButton:focus {{ padding: 1px; }}
+QLabel#badge[tier="unsure"] {{ background: {"#3d2e00" if dark else "#fff4d6"}; color: {c["warn"]}; }}
+QFrame#codeBlock {{ background: {code_bg}; border: 1px solid {code_border}; border-radius: 6px; }}
+QLabel#codeLang {{ color: {c["muted"]}; font-size: 9pt; }}
+QLabel#draftText {{ color: {c["muted"]}; font-style: italic; }}
+QLabel#versionLabel {{ color: {c["muted"]}; font-size: 9pt; }}
+QLabel#receiptWhy {{ color: {c["text"]}; }}
+QLabel#messageNote {{ color: {c["warn"]}; }}
+QLabel#editBanner {{ color: {c["warn"]}; font-weight: 600; }}
+"""
 
 
 def _palette(dark: bool) -> QPalette:

@@ -27,11 +27,12 @@ log = logging.getLogger(__name__)
 
 
 class StreamBuffer:
-    """Text a worker produced that the GUI has not taken yet. Thread-safe; O(1) per push."""
+    """Text a worker produced that the GUI has not taken yet. Thread-safe; O(1) per push. ``restart`` marks that
+    what follows is a new answer (an escalation replaces the local one): ``drain`` returns ``None`` there."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._parts: list[str] = []
+        self._parts: list[str | None] = []
         self.pieces = 0  # every push, for a live tokens-per-second figure
 
     def push(self, text: str) -> None:
@@ -39,13 +40,29 @@ class StreamBuffer:
             self._parts.append(text)
             self.pieces += 1
 
-    def drain(self) -> str:
+    def restart(self) -> None:
+        with self._lock:
+            self._parts.append(None)
+
+    def drain(self) -> list[str | None]:
+        """The text pushed since the last drain, joined between restarts: e.g. ``["abc", None, "def"]``."""
         with self._lock:
             if not self._parts:
-                return ""
-            text = "".join(self._parts)
-            self._parts.clear()
-            return text
+                return []
+            parts, self._parts = self._parts, []
+        out: list[str | None] = []
+        run: list[str] = []
+        for p in parts:
+            if p is None:
+                if run:
+                    out.append("".join(run))
+                    run = []
+                out.append(None)
+            else:
+                run.append(p)
+        if run:
+            out.append("".join(run))
+        return out
 
 
 @dataclass(eq=False)
@@ -58,14 +75,18 @@ class Job:
     prompt: str
     tier: str = "auto"  # auto | local | cloud
     model: str | None = None  # a local model id, or an endpoint name when escalating
-    kind: str = "ask"  # ask | escalate
-    message_id: str | None = None  # the answer an escalation replaces
+    kind: str = "ask"  # ask | escalate | retry | edit
+    message_id: str | None = None  # the answer a retry or escalation replaces, the question an edit replaces
     cancel: threading.Event = field(default_factory=threading.Event)
     buffer: StreamBuffer = field(default_factory=StreamBuffer)
     state: str = "queued"  # queued | running | done | failed | cancelled
     status: str = ""
     phase: str = ""  # a baton.core.pipeline.turn.Phase value, "" before the first status
     shown_text: str = ""
+    draft_text: str = ""  # the local answer an escalation is replacing (shown faded while the new one streams)
+    tokens_per_s: float = 0.0  # live, over about the last second (GUI thread)
+    rate_mark: tuple[float, int] | None = None
+    stopping: bool = False  # Stop was pressed; the worker stops between two tokens
     submitted_wall: float = field(default_factory=time.time)
     started_wall: float | None = None
     first_text_mono: float | None = None
@@ -235,9 +256,8 @@ class Lane(QThread):
             job.buffer.push(text)
 
         def on_status(text: str) -> None:
-            if getattr(text, "phase", None) == Phase.ESCALATING and job.buffer.pieces:
-                # The local answer streamed so far is being replaced: say so in the stream itself.
-                job.buffer.push(f"\n\n[{text}]\n\n")
+            if getattr(text, "phase", None) == Phase.ESCALATING:
+                job.buffer.restart()  # what follows replaces the local answer; the status is shown beside it
             self.jobStatus.emit(job, text)
 
         def approve(plan: Any) -> bool:
@@ -248,7 +268,10 @@ class Lane(QThread):
             return approved
 
         try:
-            if job.kind in ("escalate", "retry") and job.message_id:
+            if job.kind == "edit" and job.message_id:
+                job.receipt = self._backend.edit(job.message_id, job.prompt, job.tier, on_text, job.cancel,
+                                                 approve, on_status)
+            elif job.kind in ("escalate", "retry") and job.message_id:
                 job.receipt = self._backend.retry(job.message_id, job.tier, job.model, on_text, job.cancel,
                                                   approve, on_status)
             else:
