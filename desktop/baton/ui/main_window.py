@@ -444,6 +444,7 @@ class MainWindow(QMainWindow):
             self._power.stop()
         self.idle_keeper.stop()
         self.dispatcher.shutdown()
+        self.chat.end_live()  # its render timer
         self.session.drop_empty_threads()
         self.statusBar().clearMessage()  # stops the status bar's own message timer
         try:

@@ -383,7 +383,8 @@ class Session(QObject):
             return
         new = []
         if job.started_wall is not None:
-            new = [m for m in self.backend.history(job.thread_id) if m.created_at >= job.started_wall]
+            self._shown = self.backend.history(job.thread_id)
+            new = [m for m in self._shown if m.created_at >= job.started_wall]
         if not new:
             # Nothing reached the store (stopped while queued, or failed before starting): keep the question.
             if job.kind == "ask" and not self.composer.text().strip():
