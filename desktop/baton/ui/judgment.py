@@ -124,7 +124,8 @@ def why_sentences(receipt: dict[str, Any], status: str = "done") -> str:
             first = f"Baton tries this computer first, so {model} answered here."
         doubt = unsure_reason(receipt, status)
         if doubt and s.get("may_escalate") is False:
-            first += f" Baton is unsure of it ({doubt}) but kept it: {_no_escalation_words(s.get('no_escalation_reason'))}."
+            why_kept = s.get("no_escalation_reason") or ("pinned" if reason.startswith("pinned") else "")
+            first += f" Baton is unsure of it ({doubt}) but kept it: {_no_escalation_words(why_kept)}."
         elif doubt:
             first += f" Baton is unsure of it: {doubt}."
         elif _num(s.get("score")) is not None:
