@@ -9,7 +9,8 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QSettings, Qt
 from PySide6.QtGui import QCloseEvent, QColor, QIcon, QPainter, QPixmap, QResizeEvent
 from PySide6.QtWidgets import (QDockWidget, QFrame, QHBoxLayout, QInputDialog, QLabel, QListView, QMainWindow,
-                               QMessageBox, QProgressBar, QPushButton, QSizePolicy, QSplitter, QVBoxLayout, QWidget)
+                               QMessageBox, QProgressBar, QPushButton, QScrollArea, QSizePolicy,
+                               QSplitter, QVBoxLayout, QWidget)
 
 from baton.core.pipeline.turn import Phase
 from baton.ui.idle import IdleBaselineKeeper
@@ -30,6 +31,7 @@ from baton.ui.settings_dialog import SettingsDialog
 from baton.ui.theme import Theme, state_color
 from baton.ui.workers import Approval
 
+MIN_WIDTH, MIN_HEIGHT = 420, 320
 NARROW_WIDTH = 720  # below this width the thread list hides itself (Ctrl+B shows it)
 RECEIPT_HELP = (
     "Every answer carries a receipt: where it ran (local model or a cloud endpoint) and why the router sent it "
@@ -57,6 +59,7 @@ class MainWindow(QMainWindow):
         self.backend = ui.backend
         self.setWindowTitle("Baton")
         self.resize(1280, 800)
+        self.setMinimumSize(MIN_WIDTH, MIN_HEIGHT)  # explicit, so a wide sidebar never sets the floor
         self._icons: dict[tuple[str, bool], QIcon] = {}
 
         self.dispatcher = Dispatcher(ui.backend, ui.registry, self)
@@ -316,7 +319,12 @@ class MainWindow(QMainWindow):
 
             self._power = PowerPanel(self.ui.backend, self.ui.registry, self.ui.theme,
                                      lambda: self.dispatcher.rate_history)
-            self.power_dock.setWidget(self._power)
+            holder = QScrollArea()  # the panel's own minimum width never reaches the window
+            holder.setObjectName("powerScroll")
+            holder.setWidgetResizable(True)
+            holder.setFrameShape(QFrame.Shape.NoFrame)
+            holder.setWidget(self._power)
+            self.power_dock.setWidget(holder)
         return self._power  # type: ignore[return-value]
 
     def _refresh_totals(self) -> None:

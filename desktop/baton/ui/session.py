@@ -209,6 +209,7 @@ class Session(QObject):
             self.chat.set_live_status(live_status(job, 0))
             self.composer.set_busy(True, "Stopping…")
             self.composer.stop_button.setEnabled(False)
+            self._refresh_queue()
         return True
 
     # ---- versions, edits, forks -------------------------------------------------------------------
