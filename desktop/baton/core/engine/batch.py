@@ -170,10 +170,9 @@ class Scheduler:
         return self.submit(fn).result()
 
     def status(self) -> dict[str, int]:
-        """``{"parallel", "limit", "active", "waiting"}``: slots, the most decoded at once now, sequences in the
-        batch, sequences waiting for a slot."""
-        return {"parallel": self.parallel, "limit": self.limit, "active": len(self._active),
-                "waiting": len(self._waiting)}
+        """``{"parallel", "active", "waiting"}``: slots, sequences in the batch, sequences waiting for a slot
+        (``limit`` says how many may decode at once now)."""
+        return {"parallel": self.parallel, "active": len(self._active), "waiting": len(self._waiting)}
 
     @property
     def busy(self) -> bool:

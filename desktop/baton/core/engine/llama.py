@@ -157,9 +157,13 @@ class LlamaEngine:
         return self._submit(fn).result()
 
     def slots(self) -> dict[str, int]:
-        """``{"parallel", "limit", "active", "waiting"}``: slots, the most answered at once now, answers being
-        generated now, answers waiting for a slot."""
+        """``{"parallel", "active", "waiting"}``: slots, answers being generated now, answers waiting for a slot."""
         return self._sched.status()
+
+    @property
+    def limit(self) -> int:
+        """The most answers generated at once now (``parallel``, lower on battery; see ``set_limit``)."""
+        return self._sched.limit
 
     @property
     def loaded(self) -> bool:
