@@ -43,7 +43,10 @@ __all__ = ["ConfigError", "EngineSettings", "Endpoint", "RoutingSettings", "Sett
 @dataclass
 class EngineSettings:
     """How local models run. ``n_ctx`` in tokens per thread; ``max_tokens`` the answer budget; ``parallel``: how
-    many threads one loaded model answers at once (each with the full ``n_ctx``; more wait for a slot)."""
+    many threads one loaded model answers at once (each with the full ``n_ctx``; more wait for a slot).
+    ``model_ttl_s``: a resident model idle this long is unloaded (0: never); ``warm_state_mb``: RAM (MB) for the
+    saved caches of threads that lost their slot (0: none); ``battery_policy``: ``saver`` (on battery, prefer the
+    smaller model and fewer threads at once) or ``off``."""
 
     n_ctx: int = 4096
     n_threads: int = 0  # 0 = physical core count
@@ -51,6 +54,9 @@ class EngineSettings:
     n_gpu_layers: int = -1  # -1 = let the fit planner decide
     max_tokens: int = 512
     temperature: float = 0.2
+    model_ttl_s: float = 600.0
+    warm_state_mb: int = 1024
+    battery_policy: str = "saver"  # saver | off
 
 
 @dataclass

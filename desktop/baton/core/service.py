@@ -54,8 +54,11 @@ class BatonService:
         self.router = router
         self.cloud = cloud  # CloudTiers (endpoint -> RemoteTier); None when there is no cloud support
         self._engine_factory = engine_factory
-        self._engines: dict[str, Engine] = {}
-        self._engine_lock = threading.Lock()
+        from baton.core.engine.residency import Residency  # resident models, idle ones unloaded after their TTL
+
+        self._residency = Residency(engine_factory, lambda path: self._plan(path),
+                                    lambda: float(self.settings.engine.model_ttl_s),
+                                    publish_to=paths.cache_dir / "resident")
         self._active = 0  # tiers running now: the idle baseline is measured only when none is
         self._active_lock = threading.Lock()
         self.last_activity = time.monotonic()
@@ -84,7 +87,7 @@ class BatonService:
         def make_engine(path: Path, model_id: str, plan: Any) -> Engine:
             return LlamaEngine(path, n_ctx=eng.n_ctx, n_threads=eng.n_threads,
                                n_gpu_layers=plan.n_gpu_layers if plan is not None else 0, model_id=model_id,
-                               parallel=eng.parallel)
+                               parallel=eng.parallel, state_limit_bytes=eng.warm_state_mb * 1_000_000)
 
         return cls(paths, settings, store, meter, router, make_engine, CloudTiers(settings))
 
@@ -118,33 +121,52 @@ class BatonService:
         return discover_models(self.paths, self.settings)
 
     def engine(self, model: str | None = None) -> tuple[Engine, float]:
-        """The loaded engine for ``model`` (loading it, and unloading any other, when needed), and the seconds
-        the load took (0 when it was loaded already). Raises ModelError / ModelDoesNotFit."""
+        """The loaded engine for ``model`` (loading it beside the resident ones when needed; idle ones are
+        unloaded when memory is short, one that is generating never), and the seconds the load took (0 when it was
+        loaded already). Raises ModelError / ModelDoesNotFit (one line naming a model still answering)."""
         path, model_id = self.resolve_model(model)
-        with self._engine_lock:
-            eng = self._engines.get(model_id)
-            if eng is None:
-                plan = self._plan(path)
-                for other in self._engines.values():
-                    other.close()
-                self._engines.clear()
-                eng = self._engine_factory(path, model_id, plan)
-                self._engines[model_id] = eng
-        return eng, eng.load()
+        return self._residency.get(path, model_id)
+
+    def local_engine(self, model: str | None = None) -> tuple[Engine, float, list[str]]:
+        """``engine(model)`` under the power policy (``engine.battery_policy``; ``power_policy.decide``): the
+        engine, the load's seconds and the sentences for the receipt (none on mains power)."""
+        from baton.core.engine.power_policy import decide
+
+        choice = decide(self.settings.engine, self.paths.cache_dir,
+                        [(r.path, r.model_id) for r in self._residency.residents()],
+                        (lambda: self.resolve_model(None)) if model is None else None)
+        eng, load_s = self._residency.get(*choice.model) if choice.model is not None else self.engine(model)
+        self._residency.set_limit(choice.limit)
+        return eng, load_s, choice.notes
 
     def local_parallel(self) -> int:
-        """How many local answers may run at once now: the loaded engine's slots (``engine.parallel``; 1 for an
-        engine that answers one at a time), and 1 while no model is loaded (the first answer loads it)."""
-        with self._engine_lock:
-            engines = list(self._engines.values())
-        return max([int(getattr(e, "parallel", 1) or 1) for e in engines], default=1)
+        """How many local answers may run at once now: the loaded engines' slots (``engine.parallel``, lower on
+        battery; 1 for an engine that answers one at a time), and 1 while no model is loaded."""
+        engines = self._residency.engines()
+        return max([int(getattr(e, "limit", getattr(e, "parallel", 1)) or 1) for e in engines], default=1)
+
+    @property
+    def _engines(self) -> dict[str, Engine]:
+        """The loaded engines by model id (a copy), most recently used first."""
+        return {r.model_id: r.engine for r in self._residency.residents()}
+
+    def resident_models(self) -> list[dict[str, Any]]:
+        """What is loaded now, most recently used first (``Resident.describe``: ``model_id``, ``path``, ``slots``,
+        ``ram_bytes``, ``vram_bytes``, ``held`` bytes, ``idle_s``, ``busy``)."""
+        return self._residency.describe()
+
+    def unload_idle(self) -> list[str]:
+        """Unload the models idle longer than ``engine.model_ttl_s`` now (a timer does it too). Returns their ids."""
+        return self._residency.unload_idle()
 
     def _plan(self, path: Path) -> Any:
-        from baton.core.engine.fit import plan_fit
+        """Where ``path`` loads beside the resident models (``fit.plan_beside``); ModelDoesNotFit when nowhere."""
+        from baton.core.engine.fit import plan_beside
         from baton.core.engine.gguf import printable, read_gguf_info
 
         info = read_gguf_info(path)  # validates the header: a clear error for a bad file
-        plan = plan_fit(info, self.settings.engine.n_ctx, parallel=self.settings.engine.parallel)
+        resident = [r.plan for r in self._residency.residents()]
+        plan = plan_beside(info, self.settings.engine.n_ctx, resident, parallel=self.settings.engine.parallel)
         if plan.device == "none":
             raise ModelDoesNotFit(f"{printable(path.name)} does not fit here: {plan.reason}")
         return plan
@@ -276,9 +298,7 @@ class BatonService:
 
     def close(self) -> None:
         """Unload every model, stop the meter and close the store."""
-        for eng in self._engines.values():
-            eng.close()
-        self._engines.clear()
+        self._residency.close()
         if self.meter is not None:
             self.meter.close()
         self.store.close()
@@ -324,7 +344,8 @@ class BatonService:
         if turn.mode != "cloud" or not self.settings.endpoints:
             try:
                 turn.on_status(Progress(Phase.LOADING, "loading model"))
-                eng, load_s = self.engine(model)
+                eng, load_s, power_notes = self.local_engine(model)
+                turn.notices.extend(power_notes)
                 local = LocalTier(eng, self.meter, load_s)
             except ModelDoesNotFit:
                 if turn.mode == "local" or not self.settings.endpoints:

@@ -9,7 +9,7 @@ Free RAM comes from psutil (``available``: free plus reclaimable cache); free VR
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 from baton.core.engine.gguf import GGUFInfo
@@ -200,3 +200,23 @@ def plan_fit(
         f"close apps{shrink} or pick a smaller quant",
         **parts,
     )
+
+
+def plan_beside(info: GGUFInfo, n_ctx: int, resident: list[Any], free_ram_bytes: int | None = None,
+                gpu: GpuInfo | None | Literal[False] = None, parallel: int = 1) -> FitPlan:
+    """``plan_fit`` for a model loaded beside ``resident`` ones (their ``FitPlan``s, None for unknown ones).
+
+    The free-RAM figure already lacks the residents' caches and buffers (allocated) but still counts their
+    memory-mapped weights as reclaimable page cache, and NVML's free VRAM already lacks what they hold on the GPU;
+    so the residents' CPU-side weights are taken off the free RAM before planning. The reason names them."""
+    others = [p for p in resident if p is not None]
+    ram_free = free_ram() if free_ram_bytes is None else int(free_ram_bytes)
+    mapped = sum(int(p.weights_bytes) for p in others if p.device in ("cpu", "split"))
+    plan = plan_fit(info, n_ctx, free_ram_bytes=max(0, ram_free - mapped), gpu=gpu, parallel=parallel)
+    if not others:
+        return plan
+    n = len(others)
+    beside = f"beside {n} resident model{'s' if n != 1 else ''}"
+    if mapped:
+        beside += f" (their {fmt_gb(mapped)} of mapped weights counted as used)"
+    return replace(plan, reason=f"{plan.reason}; {beside}")
