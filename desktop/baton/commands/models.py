@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from typing import Any, TextIO
@@ -55,21 +56,54 @@ def _table(rows: list[list[str]], out: TextIO) -> None:
         out.write("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() + "\n")
 
 
+def _real(path: str) -> str:
+    try:
+        return os.path.realpath(path)
+    except (OSError, ValueError):
+        return path
+
+
+def _resident_entry(e: dict[str, Any]) -> dict[str, Any]:
+    """One process's hold on a model, as `baton models --json` shows it under ``resident``."""
+    held = e.get("held") or {}
+    return {"pid": e.get("pid"), "model_id": e.get("model_id"), "slots": e.get("slots") or {},
+            "device": e.get("device"), "ram_bytes": e.get("ram_bytes"), "vram_bytes": e.get("vram_bytes"),
+            "kv_bytes": held.get("kv_bytes"), "saved_bytes": held.get("saved_bytes"),
+            "warm_slots": e.get("warm_slots"), "saved_states": e.get("saved_states")}
+
+
+def _resident_text(entries: list[dict[str, Any]]) -> str:
+    if not entries:
+        return "-"
+    parts = []
+    for e in entries:
+        slots = (e.get("slots") or {}).get("parallel", "?")
+        parts.append(f"pid {e.get('pid')}: {slots} slots, {_gb(e.get('ram_bytes'))} RAM")
+    return "; ".join(parts)
+
+
 def run_list(args: argparse.Namespace, ctx: Any) -> int:
     from baton.core.engine.discovery import scan_models
+    from baton.core.engine.resident_file import read_all
 
     res = scan_models(ctx.paths, ctx.settings)
+    loaded = {_real(k): [_resident_entry(e) for e in v] for k, v in read_all(ctx.paths.cache_dir / "resident").items()}
+    listed = {_real(str(m.path)) for m in res.models}
     if args.json:
-        json.dump([m.to_dict() for m in res.models], sys.stdout)
+        json.dump([{**m.to_dict(), "resident": loaded.get(_real(str(m.path)), [])} for m in res.models], sys.stdout)
         sys.stdout.write("\n")
     else:
-        rows = [["ID", "ORIGIN", "PARAMS", "QUANT", "SIZE", "CONTEXT", "FIT"]]
+        rows = [["ID", "ORIGIN", "PARAMS", "QUANT", "SIZE", "CONTEXT", "FIT", "RESIDENT"]]
         for m in res.models:
             fit = m.fit.device if m.fit else "?"
             if m.fit and m.fit.device == "split":
                 fit = f"split ({m.fit.n_gpu_layers} layers on GPU)"
-            rows.append([m.id, m.origin, _params(m.params), m.quant, _gb(m.size_bytes), str(m.context_length), fit])
+            rows.append([m.id, m.origin, _params(m.params), m.quant, _gb(m.size_bytes), str(m.context_length), fit,
+                         _resident_text(loaded.get(_real(str(m.path)), []))])
         _table(rows, sys.stdout)
+    for path, entries in loaded.items():
+        if path not in listed:  # loaded by path from a folder Baton does not scan
+            print(f"baton: also resident: {path} ({_resident_text(entries)})", file=sys.stderr)
         for m in res.models:
             if m.fit and m.fit.device == "none":
                 print(f"baton: {m.id} {m.fit.reason}", file=sys.stderr)
