@@ -6,8 +6,9 @@ all at once through Baton's pipeline (the batched engine), and through a referen
 answer token counts. Aggregate tokens/s = answer tokens of all threads / wall time from the first question to
 the last answer. Ratios are paired per round and reported with a 95% bootstrap interval of their median.
 
-It also answers a thread whose history holds H tokens cold, lets another thread run, and answers it again
-(warm: the history is still in a slot's cache). The benchmark may import ``llama_cpp`` directly: it measures
+It also answers a thread whose history holds H tokens, lets N other threads run at once (they take every slot,
+so the thread's cache is saved aside), and asks it again (warm: its state restored, only the new tokens read); then
+answers that same question cold (every cache forgotten) to compare the time to first token and the text. The benchmark may import ``llama_cpp`` directly: it measures
 the library itself, not the product.
 """
 
@@ -24,7 +25,7 @@ from typing import Any
 
 from baton.bench.stats import bootstrap_median_ci
 from baton.config import Settings
-from baton.core.types import ChatMessage
+from baton.core.types import ChatMessage, SamplingParams
 from baton.paths import Paths
 
 QUESTIONS = [
@@ -158,25 +159,46 @@ def _ask_all(service: Any, model: str | None, tokens: int, n: int, at_once: bool
             "shared_with": [int(getattr(r.energy, "shared_with", 0)) for r in results]}
 
 
-def _history_ttft(service: Any, model: str | None, history_tokens: int) -> dict[str, float]:
-    """A thread with ``history_tokens`` of history asked cold, then again after another thread ran."""
-    def first_text_s(fn: Callable[[Callable[[str], None]], Any]) -> float:
+def _history_ttft(service: Any, model: str | None, history_tokens: int, others: int) -> dict[str, Any]:
+    """A thread with ``history_tokens`` of history, answered after ``others`` other threads ran at once in between
+    (they take every slot, so its cache is saved and must be restored), then the same question answered cold
+    (every cache forgotten, a retry of the same answer): time to first token of both, the prompt tokens the warm
+    answer read, and whether both answers are the same (greedy)."""
+    def timed(fn: Callable[[Callable[[str], None]], Any]) -> tuple[float, Any]:
         first: list[float] = []
         t0 = time.perf_counter()
-        fn(lambda _t: first or first.append(time.perf_counter()))
-        return (first[0] if first else time.perf_counter()) - t0
+        result = fn(lambda _t: first or first.append(time.perf_counter()))
+        return (first[0] if first else time.perf_counter()) - t0, result
 
     engine, _ = service.engine(model)
     filler = "The committee reviewed the quarterly figures and noted steady progress on every project. "
     per = max(1, engine.tokenize_text(filler))
     long_q = filler * max(1, history_tokens // per) + "\nSummarise the notes above in one sentence."
-    holder: list[Any] = []
-    cold = first_text_s(lambda cb: holder.append(service.ask(long_q, model=model, tier="local", max_tokens=16,
-                                                             on_text=cb)))
-    service.ask(question(0), model=model, tier="local", max_tokens=16)  # another thread in between
-    warm = first_text_s(lambda cb: service.ask("And in three words?", thread_id=holder[0].thread_id, model=model,
-                                               tier="local", max_tokens=8, on_text=cb))
-    return {"cold_ttft_s": cold, "warm_ttft_s": warm}
+    first_s, first = timed(lambda cb: service.ask(long_q, model=model, tier="local", max_tokens=16, on_text=cb))
+    _ask_all(service, model, 16, max(1, others), at_once=True)  # other threads in between, in every slot
+    stats = getattr(engine, "cache_stats", dict)
+    before = stats()
+    warm_s, warm = timed(lambda cb: service.ask("And in three words?", thread_id=first.thread_id, model=model,
+                                                tier="local", params=SamplingParams(max_tokens=8, temperature=0.0),
+                                                on_text=cb))
+    after = stats()
+    forget = getattr(engine, "forget_cache", None)
+    if forget is not None:
+        forget()
+    cold_before = stats()
+    cold_s, cold = timed(lambda cb: service.retry(warm.message_id, tier="local", model=model, on_text=cb,
+                                                  params=SamplingParams(max_tokens=8, temperature=0.0)))
+    cold_after = stats()
+
+    def delta(a: dict[str, int], b: dict[str, int], key: str) -> int | None:
+        return b[key] - a[key] if key in a and key in b else None
+
+    return {"cold_ttft_s": cold_s, "warm_ttft_s": warm_s, "first_ttft_s": first_s,
+            "history_prompt_tokens": warm.usage.prompt_tokens,
+            "warm_prompt_tokens_read": delta(before, after, "prefilled_tokens"),
+            "cold_prompt_tokens_read": delta(cold_before, cold_after, "prefilled_tokens"),
+            "warm_state_restored": bool(delta(before, after, "states_restored")),
+            "warm_matches_cold": warm.text == cold.text and warm.usage.prompt_tokens == cold.usage.prompt_tokens}
 
 
 def run_threads_bench(settings: Settings, model: str | None, threads: int, tokens: int, history_tokens: int,
@@ -214,7 +236,7 @@ def run_threads_bench(settings: Settings, model: str | None, threads: int, token
                                              "tokens_per_s": sum(counts) / wall})
             finally:
                 ref.close()
-            history = _history_ttft(service, model, history_tokens) if history_tokens > 0 else {}
+            history = _history_ttft(service, model, history_tokens, threads) if history_tokens > 0 else {}
         finally:
             service.close()
     return _document(model_id, str(path), threads, tokens, load_s, seq_runs, conc_runs, ref_runs, history,
@@ -235,7 +257,7 @@ def _ratio(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> tuple[float, lis
 
 
 def _document(model_id: str, path: str, threads: int, tokens: int, load_s: float, seq: list[dict[str, Any]],
-              conc: list[dict[str, Any]], ref: list[dict[str, Any]], history: dict[str, float],
+              conc: list[dict[str, Any]], ref: list[dict[str, Any]], history: dict[str, Any],
               history_tokens: int) -> dict[str, Any]:
     def med(runs: list[dict[str, Any]], key: str) -> float:
         return statistics.median(r[key] for r in runs)
@@ -265,7 +287,11 @@ def _document(model_id: str, path: str, threads: int, tokens: int, load_s: float
     if history:
         cold, warm = history["cold_ttft_s"], history["warm_ttft_s"]
         doc.update(cold_ttft_s=round(cold, 4), warm_ttft_s=round(warm, 4),
-                   warm_ratio=round(cold / warm, 2) if warm > 0 else None)
+                   warm_ratio=round(cold / warm, 2) if warm > 0 else None,
+                   warm_to_cold=round(warm / cold, 4) if cold > 0 else None,
+                   first_ttft_s=round(history["first_ttft_s"], 4),
+                   **{k: history[k] for k in ("history_prompt_tokens", "warm_prompt_tokens_read",
+                                              "cold_prompt_tokens_read", "warm_state_restored", "warm_matches_cold")})
     return doc
 
 
