@@ -20,18 +20,18 @@ from baton.core.errors import (BatonError, CloudError, ModelDoesNotFit, ModelErr
                                StoreError, UsageError)
 from baton.core.pipeline.history import alternate, history_from_path
 from baton.core.pipeline.local import LocalTier
+from baton.core.pipeline.result import build_result, client_messages
 from baton.core.pipeline.turn import Phase, Progress, Turn, TierRun
 from baton.core.results import AskResult, EscalationPlan
 from baton.core.store.db import Store
 from baton.core.store.records import Status, Thread
 from baton.core.store.writer import AnswerWriter
-from baton.core.types import ChatMessage, LocalInfo, RouteDecision, SamplingParams, Timing, Usage
+from baton.core.types import ChatMessage, LocalInfo, RouteDecision, SamplingParams
 from baton.paths import Paths
 
 SYSTEM_PROMPT = "You are a helpful assistant. Answer concisely."
 BATON_SYSTEM_PROMPT_FOR_BENCH = SYSTEM_PROMPT
 TIERS = ("auto", "local", "cloud")
-ROLES = ("system", "user", "assistant")
 TextCallback = Callable[[str], None]
 StatusCallback = Callable[[str], None]
 ApproveCallback = Callable[[EscalationPlan], bool]
@@ -187,7 +187,7 @@ class BatonService:
         tid = self.store.resolve_thread_id(thread_id) if thread_id else None
         history = history_from_path(self.store.thread_path(tid)) if tid else []
         if messages is not None:
-            client = _client_messages(messages)
+            client = client_messages(messages)
             system = [m for m in client if m.role == "system"]
             sent = alternate([*system, *history, client[-1]]) if tid else client
             to_store = [client[-1]] if tid else client
@@ -433,7 +433,7 @@ class BatonService:
             self.last_activity = time.monotonic()
         if run.gate:
             self.store.add_gate_findings(turn.thread_id, msg.id, run.gate, "redacted")
-        result = _result(turn, msg.id, tier, decision, run, prior)
+        result = build_result(turn, msg.id, tier, decision, run, prior)
         status = {"cancelled": Status.CANCELLED, "loop": Status.LOOP}.get(run.completion.finish_reason, Status.DONE)
         if tier.kind == "local" and turn.mode == "auto" and status != Status.CANCELLED:
             escalated = self._stage_two(turn, decision, run, result, writer)
@@ -470,48 +470,5 @@ class BatonService:
             return None
 
 
-def _result(turn: Turn, message_id: str, tier: Any, decision: RouteDecision, run: TierRun,
-            prior: AskResult | None) -> AskResult:
-    """The receipt's values, built once: with a ``prior`` (the local answer an escalation replaced), energy,
-    cost, tokens and time include both tiers."""
-    c = run.completion
-    energy, usd, usage, timing = run.energy, run.usd, c.usage, c.timing
-    if prior is not None:
-        energy = prior.energy.merged(energy)
-        usd += prior.cost_usd
-        usage = Usage(prior.usage.prompt_tokens + usage.prompt_tokens,
-                      prior.usage.completion_tokens + usage.completion_tokens,
-                      prior.usage.estimated or usage.estimated)
-        timing = Timing(prior.timing.load_s, timing.ttft_s, prior.timing.total_s + timing.total_s,
-                        timing.decode_tokens_per_s, timing.prefill_tokens_per_s)
-    decision.where = tier.where
-    memory = tier.meter.memory() if getattr(tier, "meter", None) is not None else {}
-    if prior is not None and not memory:
-        memory = prior.memory
-    return AskResult(text=c.text, thread_id=turn.thread_id or "", message_id=message_id, route=decision, usage=usage,
-                     timing=timing, energy=energy, memory=memory or {"rss_bytes": 0, "vram_bytes": None},
-                     cost_usd=usd, finish_reason=c.finish_reason,
-                     notices=[*(prior.notices if prior else []), *turn.notices, *run.notices],
-                     local_text=prior.text if prior else None,
-                     dropped_turns=run.dropped_turns or (prior.dropped_turns if prior else 0))
-
-
-def _client_messages(messages: list[ChatMessage]) -> list[ChatMessage]:
-    """Validate messages a client sent as they are: known roles, text content, the last one the user's."""
-    if not messages:
-        raise UsageError("`messages` must hold at least one message")
-    for m in messages:
-        if m.role not in ROLES:
-            raise UsageError(f"unknown role '{m.role}': use system, user or assistant")
-        if not isinstance(m.content, str):
-            raise UsageError("message content must be text")
-    if messages[-1].role != "user" or not messages[-1].content.strip():
-        raise UsageError("the last message must be the user's, with text")
-    return list(messages)
-
-
 def _noop(_text: str) -> None:
     return None
-
-
-__all__ = ["BatonService", "SYSTEM_PROMPT", "StoreError", "BatonError"]
