@@ -169,7 +169,7 @@ def register_threads(actions: Any) -> None:
     r.add_argument("--threads", type=int, default=4, help="threads answered together (default 4)")
     r.add_argument("--tokens", type=int, default=128, help="answer tokens per thread (default 128)")
     r.add_argument("--history-tokens", type=int, default=1600,
-                   help="history of the thread timed cold and warm, in tokens (default 1024; 0 skips it)")
+                   help="history of the thread timed cold and warm, in tokens (default 1600; 0 skips it)")
     r.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default 5)")
     r.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     r.set_defaults(func=run_threads)
