@@ -39,8 +39,6 @@ class Composer(QWidget):
         self.model_button.setFlat(True)
         self.model_button.setToolTip("Choose the local model (Ctrl+M)")
         self.model_button.clicked.connect(self.modelPickerRequested)
-        self.model_button.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-        self.model_button.setMinimumWidth(60)
         self.note = QLabel("")
         self.note.setObjectName("receiptText")
         self.note.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
@@ -95,7 +93,8 @@ class Composer(QWidget):
         return str(self.tier.currentData())
 
     def set_model_label(self, label: str) -> None:
-        self.model_button.setText(f"Model: {label} ▾")
+        short = label if len(label) <= 18 else label[:17] + "…"
+        self.model_button.setText(f"{short} ▾")
         self.model_button.setToolTip(f"Local model: {label}. Choose another (Ctrl+M)")
 
     def begin_edit(self, text: str) -> None:

@@ -260,7 +260,8 @@ class MainWindow(QMainWindow):
             self.session.retry(answer.id, "local", "")
 
     def open_palette(self) -> CommandPalette:
-        palette = CommandPalette(self.actions_.all(), self)
+        retry = self.actions_.retry_menu.actions() if self.actions_.retry_menu is not None else []
+        palette = CommandPalette(self.actions_.all() + retry, self)
         palette.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         palette.open()
         return palette

@@ -305,16 +305,23 @@ class Session(QObject):
             self.announce.emit(f"Could not record that ({e}).")
 
     def retry(self, message_id: str, tier: str, target: str) -> Job | None:
-        if tier == "cloud":
-            return self.escalate(message_id, endpoint=target or None)
+        """Answer again on exactly ``tier`` (``local`` or ``cloud``) and ``target`` (a model id or an endpoint name,
+        "" for the default): a new version of answer ``message_id`` in place."""
         if self.current_id is None or self.dispatcher.job_for_thread(self.current_id) is not None:
+            self.announce.emit("Wait for this thread's answer to finish, then retry.")
+            return None
+        if tier == "cloud" and not self.backend.endpoint_names():
+            self.announce.emit("No cloud endpoint to retry on: add one in Settings → Endpoints (Ctrl+,).")
             return None
         answer, question = self.last_answer()
         if answer is None or not question:
             return None
+        target_id = message_id or answer.id
+        asked = next((m.content for m in self._shown if m.role == "user" and any(
+            a.id == target_id and a.parent_id == m.id for a in self._shown)), question)
         self._picks.pop(self.current_id, None)
-        job = self.dispatcher.submit(self.current_id, question, tier="local", model=target or None, kind="retry",
-                                     message_id=message_id or answer.id)
+        job = self.dispatcher.submit(self.current_id, asked, tier=tier, model=target or None, kind="retry",
+                                     message_id=target_id)
         self._rebuild()
         return job
 
