@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QLabel, QWidget
 from baton.ui.bubble import Bubble, MessageBody, text_label
 from baton.ui.render import Renderer
 
-MIN_INTERVAL_MS = 120
+MIN_INTERVAL_MS = 250
 MAX_INTERVAL_MS = 1000
 COST_FACTOR = 8
 
