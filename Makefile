@@ -27,6 +27,7 @@ $(STRONG): $(STAMP)
 	@touch $(STRONG)
 
 run: setup
+	@$(BIN)/python -m baton.ui.syslibs
 	$(BIN)/baton
 
 test: setup fixtures-strong
