@@ -7,7 +7,10 @@ and reported against the budget: worst gap <= 50 ms, 99th percentile <= 16 ms (o
 The same answers are also generated headless (the service called directly on a thread, as `baton ask`
 does) to show what the window costs in decode speed.
 
-Run: ``.venv/bin/python bench/bench_gui_stall.py [--answers 4] [--tokens 256] [--json]``
+With ``--threads N`` each round sends N questions in N threads at once (the engine answers them in one batch) and
+the headless side asks the same N at once from N threads, so the two speeds stay comparable.
+
+Run: ``.venv/bin/python bench/bench_gui_stall.py [--answers 4] [--tokens 256] [--threads 2] [--json]``
 """
 
 from __future__ import annotations
@@ -62,16 +65,33 @@ def summary(gaps_ms: list[float]) -> dict:
             "p50_ms": round(statistics.median(ordered), 2)}
 
 
-def headless_answer(service, prompt: str, max_tokens: int) -> dict:
-    out: dict = {}
+def headless_answers(service, prompts: list[str], max_tokens: int) -> list[dict]:
+    """The same questions through the service directly, all at once, each on its own thread."""
+    out: dict[int, dict] = {}
 
-    def run() -> None:
-        out["receipt"] = service.ask(prompt, tier="local", max_tokens=max_tokens, on_text=lambda _t: None).receipt()
+    def run(i: int, prompt: str) -> None:
+        out[i] = service.ask(prompt, tier="local", max_tokens=max_tokens, on_text=lambda _t: None).receipt()
 
-    t = threading.Thread(target=run)
-    t.start()
-    t.join()
-    return out["receipt"]
+    threads = [threading.Thread(target=run, args=(i, p)) for i, p in enumerate(prompts)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return [out[i] for i in range(len(prompts))]
+
+
+def ask_many_and_wait(aut, prompts: list[str], timeout_s: float = 300.0) -> list:
+    """Send each prompt in a new thread of the window at once; wait for every answer."""
+    jobs = []
+    for prompt in prompts:
+        aut.window.session.new_thread()
+        job = aut.window.session.send(prompt, "auto")
+        if job is None:
+            raise RuntimeError(f"the window refused to send {prompt!r}")
+        jobs.append(job)
+    if not pump_until(aut.app, lambda: all(j.state in ("done", "failed", "cancelled") for j in jobs), timeout_s):
+        raise RuntimeError("the answers did not finish in time")
+    return jobs
 
 
 def main() -> int:
@@ -79,6 +99,7 @@ def main() -> int:
     ap.add_argument("--answers", type=int, default=4)
     ap.add_argument("--tokens", type=int, default=256)
     ap.add_argument("--idle-s", type=float, default=2.0)
+    ap.add_argument("--threads", type=int, default=1, help="questions streaming at once in each round")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
@@ -94,23 +115,24 @@ def main() -> int:
         headless_speed: list[float] = []
         tokens = 0
         for i in range(args.answers):
-            prompt = PROMPTS[i % len(PROMPTS)]
+            prompts = [PROMPTS[(i * args.threads + k) % len(PROMPTS)] for k in range(args.threads)]
             beat.start()
             pump_until(aut.app, lambda: False, args.idle_s / args.answers)
             idle += beat.stop()
-            aut.window.session.new_thread()
             beat.start()
-            job = ask_and_wait(aut, prompt)
+            jobs = ask_many_and_wait(aut, prompts)
             streaming += beat.stop()
-            receipt = job.receipt or {}
-            tokens += int((receipt.get("usage") or {}).get("completion_tokens") or 0)
-            gui_speed.append(float((receipt.get("timing") or {}).get("decode_tokens_per_s") or 0))
-            r = headless_answer(aut.service, prompt, args.tokens)
-            headless_speed.append(float(r["timing"]["decode_tokens_per_s"]))
+            for job in jobs:
+                receipt = job.receipt or {}
+                tokens += int((receipt.get("usage") or {}).get("completion_tokens") or 0)
+                gui_speed.append(float((receipt.get("timing") or {}).get("decode_tokens_per_s") or 0))
+            for r in headless_answers(aut.service, prompts, args.tokens):
+                headless_speed.append(float(r["timing"]["decode_tokens_per_s"]))
         s_idle, s_stream = summary(idle), summary(streaming)
         result = {
             "model": aut.window.backend.default_model_label(),
-            "answers": args.answers,
+            "answers": args.answers * args.threads,
+            "threads_at_once": args.threads,
             "completion_tokens": tokens,
             "idle": s_idle,
             "streaming": s_stream,
