@@ -167,3 +167,12 @@ def test_model_picker_lists_models_with_their_fit(qtbot, make_window):
     qtbot.mouseClick(dlg.use_button, Qt.MouseButton.LeftButton)
     assert h.settings.default_model == "small"
     assert "small" in w.composer.model_button.text()
+
+
+def test_models_dialog_says_what_is_loaded_now():
+    from baton.ui.models_dialog import resident_text
+
+    assert "none" in resident_text([])
+    line = resident_text([{"model_id": "smol", "ram_bytes": 100 * 2**20, "slots": 4, "busy": False, "idle_s": 12},
+                          {"model_id": "qwen", "ram_bytes": 500 * 2**20, "slots": 4, "busy": True}])
+    assert "smol (100 MB, 4 slots, idle 12 s)" in line and "qwen (500 MB, 4 slots, answering)" in line

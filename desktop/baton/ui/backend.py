@@ -195,6 +195,10 @@ class Backend:
     def models(self) -> list[dict[str, Any]]:
         return [m.to_dict() if hasattr(m, "to_dict") else dict(m) for m in self.service.models()]
 
+    def resident_models(self) -> list[dict[str, Any]]:
+        """What the service has loaded now (model, RAM, slots, idle time)."""
+        return list(self.service.resident_models())
+
     def default_model_label(self) -> str:
         if self.settings.default_model:
             return os.path.basename(self.settings.default_model).removesuffix(".gguf")

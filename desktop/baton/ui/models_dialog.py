@@ -38,6 +38,9 @@ class ModelPicker(QDialog):
                      "cache show up here without copying. Hover a fit to see the reason.")
         how.setWordWrap(True)
         how.setObjectName("totalsNote")
+        self.resident = QLabel(resident_text(backend.resident_models()))
+        self.resident.setObjectName("residentModels")
+        self.resident.setWordWrap(True)
         self.use_button = QPushButton("Use for new answers")
         self.use_button.setEnabled(False)
         self.use_button.clicked.connect(self._use)
@@ -46,6 +49,7 @@ class ModelPicker(QDialog):
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addWidget(self.status)
+        layout.addWidget(self.resident)
         layout.addWidget(self.table, 1)
         layout.addWidget(how)
         layout.addWidget(buttons)
@@ -88,3 +92,15 @@ class ModelPicker(QDialog):
         if self._call.isRunning():
             self._call.wait(10000)
         super().done(result)
+
+
+def resident_text(resident: list[dict[str, Any]]) -> str:
+    """One line on what is loaded now: each model with its RAM, slots and how long it has been idle."""
+    if not resident:
+        return "Loaded now: none (a model loads with the first question that needs it)."
+    parts = []
+    for r in resident:
+        ram = f"{(r.get('ram_bytes') or 0) / 2**20:.0f} MB"
+        state = "answering" if r.get("busy") else f"idle {float(r.get('idle_s') or 0):.0f} s"
+        parts.append(f"{r.get('model_id', '?')} ({ram}, {r.get('slots', 1)} slots, {state})")
+    return "Loaded now: " + "; ".join(parts) + ". An idle model is unloaded after engine.model_ttl_s."
