@@ -163,7 +163,7 @@ def register_threads(actions: Any) -> None:
         "threads", help="many threads at once: sequential vs batched through Baton vs a bare llama.cpp batch loop",
         description="Answers N questions one after another through Baton, then all at once through Baton's batched "
                     "engine, then through a plain greedy llama_batch loop on the same model and token counts; "
-                    "prints each ratio with a 95%% interval, the energy split error, and a thread's time to first "
+                    "prints each ratio with a 95% interval, the energy split error, and a thread's time to first "
                     "token cold and warm.")
     r.add_argument("--model", default=None, help="model id, name or .gguf path (default: the default model)")
     r.add_argument("--threads", type=int, default=4, help="threads answered together (default 4)")
