@@ -20,6 +20,8 @@ def register(sub: Any) -> None:
     p.add_argument("--endpoint", help="answer on this remote endpoint (a name from `baton endpoints list`)")
     p.add_argument("--thread", help="continue this thread (id or unique prefix)")
     p.add_argument("--max-tokens", type=int, default=None)
+    p.add_argument("--temperature", type=float, default=None, help="0 (greedy) to 2 (default: engine.temperature)")
+    p.add_argument("--seed", type=int, default=None, help="repeatable sampling: the same seed gives the same answer")
     p.add_argument("--json", action="store_true", help="print the receipt as one JSON document")
     p.set_defaults(func=run)
 
@@ -77,7 +79,10 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
     prompt = read_prompt(args.prompt)
     if args.max_tokens is not None and args.max_tokens < 1:
         raise UsageError("--max-tokens must be at least 1")
+    from baton.core.types import SamplingParams
+
     service = ctx.service()
+    params = SamplingParams(max_tokens=args.max_tokens, temperature=args.temperature, seed=args.seed)
     result = service.ask(prompt, thread_id=args.thread, model=args.model, tier=args.tier, endpoint=args.endpoint,
-                         max_tokens=args.max_tokens, **callbacks(not args.json))
+                         params=params, **callbacks(not args.json))
     return print_result(result, args.json)
