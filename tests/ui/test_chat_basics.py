@@ -172,3 +172,23 @@ def test_escalation_status_is_shown_beside_the_answer_never_inside_it(qtbot, mak
     assert not any("[" in t or "scalat" in t for t in texts), texts
     assert texts[-1] == "It is 12."
     assert "It is 12." in w.chat.settled_texts()[-1]
+
+
+def test_forking_at_a_question_puts_it_in_the_composer_after_the_history_before_it(qtbot, make_window):
+    engine = FakeEngine("fake-local")
+    for text in ("one", "two"):
+        engine.enqueue(text)
+    h = make_window(engine=engine)
+    w = h.window
+    for q in ("first?", "second?"):
+        w.session.send(q, "local")
+        wait_idle(qtbot, h)
+    second_question = _bubbles(w)[2]
+    next(a for a in second_question.menu().actions() if a.text().startswith("Fork")).trigger()
+    fork = w.session.current_id
+    assert [m.content for m in h.service.store.thread_path(fork)] == ["first?", "one"]
+    assert w.composer.text() == "second?" and h.service.store.get_thread(fork).title.startswith("Fork: ")
+    w.session.select(next(t.id for t in h.service.store.list_threads() if t.id != fork))
+    first_question = _bubbles(w)[0]
+    next(a for a in first_question.menu().actions() if a.text().startswith("Fork")).trigger()
+    assert h.service.store.thread_path(w.session.current_id) == [] and w.composer.text() == "first?"

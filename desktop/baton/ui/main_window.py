@@ -250,6 +250,7 @@ class MainWindow(QMainWindow):
     def stop(self) -> None:
         if not self.session.stop():
             self.statusBar().showMessage("Nothing is running in this thread.", 4000)
+        self.composer.edit.setFocus()  # the next key goes to the composer, not to whatever button was clicked
 
     def escalate(self) -> None:
         self.session.escalate()

@@ -253,16 +253,29 @@ class Session(QObject):
         return job
 
     def fork(self, message_id: str) -> str | None:
-        """A new thread with this thread's messages up to and including ``message_id``; it is selected."""
+        """A new thread with this thread's messages up to and including ``message_id``; it is selected. Forking at
+        a question copies what came before it and puts the question in the composer, ready to send or change."""
         if self.current_id is None:
             return None
+        history = self.backend.history(self.current_id)
+        at = next((i for i, m in enumerate(history) if m.id == message_id), None)
+        question = history[at].content if at is not None and history[at].role == "user" else None
         try:
-            t = self.backend.fork(self.current_id, message_id)
+            if question is not None and at:
+                t = self.backend.fork(self.current_id, history[at - 1].id)
+            elif question is not None:  # the first question: nothing comes before it
+                t = self.backend.create_thread(f"Fork: {self.threads.get(self.current_id).title}"
+                                               if self.threads.get(self.current_id) else "")
+            else:
+                t = self.backend.fork(self.current_id, message_id)
         except BatonError as e:
             self.announce.emit(f"Could not fork: {e}")
             return None
         self.threads.insert_first(self._row(t))
         self.select(t.id)
+        if question is not None:
+            self.composer.set_text(question)
+            self.composer.edit.setFocus()
         self.announce.emit(f"Forked into “{t.title}”: ask on from here; the original thread is unchanged.")
         return t.id
 

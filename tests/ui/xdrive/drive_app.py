@@ -199,7 +199,7 @@ class Drive:
         self.shortcut("ctrl+2")
         self.shot("07-after-restart-original")
         after = self.cli_json("threads", "--json")
-        original = next(t for t in after if not t["title"].endswith("(fork)"))
+        original = next(t for t in after if not t["title"].startswith("Fork: "))
         shown = self.sh(BATON, "threads", "show", original["id"])
         self.checks["after_restart"] = (len(after) == 2 and Q2 in shown and "from the second server" in shown
                                         and Q1 not in shown)

@@ -174,7 +174,7 @@ class TreeOps:
         src = self.get_thread(thread_id)
         now = time.time()
         new_tid = str(uuid.uuid4())
-        name = title.strip() or f"{src.title or 'thread'} (fork)"
+        name = title.strip() or f"Fork: {src.title or 'thread'}"  # the tag first: a sidebar cuts long titles
         with self._write("forking a thread") as conn:
             conn.execute("INSERT INTO threads (id, title, created_at, updated_at) VALUES (?, ?, ?, ?)",
                          (new_tid, name, now, now))
