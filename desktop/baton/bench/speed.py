@@ -34,7 +34,7 @@ def run_speed_bench(settings: Settings, model: str | None, tokens: int, rounds: 
                     max_rounds: int = 60) -> dict[str, Any]:
     """Baton's pipeline against bare llama-cpp-python on ``model``, ``tokens`` answer tokens per run, at least
     ``rounds`` interleaved rounds. Returns CONTRACT `bench speed`'s document (tokens/s, ratios, ``ratio_ci95``)."""
-    from baton.bench.raw_llama import raw_speed_run
+    from baton.core.engine.reference import raw_speed_run
     from baton.core.service import BATON_SYSTEM_PROMPT_FOR_BENCH, BatonService
 
     with tempfile.TemporaryDirectory(prefix="baton-bench-") as tmp:

@@ -8,7 +8,7 @@ the last answer. Ratios are paired per round and reported with a 95% bootstrap i
 
 It also answers a thread whose history holds H tokens, lets N other threads run at once (they take every slot,
 so the thread's cache is saved aside), and asks it again (warm: its state restored, only the new tokens read); then
-answers that same question cold (every cache forgotten) to compare the time to first token and the text. The benchmark may import ``llama_cpp`` directly: it measures
+answers that same question cold (every cache forgotten) to compare the time to first token and the text. The bare loops it compares against live in ``baton.core.engine.reference``: it measures
 the library itself, not the product.
 """
 
@@ -25,6 +25,7 @@ from typing import Any
 
 from baton.bench.stats import bootstrap_median_ci
 from baton.config import Settings
+from baton.core.engine.reference import ReferenceLoop
 from baton.core.types import ChatMessage, SamplingParams
 from baton.paths import Paths
 
@@ -45,85 +46,6 @@ ESTIMATE_NOTE = ("only the CPU estimate exists on this machine: joules follow ti
 def question(i: int) -> str:
     """The i-th thread's question (distinct per thread, repeated per round)."""
     return QUESTIONS[i % len(QUESTIONS)] + ("" if i < len(QUESTIONS) else f" (variant {i // len(QUESTIONS)})")
-
-
-class ReferenceLoop:
-    """A plain greedy batched loop over one llama.cpp context with ``n_seq`` sequences of ``n_ctx`` tokens each.
-    ``run(prompts, counts)`` prefills every prompt (token ids) and decodes exactly ``counts[i]`` tokens for
-    sequence ``i``; returns the wall seconds."""
-
-    def __init__(self, path: Path, n_ctx: int, n_seq: int, n_threads: int, n_batch: int = 512) -> None:
-        import llama_cpp
-
-        self.lib = llama_cpp
-        mp = llama_cpp.llama_model_default_params()
-        mp.n_gpu_layers = 0
-        self.model = llama_cpp.llama_model_load_from_file(str(path).encode(), mp)
-        cp = llama_cpp.llama_context_default_params()
-        cp.n_ctx, cp.n_seq_max, cp.kv_unified = n_ctx * n_seq, n_seq, False
-        cp.n_batch = cp.n_ubatch = n_batch
-        cp.n_threads = cp.n_threads_batch = n_threads
-        cp.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED  # as llama_cpp.Llama creates its contexts
-        self.ctx = llama_cpp.llama_init_from_model(self.model, cp)
-        self.mem = llama_cpp.llama_get_memory(self.ctx)
-        self.n_batch = n_batch
-        self.batch = llama_cpp.llama_batch_init(n_batch, 0, 1)
-        self.n_vocab = llama_cpp.llama_vocab_n_tokens(llama_cpp.llama_model_get_vocab(self.model))
-
-    def _decode(self, entries: list[tuple[int, int, int, bool]]) -> None:
-        b = self.batch
-        for i, (tok, pos, seq, logits) in enumerate(entries):
-            b.token[i], b.pos[i], b.n_seq_id[i], b.logits[i] = tok, pos, 1, logits
-            b.seq_id[i][0] = seq
-        b.n_tokens = len(entries)
-        if self.lib.llama_decode(self.ctx, b) != 0:
-            raise RuntimeError("llama_decode failed in the reference loop")
-
-    def _argmax(self, i: int) -> int:
-        import numpy as np
-
-        row = np.ctypeslib.as_array(self.lib.llama_get_logits_ith(self.ctx, i), shape=(self.n_vocab,))
-        return int(row.argmax())
-
-    def run(self, prompts: list[list[int]], counts: list[int]) -> float:
-        for s in range(len(prompts)):
-            self.lib.llama_memory_seq_rm(self.mem, s, -1, -1)
-        t0 = time.perf_counter()
-        nxt: list[int] = [0] * len(prompts)
-        entries: list[tuple[int, int, int, bool]] = []
-        rows: list[int] = []
-        for s, p in enumerate(prompts):  # prefill, in batches of n_batch tokens
-            for j, tok in enumerate(p):
-                entries.append((tok, j, s, j == len(p) - 1))
-                if j == len(p) - 1:
-                    rows.append(len(entries) - 1)
-                if len(entries) == self.n_batch:
-                    self._flush_prefill(entries, rows, nxt)
-                    entries, rows = [], []
-        if entries:
-            self._flush_prefill(entries, rows, nxt)
-        made = [1] * len(prompts)
-        pos = [len(p) for p in prompts]
-        while True:
-            live = [s for s in range(len(prompts)) if made[s] < counts[s]]
-            if not live:
-                break
-            self._decode([(nxt[s], pos[s], s, True) for s in live])
-            for i, s in enumerate(live):
-                nxt[s] = self._argmax(i)
-                pos[s] += 1
-                made[s] += 1
-        return time.perf_counter() - t0
-
-    def _flush_prefill(self, entries: list[tuple[int, int, int, bool]], rows: list[int], nxt: list[int]) -> None:
-        self._decode(entries)
-        for i in rows:
-            nxt[entries[i][2]] = self._argmax(i)
-
-    def close(self) -> None:
-        self.lib.llama_batch_free(self.batch)
-        self.lib.llama_free(self.ctx)
-        self.lib.llama_model_free(self.model)
 
 
 def _ask_all(service: Any, model: str | None, tokens: int, n: int, at_once: bool) -> dict[str, Any]:
