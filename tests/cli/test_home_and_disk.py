@@ -35,8 +35,15 @@ def _namespace_prefix() -> list[str] | None:
 
 
 NS = _namespace_prefix()
-needs_ns = pytest.mark.skipif(NS is None, reason="no private mount namespace here (unshare -rm refused): "
-                                                 "a real full or read-only filesystem cannot be mounted")
+
+
+@pytest.fixture
+def ns() -> list[str]:
+    """The unshare prefix for a private mount namespace; a set-up failure (not a skip) where there is none."""
+    if NS is None:
+        pytest.fail("set-up failure: no private mount namespace here (unshare -rm refused), so a real full or "
+                    "read-only filesystem cannot be mounted; run as root (CI does)")
+    return NS
 
 SCENARIO = r"""
 import json, os, subprocess, sys
@@ -103,7 +110,7 @@ def one_line(run: dict) -> str:
     return lines[0]
 
 
-@needs_ns
+@pytest.mark.usefixtures("ns")
 def test_full_disk_config_set_endpoints_add_and_token_one_line_nothing_lost(tmp_path: Path) -> None:
     r = scenario(tmp_path, "full")
     for name in ("config_set", "endpoints_add"):
@@ -114,7 +121,7 @@ def test_full_disk_config_set_endpoints_add_and_token_one_line_nothing_lost(tmp_
     assert r["config"] == SEED and r["serve_token"] == "old-token\n"
 
 
-@needs_ns
+@pytest.mark.usefixtures("ns")
 def test_read_only_home_is_one_line_and_nothing_changes(tmp_path: Path) -> None:
     r = scenario(tmp_path, "ro")
     for name in ("config_set", "endpoints_add", "threads", "fresh_home"):

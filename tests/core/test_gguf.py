@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 from baton.core.engine import gguf
-from baton.core.engine.gguf import parse_size_label, read_gguf_info
+from baton.core.engine.gguf import read_gguf_info
+from baton.core.engine.names import parse_size_label, printable
 from baton.core.errors import ModelError
 
 from tests.helpers.gguf_writer import (
@@ -329,5 +330,5 @@ def test_a_huge_array_is_skipped_by_length(tmp_path: Path) -> None:
 def test_printable_names() -> None:
     import os
 
-    assert gguf.printable(os.fsdecode(b"mod\xe8le.gguf")) == "mod\ufffdle.gguf"
-    assert gguf.printable(Path("caf\u00e9.gguf")) == "caf\u00e9.gguf"
+    assert printable(os.fsdecode(b"mod\xe8le.gguf")) == "mod\ufffdle.gguf"
+    assert printable(Path("caf\u00e9.gguf")) == "caf\u00e9.gguf"

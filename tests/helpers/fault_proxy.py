@@ -20,6 +20,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from tests.helpers.tcp import accept_loop
+
 _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
             429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
 
@@ -92,16 +94,7 @@ class FaultProxy:
     # ---- serving --------------------------------------------------------------------------------
     def _accept_loop(self) -> None:
         self._sock.settimeout(0.2)
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            t = threading.Thread(target=self._handle, args=(conn,), daemon=True)
-            t.start()
-            self._threads.append(t)
+        accept_loop(self._sock, self._stop, self._handle, self._threads)
 
     def _handle(self, conn: socket.socket) -> None:
         with conn:

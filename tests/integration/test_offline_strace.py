@@ -51,11 +51,11 @@ def _install_strace() -> str | None:
 def strace() -> str:
     binary = _install_strace()
     if binary is None:
-        pytest.skip("strace is not installed and cannot be (no apt-get, or not root); "
-                    "install strace to run the offline connect() trace")
+        pytest.fail("set-up failure: strace is not installed and cannot be (no apt-get, or not root); "
+                    "install strace (.ci/run does) to run the offline connect() trace")
     probe = subprocess.run([binary, "-f", "-o", os.devnull, "true"], capture_output=True, text=True, timeout=60)
     if probe.returncode != 0:
-        pytest.skip(f"strace cannot trace here (ptrace refused: {probe.stderr.strip()[:200]})")
+        pytest.fail(f"set-up failure: strace cannot trace here (ptrace refused: {probe.stderr.strip()[:200]})")
     return binary
 
 

@@ -38,8 +38,8 @@ def _ensure_hosts_entry() -> None:
         with HOSTS.open("a") as fh:
             fh.write(("" if not lines or HOSTS.read_text().endswith("\n") else "\n") + f"127.0.0.1 {HOST}\n")
     except OSError as e:
-        pytest.skip(f"set-up failure, not a test result: cannot add '{HOST}' to {HOSTS} ({e}); "
-                    "the test needs a remote-looking name that resolves to loopback")
+        pytest.fail(f"set-up failure: cannot add '{HOST}' to {HOSTS} ({e}); the test needs a remote-looking name "
+                    "that resolves to loopback (run as root, as CI does)")
 
 
 def _baton(home: Path, *args: str) -> subprocess.CompletedProcess:

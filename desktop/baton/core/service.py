@@ -97,7 +97,7 @@ class BatonService:
         Raises ModelError when there is no such model."""
         from baton.core.engine.defaults import DEFAULT_MODEL, default_model_path
 
-        from baton.core.engine.gguf import printable
+        from baton.core.engine.names import printable
 
         choice = model or self.settings.default_model
         if not choice:
@@ -162,7 +162,8 @@ class BatonService:
     def _plan(self, path: Path) -> Any:
         """Where ``path`` loads beside the resident models (``fit.plan_beside``); ModelDoesNotFit when nowhere."""
         from baton.core.engine.fit import plan_beside
-        from baton.core.engine.gguf import printable, read_gguf_info
+        from baton.core.engine.gguf import read_gguf_info
+        from baton.core.engine.names import printable
 
         info = read_gguf_info(path)  # validates the header: a clear error for a bad file
         resident = [r.plan for r in self._residency.residents()]

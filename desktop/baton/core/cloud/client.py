@@ -334,31 +334,13 @@ class CloudClient:
         except Exception as e:  # noqa: BLE001 - every error leaves scrubbed, as one of ours
             self._raise_clean(e)
 
-    def request_body(self, request: Any, with_usage: bool = True) -> dict[str, Any]:
-        """The JSON body sent for ``request``: the messages exactly as given and every sampling field."""
-        body: dict[str, Any] = {
-            "model": self.endpoint.model,
-            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
-            "stream": True,
-        }
-        for name in ("max_tokens", "temperature", "top_p", "seed"):
-            value = getattr(request, name, None)
-            if value is not None:
-                body[name] = value
-        stop = getattr(request, "stop", None)
-        if stop:
-            body["stop"] = [stop] if isinstance(stop, str) else list(stop)
-        if with_usage:
-            body["stream_options"] = {"include_usage": True}
-        return body
-
     def _open(self, request: Any, cancel: threading.Event | None) -> Any:
         state = {"with_usage": True}
 
         def call() -> Any:
             self._body_started = False
             try:
-                return self._send("POST", "/chat/completions", self.request_body(request, state["with_usage"]))
+                return self._send("POST", "/chat/completions", wire.request_body(self.endpoint.model, request, state["with_usage"]))
             except _StatusError as e:
                 if state["with_usage"] and e.status in (400, 422) and b"stream_options" in e.body:
                     state["with_usage"] = False  # an older server: estimate the counts ourselves

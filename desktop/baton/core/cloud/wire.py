@@ -284,3 +284,24 @@ def estimate_tokens(text: str, tokenizer: Tokenizer | None = None) -> int:
 def estimate_prompt_tokens(contents: Iterable[str], tokenizer: Tokenizer | None = None) -> int:
     """Tokens of a chat prompt: each message's content estimated, plus ``MESSAGE_OVERHEAD_TOKENS`` each."""
     return sum(estimate_tokens(c, tokenizer) + MESSAGE_OVERHEAD_TOKENS for c in contents)
+
+
+def request_body(model: str, request: Any, with_usage: bool = True) -> dict[str, Any]:
+    """The JSON body of a streamed chat completion for ``request``: the messages exactly as given (roles and
+    contents, nothing added) and every sampling field that is set (max_tokens, temperature, top_p, seed, stop);
+    ``with_usage`` asks the server for a usage chunk (``stream_options``)."""
+    body: dict[str, Any] = {
+        "model": model,
+        "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+        "stream": True,
+    }
+    for name in ("max_tokens", "temperature", "top_p", "seed"):
+        value = getattr(request, name, None)
+        if value is not None:
+            body[name] = value
+    stop = getattr(request, "stop", None)
+    if stop:
+        body["stop"] = [stop] if isinstance(stop, str) else list(stop)
+    if with_usage:
+        body["stream_options"] = {"include_usage": True}
+    return body

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from baton.core.engine.fit import FitPlan, GpuInfo, detect_gpu, free_ram, plan_fit
-from baton.core.engine.gguf import GGUFInfo, printable, read_gguf_info
+from baton.core.engine.gguf import GGUFInfo, read_gguf_info
+from baton.core.engine.names import printable
 from baton.core.errors import ModelError
 
 ORIGINS = ("package", "baton", "ollama", "lmstudio", "gpt4all", "jan", "hf-cache", "folder")

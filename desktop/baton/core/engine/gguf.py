@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from baton.core.engine.names import parse_size_label, printable
 from baton.core.errors import ModelError
 
 GGUF_MAGIC = b"GGUF"
@@ -168,12 +169,6 @@ class _Truncated(Exception):
 
 class _Bad(Exception):
     """The header is malformed; the message says how."""
-
-
-def printable(path: Any) -> str:
-    """A path or name as text that can always be printed and stored: bytes that are not UTF-8 (kept by
-    Python as surrogate escapes) shown as U+FFFD."""
-    return os.fsencode(path).decode("utf-8", "replace")
 
 
 class _Unreadable(Exception):
@@ -497,21 +492,3 @@ def _build_info(
         split_no=_int(meta.get("split.no")), split_count=max(1, _int(meta.get("split.count"), 1)),
         params_source=params_source, metadata=kept, tensors=tensors,
     )
-
-
-def parse_size_label(label: str) -> int | None:
-    """``"135M"`` -> 135_000_000; ``"8x7B"`` -> 56e9; None when it is not a size."""
-    label = label.strip().upper()
-    mult = 1
-    if "X" in label:
-        head, _, label = label.partition("X")
-        if not head.isdigit():
-            return None
-        mult = int(head)
-    scale = {"K": 1e3, "M": 1e6, "B": 1e9, "T": 1e12}.get(label[-1:] if label else "")
-    if scale is None:
-        return None
-    try:
-        return int(float(label[:-1]) * scale * mult)
-    except ValueError:
-        return None

@@ -23,7 +23,9 @@ import numpy as np
 
 from baton.core.engine.batch import Scheduler, Sequence, WorkCallback, drain
 from baton.core.engine.chat_format import ChatFormat, RenderedPrompt
-from baton.core.engine.gguf import printable, read_gguf_info
+from baton.core.engine.gguf import read_gguf_info
+from baton.core.engine.machine import physical_cores, total_ram_bytes
+from baton.core.engine.names import printable
 from baton.core.engine.model_file import llama_path, load_failure
 from baton.core.engine.sampling import Sampler
 from baton.core.errors import ContextOverflow, ModelError, ModelSettingError
@@ -33,29 +35,8 @@ DEFAULT_PARALLEL = 4  # threads one loaded model answers at once (engine.paralle
 DEFAULT_STATE_BYTES = 1 << 30  # RAM for saved thread states (engine.warm_state_mb)
 N_BATCH = 512  # tokens per decode call (llama.cpp's default): decode tokens first, then prompt chunks
 HELPER_CTX = 16  # the Llama object's own context (unused for generation: the batched context serves)
-ANSWER_RESERVE_TOKENS = 16  # a prompt must leave at least this much room for the answer
 MAX_CTX_UNKNOWN_MODEL = 1 << 20  # the largest n_ctx accepted when the file does not say its trained context
 _SPECIAL_ATTRS = (1 << 0) | (1 << 3) | (1 << 4)  # UNKNOWN | CONTROL | USER_DEFINED: what parse_special matches
-
-
-def physical_cores() -> int:
-    """Physical CPU cores (psutil), else logical ones, at least 1: what ``engine.n_threads = 0`` means."""
-    try:
-        import psutil
-
-        n = psutil.cpu_count(logical=False)
-    except Exception:  # noqa: BLE001 - psutil may be missing in odd bundles
-        n = None
-    return max(1, n or os.cpu_count() or 1)
-
-
-def _total_ram_bytes() -> int | None:
-    try:
-        import psutil
-
-        return int(psutil.virtual_memory().total)
-    except Exception:  # noqa: BLE001
-        return None
 
 
 class LlamaEngine:
@@ -117,7 +98,7 @@ class LlamaEngine:
             self._setting_error = ModelSettingError(
                 f"engine.n_ctx is {n_ctx}, more than {MAX_CTX_UNKNOWN_MODEL} tokens and the model does not say its "
                 "trained context; set a smaller engine.n_ctx (e.g. 4096)")
-        ram = _total_ram_bytes()
+        ram = total_ram_bytes()
         slots = self.parallel
         if info is not None and ram and info.kv_bytes_per_token and info.kv_cache_bytes(n_ctx) * slots > ram:
             fits = max(256, ram // 2 // info.kv_bytes_per_token // slots)
@@ -384,7 +365,7 @@ class LlamaEngine:
         prompt_ids, template_stops = self._prompt(request.messages)
         n_prompt = len(prompt_ids)
         room = self.n_ctx - n_prompt
-        if room < ANSWER_RESERVE_TOKENS:
+        if room < 1:  # the pipeline keeps room for the answer (pipeline.local.answer_reserve); this is the floor
             raise ContextOverflow(
                 f"the prompt is {n_prompt} tokens but {self.model_id} has a {self.n_ctx}-token context; "
                 "shorten the prompt, start a new thread, or raise engine.n_ctx with `baton config set`"

@@ -18,7 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from baton.core.errors import ModelFileNameError, ModelLoadFailed, UnsupportedModel
-from baton.core.engine.gguf import printable, read_gguf_info
+from baton.core.engine.gguf import read_gguf_info
+from baton.core.engine.names import printable
 from baton.core.errors import ModelError
 
 _UNKNOWN_ARCH = re.compile(r"unknown model architecture: '([^']*)'")

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from baton.core.engine.llama import physical_cores
+from baton.core.engine.machine import physical_cores
 
 
 def raw_speed_run(llm_path: Path, system_prompt: str, n_ctx: int, n_threads: int) -> Callable[[str, int], dict]:
