@@ -22,6 +22,7 @@ import tomlkit
 from tomlkit.exceptions import TOMLKitError
 
 from baton.config_rules import (
+    COMMA_LISTS,
     RULES,
     ConfigError,
     check_value,
@@ -35,8 +36,10 @@ from baton.paths import atomic_write
 SETTINGS_VERSION = 1
 ROUTING_MODES = ("auto", "ask", "never", "offline")
 PRIVACY_ACTIONS = ("refuse", "redact")
+VERIFY_MODES = ("ask", "on", "off")
 
 __all__ = ["ConfigError", "EngineSettings", "Endpoint", "RoutingSettings", "Settings", "TelemetrySettings",
+           "VerifySettings", "VERIFY_MODES",
            "ROUTING_MODES", "PRIVACY_ACTIONS", "SETTINGS_VERSION", "parse_offline_env"]
 
 
@@ -69,6 +72,17 @@ class RoutingSettings:
     budget_wh_per_day: float = 0.0  # 0 = no limit
     privacy: str = "refuse"  # refuse | redact
     self_check: bool = False
+    # the code ladder, cheapest first: a model id from `baton models` or a .gguf path (a local tier), or an
+    # endpoint name (a remote tier); empty: no ladder (the local model, then the first eligible endpoint)
+    ladder: list[str] = field(default_factory=list)
+
+
+@dataclass
+class VerifySettings:
+    """Running a code answer against the question's examples in a sandbox: ``mode`` ``ask`` (the app asks once;
+    the CLI and ``--json`` treat it as off), ``on`` or ``off``."""
+
+    mode: str = "ask"  # ask | on | off
 
 
 @dataclass
@@ -107,6 +121,7 @@ class Settings:
     engine: EngineSettings = field(default_factory=EngineSettings)
     routing: RoutingSettings = field(default_factory=RoutingSettings)
     telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
+    verify: VerifySettings = field(default_factory=VerifySettings)
     endpoints: list[Endpoint] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -257,6 +272,8 @@ def _coerce(key: str, value: str, hint: Any) -> Any:
             return float(text)
         if hint is str:
             return value
+        if hint == list[str] and key in COMMA_LISTS:  # "a,b,c"; "" empties the list
+            return [part.strip() for part in value.split(",") if part.strip()]
     except ValueError:
         rule = RULES.get(key)
         allowed = rule[1] if rule else describe_type(hint)

@@ -39,6 +39,14 @@ def _http_url(v: str) -> bool:
         return False
 
 
+# list settings `baton config set KEY "a,b,c"` takes as comma-separated text
+COMMA_LISTS = frozenset({"routing.ladder"})
+
+
+def _ladder_tier(v: str) -> bool:
+    return bool(v.strip()) and v == v.strip() and "," not in v and not any(ord(c) < 32 for c in v)
+
+
 # dotted key (endpoints.FIELD for every endpoint) -> (test, the allowed values in words)
 RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "engine.n_ctx": (lambda v: v == 0 or 16 <= v <= 10_000_000,
@@ -62,6 +70,11 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "routing.budget_usd_per_day": (lambda v: _finite(v) and v >= 0, "a number of US dollars >= 0"),
     "routing.budget_wh_per_day": (lambda v: _finite(v) and v >= 0, "a number of watt-hours >= 0 (0: no limit)"),
     "routing.privacy": (lambda v: v in ("refuse", "redact"), "one of refuse, redact"),
+    "routing.ladder": (lambda v: len(v) <= 8 and all(_ladder_tier(t) for t in v) and len(set(v)) == len(v),
+                       "a list of at most 8 different tiers, cheapest first: model ids from `baton models`, .gguf "
+                       "paths or endpoint names (e.g. \"smollm2-135m-instruct-q4_1,qwen-0.5b,my-endpoint\"; "
+                       "empty: no ladder)"),
+    "verify.mode": (lambda v: v in ("ask", "on", "off"), "one of ask, on, off"),
     "telemetry.cpu_tdp_w": (lambda v: _finite(v) and 0 <= v <= 5000, "a number of watts from 0 to 5000 (0: guess)"),
     "telemetry.sample_hz": (lambda v: _finite(v) and 0 < v <= 100, "a number of samples per second above 0, up to 100"),
     "telemetry.cpu_load_basis": (lambda v: v in ("process", "system"), "one of process, system"),

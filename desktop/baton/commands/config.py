@@ -59,7 +59,9 @@ def run_get(args: argparse.Namespace, ctx: Any) -> int:
 
 def run_set(args: argparse.Namespace, ctx: Any) -> int:
     old = _leaf(ctx, args.key)
-    if isinstance(old, list):
+    from baton.config_rules import COMMA_LISTS
+
+    if isinstance(old, list) and args.key not in COMMA_LISTS:
         raise UsageError(f"{args.key} is a list; edit {ctx.paths.config_file} to change it")
     ctx.settings.set(args.key, args.value)
     ctx.save_settings()
