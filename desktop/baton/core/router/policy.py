@@ -20,6 +20,7 @@ from baton.config import Endpoint, RoutingSettings
 from baton.core.cloud.client import is_loopback_url
 from baton.core.errors import ContextOverflow, ModelDoesNotFit, PolicyError, UsageError
 from baton.core.router.features import completion_features, last_user_text, prompt_vector
+from baton.core.router.ladder import LadderJudge
 from baton.core.router.learning import KeyValueStore, Learned
 from baton.core.router.scoring import Calibration
 from baton.core.types import Completion, LocalInfo, RouteDecision
@@ -68,11 +69,16 @@ class Router:
     def __init__(self, routing: RoutingSettings, store: KeyValueStore | None = None,
                  endpoints: Sequence[Endpoint] = (), offline: bool = False,
                  calibration: Calibration | None = None,
-                 self_check: Callable[[str, str], float] | None = None) -> None:
+                 self_check: Callable[[str, str], float] | None = None,
+                 ladder_calibrations: Sequence[Calibration] | None = None) -> None:
         if calibration is None:
             from baton.core.router.shipped import shipped_calibration
 
             calibration = shipped_calibration()
+        if ladder_calibrations is None:
+            from baton.core.router.shipped import shipped_ladder
+
+            ladder_calibrations = shipped_ladder()
         self.routing = routing
         self.store = store
         self.endpoints = list(endpoints)
@@ -80,6 +86,7 @@ class Router:
         self.calibration = calibration
         self.self_check = self_check
         self.learned = Learned.load(store)
+        self.ladder = LadderJudge(ladder_calibrations or [calibration], self._offsets, routing.threshold)
 
     # ---- tiers -------------------------------------------------------------------------------------
     def eligible_endpoints(self, spend_today: dict[str, float] | None = None,
@@ -268,6 +275,17 @@ class Router:
         digits = next((d for d in (2, 3, 4, 6) if f"{score:.{d}f}" != f"{threshold:.{d}f}"), 6)
         return Verdict(escalate, score, threshold, f"{verb}: confidence {score:.{digits}f} {cmp} {threshold:.{digits}f} "
                        f"(next tier expected {p_strong:.2f}; {why})", signals)
+
+    # ---- a ladder of tiers ---------------------------------------------------------------------------
+    def ladder_start(self, messages: Sequence[Any], n_tiers: int) -> tuple[int, str]:
+        """Stage one on a ladder of ``n_tiers`` (cheapest first): the index of the first tier to try and why
+        (``LadderJudge.start``)."""
+        return self.ladder.start(messages, n_tiers)
+
+    def ladder_after(self, step: int, n_tiers: int, completion: Completion, messages: Sequence[Any],
+                     verification: Any = None) -> Verdict:
+        """Stage two at tier ``step`` of a ladder: climb one step or keep the answer (``LadderJudge.after``)."""
+        return self.ladder.after(step, n_tiers, completion, messages, verification)
 
     # ---- learning ----------------------------------------------------------------------
     def record_feedback(self, message_features: dict[str, Any], kind: str, value: float | None = None,

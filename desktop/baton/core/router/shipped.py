@@ -169,3 +169,9 @@ SHIPPED: dict[str, Any] = (
 def shipped_calibration() -> Calibration:
     """The shipped calibration as the router's ``Calibration`` (a new object on every call)."""
     return Calibration.from_dict(SHIPPED)
+
+
+def shipped_ladder() -> list[Calibration]:
+    """The shipped ladder calibrations, one per step of the ladder they were fitted on (cheapest step first); the
+    two-tier calibration alone until a ladder fit is shipped."""
+    return [shipped_calibration()]
