@@ -251,6 +251,21 @@ class BatonService:
         copied, not counted again in spend). Raises StoreError for an unknown thread or message."""
         return self.store.fork_thread(thread_id, message_id, title)
 
+    def compare(self, thread_id: str | None, prompt: str, a: dict[str, Any], b: dict[str, Any],
+                **kw: Any) -> tuple[AskResult, AskResult | None]:
+        """Answer ``prompt`` on side ``a`` then on side ``b`` (dicts: ``tier`` local|cloud, ``model``, ``endpoint``),
+        the second a retry of the first, so both are versions at one point (``pipeline.compare.run_compare``; ``kw``:
+        ``on_text_a``, ``on_text_b``, ``cancel``, ``approve``, ``on_status(side, progress)``, ``params``)."""
+        from baton.core.pipeline.compare import Side, run_compare
+
+        return run_compare(self, thread_id, prompt, Side.of(a), Side.of(b), **kw)
+
+    def keep(self, message_id: str) -> None:
+        """Make answer ``message_id`` its point's current version; the others stay as ``replaced`` versions."""
+        from baton.core.pipeline.compare import keep_version
+
+        keep_version(self.store, message_id)
+
     # ---- judgement, settings, spend --------------------------------------------------------------
     def feedback(self, message_id: str, kind: str, value: float | None = None) -> dict[str, Any]:
         """The user judged an answer (``accept``, ``escalate`` or ``rate`` with ``value`` 0..1): store it and let

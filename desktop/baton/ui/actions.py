@@ -39,6 +39,7 @@ class Actions:
     toggle_sidebar: QAction | None = None
     switch: list[QAction] = field(default_factory=list)
     retry_menu: QMenu | None = None
+    extra: list[QAction] = field(default_factory=list)  # added by ui/extras.py (Compare, model browser, server)
 
     def all(self) -> list[QAction]:
         return [self.new_thread, self.send, self.stop, self.escalate, self.retry_local, self.palette, self.settings,
@@ -46,7 +47,7 @@ class Actions:
                 self.queue_down, self.queue_cancel, self.about_receipts, self.quit,
                 *[a for a in (self.copy_answer, self.copy_code, self.edit_last, self.regenerate, self.fork,
                               self.prev_version, self.next_version, self.toggle_sidebar) if a is not None],
-                *self.switch]
+                *self.extra, *self.switch]
 
 
 def _act(window: QMainWindow, text: str, keys: list[str] | str | None, slot: Callable[[], object],

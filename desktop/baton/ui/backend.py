@@ -187,6 +187,19 @@ class Backend:
                                    on_status=on_status)
         return result.receipt()
 
+    def compare(self, thread_id: str | None, prompt: str, a: dict[str, Any], b: dict[str, Any],
+                on_text_a: Callable[[str], None], on_text_b: Callable[[str], None], cancel: threading.Event,
+                on_status: Callable[[str, Any], None]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """One question on side ``a`` then side ``b`` (the service's ``compare``): the two receipts (b's None when
+        stopped before it ran)."""
+        ra, rb = self.service.compare(thread_id, prompt, a, b, on_text_a=on_text_a, on_text_b=on_text_b,
+                                      cancel=cancel, on_status=on_status)
+        return ra.receipt(), (rb.receipt() if rb is not None else None)
+
+    def keep(self, message_id: str) -> None:
+        """Make answer ``message_id`` the current version at its point (the service's ``keep``)."""
+        self.service.keep(message_id)
+
     def feedback(self, message_id: str, kind: str) -> None:
         """The user judged an answer ('accept' or 'escalate'): the service stores it and the router learns."""
         self.service.feedback(message_id, kind)

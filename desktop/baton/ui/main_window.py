@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings, Qt
+from PySide6.QtCore import QByteArray, QSettings, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QColor, QIcon, QPainter, QPixmap, QResizeEvent
 from PySide6.QtWidgets import (QDockWidget, QFrame, QHBoxLayout, QInputDialog, QLabel, QListView, QMainWindow,
                                QMessageBox, QProgressBar, QPushButton, QScrollArea, QSizePolicy,
@@ -53,6 +53,8 @@ class UiContext:
 
 
 class MainWindow(QMainWindow):
+    settingsChanged = Signal()  # the live settings changed (saved here or in the config file): views re-read them
+
     def __init__(self, ui: UiContext) -> None:
         super().__init__()
         self.ui = ui
@@ -87,6 +89,9 @@ class MainWindow(QMainWindow):
             "fork": self.commands.fork_here, "prev_version": lambda: self.commands.browse(-1),
             "next_version": lambda: self.commands.browse(1), "toggle_sidebar": self.toggle_sidebar,
         })
+        from baton.ui.extras import install_extras
+
+        install_extras(self)
         self._wire()
         self.dialogs: list[QWidget] = []  # open non-modal dialogs (escalation approvals)
         self._restore_geometry()
@@ -183,6 +188,7 @@ class MainWindow(QMainWindow):
         self.chat.escalateRequested.connect(lambda mid: self.session.escalate(mid))
         self.chat.retryRequested.connect(lambda mid, tier, target: self.session.retry(mid, tier, target))
         self.session.announce.connect(lambda msg: self.statusBar().showMessage(msg, 8000))
+        self.settingsChanged.connect(self.refresh_endpoints)
         self.session.currentChanged.connect(self._current_changed)
         self.dispatcher.jobChanged.connect(self._job_changed)
         self.dispatcher.jobFinished.connect(lambda _job: self._refresh_totals())
@@ -275,7 +281,7 @@ class MainWindow(QMainWindow):
         return dlg
 
     def _settings_saved(self) -> None:
-        self.refresh_endpoints()
+        self.settingsChanged.emit()
         self._refresh_totals()
         self.statusBar().showMessage("Settings saved.", 4000)
 
@@ -292,7 +298,7 @@ class MainWindow(QMainWindow):
         s = copy.deepcopy(self.backend.settings)
         s.default_model = model_id
         self.backend.save_settings(s)
-        self.refresh_endpoints()
+        self.settingsChanged.emit()
         self.statusBar().showMessage(f"New answers use {self.backend.default_model_label()}.", 6000)
 
     def rename_thread(self) -> None:
