@@ -45,6 +45,9 @@ def register_route(actions: Any) -> None:
                                                   "by llama-cpp-python's server (default: the first endpoint, "
                                                   "else the Qwen2.5-Coder-0.5B fixture from `make fixtures-strong`)")
     r.add_argument("--limit", type=int, default=None, help="only the first N items")
+    r.add_argument("--tiers", default=None,
+                   help="a ladder, cheapest first, separated by commas: model ids or .gguf paths (local), "
+                        "loopback:MODEL.gguf (served on loopback by llama-cpp-python's server), endpoint names")
     r.add_argument("--folds", type=int, default=5, help="k for the out-of-fold scores (default 5)")
     r.add_argument("--cache-dir", default=None, help="where per-item results are cached "
                                                     "(default: Baton's cache dir / bench-route)")
@@ -75,6 +78,12 @@ def run_route(args: argparse.Namespace, ctx: Any) -> int:
         if args.threads < 1:
             raise UsageError("--threads must be at least 1")
         ctx.settings.engine.n_threads = args.threads  # this run only; the config file is not written
+    if args.tiers:
+        from baton.bench.ladder_run import run_ladder
+
+        doc = run_ladder(args, ctx)
+        print(json.dumps(doc, indent=2) if args.json else format_ladder_table(doc))
+        return 0
     items = load_items(Path(args.data), args.limit)
     cache_dir = Path(args.cache_dir) if args.cache_dir else ctx.paths.cache_dir / "bench-route"
     fmt = prompt_format(args.prompt)
@@ -118,6 +127,24 @@ def format_table(doc: dict[str, Any]) -> str:
     e = doc["energy"]
     lines.append(f"energy per item: weak {e['weak_j_per_item']} J ({', '.join(e['weak_sources'])}), "
                  f"strong {e['strong_j_per_item']} J ({', '.join(e['strong_sources'])}); {e['note']}")
+    return "\n".join(lines)
+
+
+def format_ladder_table(doc: dict[str, Any]) -> str:
+    """The ladder document as a few lines of text: each tier, then the routers' rows."""
+    tiers = ", ".join(f"{t['tier']} {100 * t['accuracy']:.1f}% {t['energy_j_per_item']:.1f} J/item" for t in doc["tiers"])
+    lines = [f"route benchmark (ladder): {doc['n']} items; {tiers}; oracle {100 * doc['acc_oracle']:.1f}%",
+             f"{'router':<22}{'APGR':>7}{'CPT50':>8}{'CPT80':>8}{'EPCA J':>9}{'acc@def':>9}{'last@def':>10}"]
+
+    def f(v: Any, pct: bool = False) -> str:
+        return "-" if v is None else (f"{100 * v:.1f}%" if pct else f"{v:.3f}")
+
+    rows = list(doc["routers"].items())
+    if "without_verification" in doc:
+        rows.append(("baton (verify off)", doc["without_verification"]["routers"]["baton"]))
+    for name, m in rows:
+        lines.append(f"{name:<22}{f(m['apgr']):>7}{f(m['cpt50'], True):>8}{f(m['cpt80'], True):>8}"
+                     f"{f(m['epca_j']):>9}{f(m['acc_at_default'], True):>9}{f(m['strong_calls_at_default'], True):>10}")
     return "\n".join(lines)
 
 

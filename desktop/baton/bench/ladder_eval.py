@@ -1,0 +1,217 @@
+"""Scoring a ladder of tiers (`baton bench route --tiers A,B,C`): APGR, CPT and energy per correct answer.
+
+Pure numpy over cached, graded per-item results; no model runs here.
+
+The cost axis is RouteLLM's with the last tier as "strong": the share of items the ladder answers with its last
+tier (a middle tier counts as local). ``acc_weak`` is the first tier alone and ``acc_strong`` the last alone, the two
+ends of PGR. Baton's ladder walks each item: stage one starts at the first tier or, when it is hopeless for the
+question, at the second; at each step below the last it climbs when ``p_answer - p_next < t_s`` (``t_s = -margin_s``
+at the default; the curve shifts every step's line by the same amount). Every tier that ran for an item counts in
+its joules. Each step's calibration is fitted on the pair (tier s, tier s + 1) with ``fit.fit_calibration``, out of
+fold: no item is scored by a model that saw it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from baton.bench.evaluate import Outcomes, Point, _curve_metrics, oracle_point, random_point, routed_point
+from baton.bench.fit import FitOptions, auc, fit_calibration, kfold
+from baton.bench.route import choose_operating_point
+from baton.core.router.scoring import Calibration
+
+
+@dataclass
+class LadderData:
+    """Per-item inputs of a ladder, aligned by index: ``correct[s][i]`` and ``energy_j[s][i]`` of tier ``s`` (Units:
+    joules), ``rows[s][i]`` the router's features of tier ``s``'s answer to item ``i`` (prompt and answer),
+    ``categories[i]``."""
+
+    correct: np.ndarray  # (tiers, n) bool
+    energy_j: np.ndarray  # (tiers, n) float
+    rows: list[list[dict[str, float]]]
+    categories: list[str]
+
+    @property
+    def tiers(self) -> int:
+        return int(self.correct.shape[0])
+
+    @property
+    def n(self) -> int:
+        return int(self.correct.shape[1])
+
+    def ends(self) -> Outcomes:
+        """The first and the last tier as a two-tier ``Outcomes`` (the ends of PGR)."""
+        return Outcomes(self.correct[0], self.correct[-1], self.energy_j[0], self.energy_j[-1])
+
+    def pair(self, s: int) -> Outcomes:
+        return Outcomes(self.correct[s], self.correct[s + 1], self.energy_j[s], self.energy_j[s + 1])
+
+    def subset(self, idx: np.ndarray) -> "LadderData":
+        return LadderData(self.correct[:, idx], self.energy_j[:, idx], [[r[i] for i in idx] for r in self.rows],
+                          [self.categories[i] for i in idx])
+
+
+@dataclass
+class LadderScores:
+    """Per-step scores of every item: ``keep[s]`` = p_answer - p_next of tier ``s``'s answer, ``line[s]`` the
+    default climbing line (-margin), ``hopeless`` where stage one may skip the first tier, ``keep_prompt`` = the
+    first step's p_prompt - p_next, ``p_answer[s]`` for calibration quality."""
+
+    keep: np.ndarray  # (tiers - 1, n)
+    line: np.ndarray  # (tiers - 1, n): per item (out of fold: its fold's margin)
+    hopeless: np.ndarray  # (n,) bool
+    keep_prompt: np.ndarray  # (n,)
+    p_answer: np.ndarray  # (tiers - 1, n)
+
+
+def walk(d: LadderData, sc: LadderScores, shift: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """The tier each item ends on and whether it skipped the first, with every line shifted by ``shift``."""
+    lines = sc.line + shift
+    skip = sc.hopeless & (sc.keep_prompt < lines[0])
+    end = np.where(skip, 1, 0)
+    for s in range(d.tiers - 1):
+        climbing = (end == s) & (sc.keep[s] < lines[s])
+        end = np.where(climbing, s + 1, end)
+    return end, skip
+
+
+def ladder_point(d: LadderData, end: np.ndarray, skip: np.ndarray) -> Point:
+    """The operating point of a walk: share ending on the last tier, accuracy, joules of every tier that ran."""
+    idx = np.arange(d.n)
+    correct = d.correct[end, idx]
+    ran = (np.arange(d.tiers)[:, None] <= end[None, :]) & ~((np.arange(d.tiers)[:, None] == 0) & skip[None, :])
+    energy = float((d.energy_j * ran).sum())
+    n = max(d.n, 1)
+    return Point(float((end == d.tiers - 1).sum() / n), float(correct.sum() / n), energy, float(correct.sum()))
+
+
+def ladder_curve(d: LadderData, sc: LadderScores) -> list[Point]:
+    """Operating points over shifts of every step's line (from never climbing to always climbing)."""
+    vals = np.concatenate([(sc.keep - sc.line).ravel(), sc.keep_prompt - sc.line[0]])
+    shifts = np.concatenate([[-np.inf], np.unique(vals) + 1e-9, [np.inf]])
+    return [ladder_point(d, *walk(d, sc, s)) for s in shifts]
+
+
+def fit_steps(d: LadderData, options: FitOptions | None = None) -> list[Calibration]:
+    """One calibration per step, fitted on the pair (tier s, tier s + 1) of ``d``'s items."""
+    cals = []
+    for s in range(d.tiers - 1):
+        o = d.pair(s)
+        cals.append(fit_calibration(d.rows[s], d.categories, o.weak_correct, o.strong_correct,
+                                    choose_operating_point(o), options))
+    return cals
+
+
+def scores_from(cals: list[Calibration], d: LadderData) -> LadderScores:
+    """Each step's scores of ``d``'s items under ``cals`` (the last calibration serves steps past its ladder)."""
+    steps = d.tiers - 1
+    keep, line, pa = np.zeros((steps, d.n)), np.zeros((steps, d.n)), np.zeros((steps, d.n))
+    hopeless, keep_prompt = np.zeros(d.n, dtype=bool), np.zeros(d.n)
+    for s in range(steps):
+        cal = cals[min(s, len(cals) - 1)]
+        p1, p2, ps = cal.batch(d.rows[s], d.categories)
+        keep[s], line[s], pa[s] = p2 - ps, -cal.margin, p2
+        if s == 0:
+            hopeless, keep_prompt = p1 < cal.skip_below, p1 - ps
+    return LadderScores(keep, line, hopeless, keep_prompt, pa)
+
+
+def out_of_fold(d: LadderData, k: int = 5, seed: int = 0, options: FitOptions | None = None) -> LadderScores:
+    """Every item scored by step calibrations fitted on the other folds (stratified on the last tier's labels)."""
+    steps = d.tiers - 1
+    keep, line, pa = np.zeros((steps, d.n)), np.zeros((steps, d.n)), np.zeros((steps, d.n))
+    hopeless, keep_prompt = np.zeros(d.n, dtype=bool), np.zeros(d.n)
+    for train, test in kfold(d.correct[-1], max(2, min(k, d.n)), seed):
+        sc = scores_from(fit_steps(d.subset(train), options), d.subset(test))
+        keep[:, test], line[:, test], pa[:, test] = sc.keep, sc.line, sc.p_answer
+        hopeless[test], keep_prompt[test] = sc.hopeless, sc.keep_prompt
+    return LadderScores(keep, line, hopeless, keep_prompt, pa)
+
+
+def _round(m: dict[str, Any], nd: int = 4) -> dict[str, Any]:
+    return {k: (round(v, nd) if isinstance(v, float) else v) for k, v in m.items()}
+
+
+def _at(p: Point) -> dict[str, Any]:
+    return {"epca_j": p.epca_j, "acc_at_default": p.accuracy, "strong_calls_at_default": p.strong_share,
+            "energy_j_at_default": p.energy_j}
+
+
+def score_ladder(d: LadderData, sc: LadderScores) -> dict[str, Any]:
+    """Baton's row: APGR/CPT over the curve, and the default point (with how many items each tier answered)."""
+    o = d.ends()
+    metrics = _curve_metrics(o, ladder_curve(d, sc))
+    end, skip = walk(d, sc)
+    metrics.update(_at(ladder_point(d, end, skip)))
+    metrics["skipped_first_at_default"] = float(skip.mean()) if d.n else 0.0
+    metrics["answered_by_tier_at_default"] = [float((end == s).mean()) for s in range(d.tiers)]
+    return _round(metrics)
+
+
+def reference_routers(d: LadderData, share: float) -> dict[str, dict[str, Any]]:
+    """random (first or last tier at ``share``), oracle (the cheapest right tier; curve over last-tier share),
+    and each tier alone."""
+    o = d.ends()
+    out: dict[str, dict[str, Any]] = {}
+    rnd = {"apgr": 0.5, "cpt50": 0.5, "cpt80": 0.8}
+    rnd.update(_at(random_point(o, share)))
+    out["random"] = _round(rnd)
+    # oracle: an item goes to the cheapest tier below the last that gets it right (the first when none does); at a
+    # share k/n of last-tier calls the k items sent up are first those only the last tier gets right
+    last = d.tiers - 1
+    below = d.correct[:last]
+    base = np.where(below.any(axis=0), below.argmax(axis=0), 0)
+    order = np.argsort(~(d.correct[last] & ~below.any(axis=0)), kind="stable")
+    shares = np.linspace(0.0, 1.0, d.n + 1) if d.n else np.array([0.0, 1.0])
+    oracle_pts = []
+    for s in shares:
+        end = base.copy()
+        end[order[: int(round(s * d.n))]] = last
+        oracle_pts.append(_routed(d, end))
+    orc = _curve_metrics(o, oracle_pts)
+    orc.update(_at(oracle_pts[int(round(share * d.n))] if d.n else oracle_point(o, share)))
+    out["oracle"] = _round(orc)
+    for s in range(d.tiers):
+        p = _routed(d, np.full(d.n, s))
+        name = "always_first" if s == 0 else ("always_last" if s == d.tiers - 1 else f"always_tier{s + 1}")
+        out[name] = _round({"apgr": None, "cpt50": None, "cpt80": None, **_at(p)})
+    out["always_local"], out["always_strong"] = out["always_first"], out["always_last"]
+    return out
+
+
+def _routed(d: LadderData, end: np.ndarray) -> Point:
+    """Each item runs on exactly one tier (``end``)."""
+    idx = np.arange(d.n)
+    correct = d.correct[end, idx]
+    n = max(d.n, 1)
+    return Point(float((end == d.tiers - 1).sum() / n), float(correct.sum() / n), float(d.energy_j[end, idx].sum()),
+                 float(correct.sum()))
+
+
+def ladder_document(d: LadderData, labels: list[str], k: int = 5, seed: int = 0,
+                    shipped: list[Calibration] | None = None, in_sample_share: float | None = None) -> dict[str, Any]:
+    """The CONTRACT document for a ladder: ends, per-tier table, Baton out of fold, reference routers, the shipped
+    calibrations' row (``in_sample_share``: the share of these items they were fitted on)."""
+    sc = out_of_fold(d, k, seed)
+    baton = score_ladder(d, sc)
+    routers: dict[str, Any] = {"baton": baton}
+    routers.update(reference_routers(d, float(baton["strong_calls_at_default"])))
+    if shipped:
+        row = score_ladder(d, scores_from(shipped, d))
+        if in_sample_share is not None:
+            row["in_sample_share"] = round(in_sample_share, 4)
+        routers["baton_shipped"] = row
+    o = d.ends()
+    quality = {f"step{s + 1}_auc": (lambda a: None if a is None else round(a, 4))(auc(sc.p_answer[s], d.correct[s]))
+               for s in range(d.tiers - 1)}
+    return {
+        "n": d.n, "acc_weak": round(o.acc_weak, 4), "acc_strong": round(o.acc_strong, 4),
+        "acc_oracle": round(float(d.correct.any(axis=0).mean()), 4), "routers": routers,
+        "tiers": [{"tier": lab, "accuracy": round(float(d.correct[s].mean()), 4),
+                   "energy_j_per_item": round(float(d.energy_j[s].mean()), 3)} for s, lab in enumerate(labels)],
+        "folds": k, "calibration": quality,
+    }
