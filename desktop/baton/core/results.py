@@ -39,12 +39,17 @@ class AskResult:
     notices: list[str] = field(default_factory=list)
     local_text: str | None = None  # the local answer that an escalation replaced
     dropped_turns: int = 0  # earlier turns of the thread left out to fit the local context
+    ladder: list[dict[str, Any]] = field(default_factory=list)  # the ladder's steps (``pipeline.ladder.Step``)
+    verification: dict[str, Any] | None = None  # the answer's code run against the question's examples
 
     def receipt(self) -> dict[str, Any]:
         """The CONTRACT ``ask --json`` document: ``text``, ``thread_id``, ``message_id``, ``route``, ``usage``
         (tokens, ``estimated``), ``timing`` (s, tokens/s), ``energy`` (``Measurement.to_dict``, J), ``memory``
         (``rss_bytes``, ``vram_bytes``: bytes, ``None`` where not read), ``cost.usd`` (USD, 6 decimals),
-        ``finish_reason``, ``notices``, ``local_text`` and ``context.dropped_turns``."""
+        ``finish_reason``, ``notices``, ``local_text``, ``context.dropped_turns``, ``ladder`` (one entry per tier
+        the ladder ran: ``tier``, ``where``, ``tokens``, ``energy_j``, ``usd``, ``verdict``, ``score``,
+        ``verification``...; empty without a ladder) and, when the question's examples were checked,
+        ``verification`` (``state``, ``passed``, ``total``, ``reason``, ``sentence``)."""
         return {
             "text": self.text,
             "thread_id": self.thread_id,
@@ -67,6 +72,8 @@ class AskResult:
             "notices": list(self.notices),
             "local_text": self.local_text,
             "context": {"dropped_turns": self.dropped_turns},
+            "ladder": [dict(step) for step in self.ladder],
+            **({"verification": dict(self.verification)} if self.verification is not None else {}),
         }
 
     def one_line(self) -> str:

@@ -16,8 +16,10 @@ from typing import Any
 
 from baton.config import Endpoint, Settings
 from baton.core.engine.base import Engine
-from baton.core.errors import (BatonError, CloudError, ModelDoesNotFit, ModelError, PolicyError, PrivacyBlocked,
+from baton.core.errors import (BatonError, ModelDoesNotFit, ModelError, PolicyError, PrivacyBlocked,
                                StoreError, UsageError)
+from baton.core.pipeline.checks import Verifier
+from baton.core.pipeline.escalate import stage_two
 from baton.core.pipeline.history import alternate, history_from_path
 from baton.core.pipeline.local import LocalTier
 from baton.core.pipeline.result import build_result, client_messages
@@ -59,6 +61,7 @@ class BatonService:
         self._residency = Residency(engine_factory, lambda path: self._plan(path),
                                     lambda: float(self.settings.engine.model_ttl_s),
                                     publish_to=paths.cache_dir / "resident")
+        self.verifier = Verifier(lambda: self.settings)  # code answers run against the question's examples
         self._active = 0  # tiers running now: the idle baseline is measured only when none is
         self._active_lock = threading.Lock()
         self.last_activity = time.monotonic()
@@ -354,7 +357,12 @@ class BatonService:
         return turn
 
     def _route(self, turn: Turn, model: str | None, endpoint: str | None) -> tuple[Any, RouteDecision]:
-        """Stage one: the tier for this turn and why. Loads the local model when it may be needed."""
+        """Stage one: the tier for this turn and why (a ``Ladder`` to walk when ``routing.ladder`` is set and nothing
+        is pinned). Loads the local model when it may be needed."""
+        if turn.mode == "auto" and model is None and endpoint is None and self.settings.routing.ladder:
+            from baton.core.pipeline.ladder import Ladder
+
+            return Ladder.begin(self, turn)
         local: LocalTier | None = None
         max_tokens = int(turn.params.max_tokens or 1)
         if turn.mode != "cloud" or not self.settings.endpoints:
@@ -412,7 +420,24 @@ class BatonService:
 
     def _answer(self, turn: Turn, tier: Any, decision: RouteDecision, prior: AskResult | None = None) -> AskResult:
         """Run ``tier`` on ``turn``, persist the answer as it streams, and (auto mode, local answer) let stage two
-        of the router decide whether to climb to the next tier."""
+        of the router decide whether to climb to the next tier. A ladder (``pipeline.ladder``) walks itself."""
+        if hasattr(tier, "walk"):
+            return tier.walk(decision)
+        result, run, writer, status = self._run_tier(turn, tier, decision, prior)
+        if tier.kind == "local" and status != Status.CANCELLED:  # a code answer checked against its examples
+            checked = self.verifier.check(turn, run.completion.text)
+            result.verification = checked.to_dict() if checked is not None else None
+        if tier.kind == "local" and turn.mode == "auto" and status != Status.CANCELLED:
+            escalated = stage_two(self, turn, decision, run, result, writer)
+            if escalated is not None:
+                return escalated
+        writer.finish(status, result.receipt())
+        return result
+
+    def _run_tier(self, turn: Turn, tier: Any, decision: RouteDecision,
+                  prior: AskResult | None = None) -> tuple[AskResult, TierRun, AnswerWriter, str]:
+        """Run ``tier`` on ``turn`` and persist the answer as it streams, the writer left open: the result (with
+        ``prior``'s costs), the run, the writer and the answer's status. Raises what the tier raised."""
         assert turn.thread_id is not None and turn.question_id is not None
         if tier.kind == "cloud":
             try:  # the gate and the user's approval come before anything is written or sent
@@ -451,39 +476,7 @@ class BatonService:
             self.store.add_gate_findings(turn.thread_id, msg.id, run.gate, "redacted")
         result = build_result(turn, msg.id, tier, decision, run, prior)
         status = {"cancelled": Status.CANCELLED, "loop": Status.LOOP}.get(run.completion.finish_reason, Status.DONE)
-        if tier.kind == "local" and turn.mode == "auto" and status != Status.CANCELLED:
-            escalated = self._stage_two(turn, decision, run, result, writer)
-            if escalated is not None:
-                return escalated
-        writer.finish(status, result.receipt())
-        return result
-
-    def _stage_two(self, turn: Turn, decision: RouteDecision, run: TierRun, local: AskResult,
-                   writer: AnswerWriter) -> AskResult | None:
-        verdict = self.router.after(run.completion, run.sent, decision)
-        decision.signals.update(verdict.signals)
-        decision.signals["score"] = verdict.score
-        if not verdict.escalate:
-            decision.reason = f"{decision.reason}; kept: {verdict.reason}"
-            return None
-        name = decision.signals.get("next_endpoint")
-        target = self.settings.endpoint(name) if name else self.router.escalation_target(self.spend_today())
-        if target is None:
-            decision.reason = f"{decision.reason}; would escalate ({verdict.reason}) but no remote tier may take it"
-            return None
-        esc = RouteDecision("cloud", target.model, target.name, True, f"escalated: {verdict.reason}",
-                            dict(decision.signals))
-        try:
-            remote = self._remote(target, esc, turn.mode)
-            writer.finish(Status.ESCALATED, local.receipt(), note=f"escalated to {target.name}: {verdict.reason}")
-            return self._answer(turn, remote, esc, prior=local)
-        except (CloudError, PolicyError) as e:
-            local.notices.append(f"escalation failed, kept the local answer: {e}")
-            decision.reason = f"{decision.reason}; escalation failed: {e}"
-            if writer.finished:  # the local answer was already marked superseded: it is current again
-                self.store.finish_answer(writer.message_id, local.text, Status.DONE, local.receipt())
-                return local
-            return None
+        return result, run, writer, status
 
 
 def _noop(_text: str) -> None:
