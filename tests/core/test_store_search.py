@@ -187,7 +187,7 @@ def test_migration_3_fills_the_index_from_messages_already_stored(tmp_path: Path
     path = tmp_path / "old.sqlite3"
     _schema2_db(path)
     with Store(path) as s:
-        assert s.schema_version == 3 == len(migrations.MIGRATIONS)
+        assert s.schema_version == len(migrations.MIGRATIONS) >= 3
         assert [h.message_id for h in s.search("capacitor")] == ["m1"]
         assert [h.message_id for h in s.search("seat")] == ["m2"]
         assert _all_index_rows(s) == (2, 2)

@@ -1,4 +1,4 @@
-"""`baton threads`: list, show, search, export, rename, archive and delete the stored conversations.
+"""`baton threads`: list, show, search, export, set, rename, archive and delete the stored conversations.
 
 Human output passes every stored text (titles, messages, models) through ``safe_for_terminal``: an
 answer's escape sequences are shown, never obeyed. ``--json`` keeps the text exactly as stored."""
@@ -15,6 +15,7 @@ from baton.commands.textio import check_utf8, safe_for_terminal as safe
 from baton.commands.threads_doc import ThreadView, markdown, print_show, thread_doc
 from baton.core.errors import UsageError
 from baton.core.store import Store
+from baton.core.store.thread_ops import Burn, ThreadSettings
 
 
 def register(sub: Any) -> None:
@@ -75,6 +76,32 @@ def register(sub: Any) -> None:
     archive.add_argument("--undo", action="store_true")
     archive.set_defaults(func=run_archive, json=False)
 
+    st = actions.add_parser(
+        "set", help="a thread's own system prompt, model, tier mode, temperature and budgets",
+        description="Change a thread's settings; what is not given stays. Its questions then use its system prompt "
+                    "(instead of Baton's), model ('ladder': the routing ladder; 'default': the default model), tier "
+                    "mode and temperature unless a question asks otherwise. Budgets: once the thread has spent "
+                    "--budget-usd, nothing more of it goes to a remote tier (auto questions stay local, cloud ones "
+                    "are refused); once it has spent --budget-j, answers warn, and with --hard local answers are "
+                    "refused. 0 removes a budget. `baton threads show ID` prints them.")
+    st.add_argument("id", help="thread id or unique prefix")
+    st.add_argument("--system", help="the thread's system prompt ('' for Baton's default)")
+    st.add_argument("--model", help="a model id or .gguf path, 'ladder', or 'default'")
+    st.add_argument("--tier", choices=("auto", "local", "cloud"), help="the thread's tier mode")
+    st.add_argument("--temperature", type=float, help="0..2; a negative value goes back to the default")
+    st.add_argument("--budget-j", type=float, help="energy budget in joules (0: none)")
+    st.add_argument("--budget-usd", type=float, help="dollar budget (0: none)")
+    hard = st.add_mutually_exclusive_group()
+    hard.add_argument("--hard", dest="hard", action="store_const", const=True,
+                      help="a spent energy budget refuses local answers")
+    hard.add_argument("--soft", dest="hard", action="store_const", const=False,
+                      help="a spent energy budget only warns (the default)")
+    pin = st.add_mutually_exclusive_group()
+    pin.add_argument("--pin", dest="pinned", action="store_const", const=True, help="pin it to the top of the list")
+    pin.add_argument("--unpin", dest="pinned", action="store_const", const=False)
+    st.add_argument("--json", action="store_true", help="print the settings as one JSON document")
+    st.set_defaults(func=run_set)
+
 
 def _open(ctx: Any) -> Store:
     return Store(ctx.paths.db_file)
@@ -101,10 +128,57 @@ def run_list(args: argparse.Namespace, ctx: Any) -> int:
 def run_show(args: argparse.Namespace, ctx: Any) -> int:
     with _open(ctx) as store:
         view = ThreadView.read(store, args.id)
+        settings, burn = store.thread_settings(view.thread.id), store.thread_burn(view.thread.id)
     if args.json:
-        print(json.dumps(view.show_doc(), ensure_ascii=False))
+        print(json.dumps({**view.show_doc(), "settings": settings.as_dict(), "burn": burn.as_dict()},
+                         ensure_ascii=False))
     else:
         print_show(view, args.all_versions, sys.stdout)
+        print("\n" + settings_text(settings, burn))
+    return 0
+
+
+def settings_text(s: ThreadSettings, b: Burn) -> str:
+    """A thread's settings and spend for people, a few lines (text made safe for a terminal)."""
+    temp = "default" if s.temperature is None else f"{s.temperature:g}"
+    lines = [f"settings: model {s.model or 'default'} · tier {s.tier_mode} · temperature {temp}"
+             + (" · pinned" if s.pinned else ""),
+             "system prompt: " + (" ".join(s.system_prompt.split()) or "(Baton's default)")]
+    spend = f"spent: {b.energy_j:.1f} J, ${b.usd:.4f}; last day {b.j_per_hour:.1f} J/h, ${b.usd_per_hour:.4f}/h"
+    if s.budget_j is not None:
+        spend += f"; energy budget {s.budget_j:.0f} J ({b.left_j:.0f} J left{', hard' if s.budget_hard else ''})"
+    if s.budget_usd is not None:
+        spend += f"; dollar budget ${s.budget_usd:.2f} (${b.left_usd:.4f} left)"
+    return safe("\n".join([*lines, spend]))
+
+
+def run_set(args: argparse.Namespace, ctx: Any) -> int:
+    changes: dict[str, Any] = {}
+    if args.system is not None:
+        changes["system_prompt"] = check_utf8(args.system, "the system prompt")
+    if args.model is not None:
+        changes["model"] = "" if args.model.strip().lower() == "default" else args.model
+    if args.tier is not None:
+        changes["tier_mode"] = args.tier
+    if args.temperature is not None:
+        changes["temperature"] = None if args.temperature < 0 else args.temperature
+    for key in ("budget_j", "budget_usd"):
+        if getattr(args, key) is not None:
+            changes[key] = getattr(args, key)
+    if args.hard is not None:
+        changes["budget_hard"] = args.hard
+    if args.pinned is not None:
+        changes["pinned"] = args.pinned
+    if not changes:
+        raise UsageError("nothing to set: give --system, --model, --tier, --temperature, --budget-j, --budget-usd, "
+                         "--hard/--soft or --pin/--unpin")
+    with _open(ctx) as store:
+        settings = store.set_thread_settings(args.id, **changes)
+        burn = store.thread_burn(settings.thread_id)
+    if args.json:
+        print(json.dumps({"settings": settings.as_dict(), "burn": burn.as_dict()}, ensure_ascii=False))
+    else:
+        print(settings_text(settings, burn), file=sys.stderr)
     return 0
 
 

@@ -28,6 +28,7 @@ from baton.core.results import AskResult, EscalationPlan
 from baton.core.store.db import Store
 from baton.core.store.records import Status, Thread
 from baton.core.store.writer import AnswerWriter
+from baton.core.thread_settings import for_ask, preview_route, system_prompt
 from baton.core.types import ChatMessage, LocalInfo, RouteDecision, SamplingParams
 from baton.paths import Paths
 
@@ -185,8 +186,10 @@ class BatonService:
         exactly as a client sent them (its own system prompt and turns; Baton adds none). ``tier``: ``auto``
         (the router decides and may escalate), ``local`` or ``cloud``; ``endpoint`` pins one remote endpoint.
         ``on_text`` gets the answer's text as it streams; ``cancel`` stops it between tokens. Returns the
-        AskResult whose ``receipt()`` is CONTRACT `ask --json`. Nothing is written when the request is invalid."""
-        params = self._params(params, max_tokens)
+        AskResult whose ``receipt()`` is CONTRACT `ask --json`. Nothing is written when the request is invalid. The
+        thread's own settings fill what the caller leaves open and its budgets apply (``thread_settings.for_ask``)."""
+        plan = for_ask(self.store, thread_id, model, tier, endpoint, params)
+        model, tier, endpoint, params = plan.model, plan.tier, plan.endpoint, self._params(plan.params, max_tokens)
         mode = self._mode(tier, endpoint)
         tid = self.store.resolve_thread_id(thread_id) if thread_id else None
         history = history_from_path(self.store.thread_path(tid)) if tid else []
@@ -199,9 +202,10 @@ class BatonService:
             if not prompt or not prompt.strip():
                 raise UsageError("the prompt is empty; type a question (or pipe one in with `-`)")
             question = ChatMessage("user", prompt)
-            sent, to_store = alternate([ChatMessage("system", SYSTEM_PROMPT), *history, question]), [question]
+            own = ChatMessage("system", plan.system or SYSTEM_PROMPT)
+            sent, to_store = alternate([own, *history, question]), [question]
         turn = Turn(tid, sent, params, mode, cancel=cancel or threading.Event(), on_text=on_text or _noop,
-                    on_status=on_status or _noop, approve=approve)
+                    on_status=on_status or _noop, approve=approve, notices=plan.notices)
         chosen, decision = self._route(turn, model, endpoint)
         self._store_question(turn, to_store, chosen)
         return self._answer(turn, chosen, decision)
@@ -240,7 +244,8 @@ class BatonService:
             raise UsageError("the new question is empty; type the question to ask instead")
         mode = self._mode(tier, None)
         history = history_from_path(self.store.thread_path(old.thread_id, upto=old.parent_id)) if old.parent_id else []
-        turn = Turn(old.thread_id, alternate([ChatMessage("system", SYSTEM_PROMPT), *history, ChatMessage("user", text)]),
+        system = system_prompt(self.store, old.thread_id) or SYSTEM_PROMPT
+        turn = Turn(old.thread_id, alternate([ChatMessage("system", system), *history, ChatMessage("user", text)]),
                     self._params(params, None), mode, cancel=cancel or threading.Event(),
                     on_text=on_text or _noop, on_status=on_status or _noop, approve=approve)
         chosen, decision = self._route(turn, model, None)
@@ -268,6 +273,8 @@ class BatonService:
         from baton.core.pipeline.compare import keep_version
 
         keep_version(self.store, message_id)
+
+    preview_route = preview_route  # where a question would go and why, without generating (thread_settings)
 
     # ---- judgement, settings, spend --------------------------------------------------------------
     def feedback(self, message_id: str, kind: str, value: float | None = None) -> dict[str, Any]:
@@ -350,7 +357,8 @@ class BatonService:
                  approve: Any, on_status: Any) -> Turn:
         """A turn that answers the stored ``question`` again (history up to it, on its branch)."""
         history = history_from_path(self.store.thread_path(question.thread_id, upto=question.id))
-        turn = Turn(question.thread_id, [ChatMessage("system", SYSTEM_PROMPT), *history], self._params(params, None),
+        system = system_prompt(self.store, question.thread_id) or SYSTEM_PROMPT
+        turn = Turn(question.thread_id, [ChatMessage("system", system), *history], self._params(params, None),
                     mode, question.id, cancel or threading.Event(), on_text or _noop, on_status or _noop, approve)
         if not turn.messages or turn.messages[-1].role != "user":
             turn.messages.append(ChatMessage("user", question.content))

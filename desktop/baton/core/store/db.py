@@ -24,6 +24,7 @@ from baton.core.errors import NotFound, StoreError
 from baton.core.store import migrations
 from baton.core.store.process import process_token, writer_alive
 from baton.core.store.search import SearchOps
+from baton.core.store.thread_ops import ThreadOps
 from baton.core.store.tree import LEAF, TreeOps, leaf_id, title_after
 from baton.core.store.records import (
     MESSAGE_COLUMNS,
@@ -62,7 +63,7 @@ class _Holder:
         self.conn = conn
 
 
-class Store(TreeOps, SearchOps):
+class Store(TreeOps, SearchOps, ThreadOps):
     """Baton's SQLite database: threads, messages (a tree of versions), receipts, feedback, gate findings and
     a key/value table. Thread-safe; one connection per thread. Every method raises StoreError (one line) on a
     database failure."""
@@ -216,8 +217,9 @@ class Store(TreeOps, SearchOps):
         return thread_from_row(row)
 
     def list_threads(self, include_archived: bool = False) -> list[Thread]:
-        """Threads, most recently updated first, each with its message count and spend."""
-        where = "" if include_archived else " WHERE t.archived = 0"
+        """Threads, most recently updated first, each with its message count and spend (not those waiting out a
+        delete's undo window; ``ordered_threads`` gives the sidebar's stable order)."""
+        where = " WHERE t.deleted_at IS NULL" + ("" if include_archived else " AND t.archived = 0")
         sql = _THREAD_SELECT + where + " ORDER BY t.updated_at DESC, t.created_at DESC, t.id"
         with self._guard("listing threads"):
             return [thread_from_row(r) for r in self._conn().execute(sql).fetchall()]

@@ -206,7 +206,33 @@ def _m003_search(conn: sqlite3.Connection) -> None:
     create_search_index(conn)
 
 
-MIGRATIONS: tuple[Migration, ...] = (_m001_initial, _m002_versions, _m003_search)
+TIER_MODES = ("auto", "local", "cloud")
+
+
+def _m004_thread_settings(conn: sqlite3.Connection) -> None:
+    """Per-thread settings and sidebar state: the thread's system prompt, model (``''``: the default, ``'ladder'``:
+    the routing ladder, else a model id or path), tier mode, temperature (NULL: the engine's), budgets in joules and
+    dollars (NULL: none; ``budget_hard``: a spent joule budget refuses local answers too), ``pinned``, and
+    ``deleted_at`` (a delete waiting out its undo window; purged after it, or at the next start)."""
+    modes = ", ".join(f"'{m}'" for m in TIER_MODES)
+    _run(
+        conn,
+        f"""
+        ALTER TABLE threads ADD COLUMN system_prompt TEXT NOT NULL DEFAULT '';
+        ALTER TABLE threads ADD COLUMN model TEXT NOT NULL DEFAULT '';
+        ALTER TABLE threads ADD COLUMN tier_mode TEXT NOT NULL DEFAULT 'auto' CHECK (tier_mode IN ({modes}));
+        ALTER TABLE threads ADD COLUMN temperature REAL;
+        ALTER TABLE threads ADD COLUMN budget_j REAL;
+        ALTER TABLE threads ADD COLUMN budget_usd REAL;
+        ALTER TABLE threads ADD COLUMN budget_hard INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE threads ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE threads ADD COLUMN deleted_at REAL;
+        CREATE INDEX threads_by_order ON threads(archived, pinned, created_at)
+        """,
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (_m001_initial, _m002_versions, _m003_search, _m004_thread_settings)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -96,7 +96,7 @@ class SearchOps:
             f"snippet({table}, 0, ?, ?, ?, {SNIPPET_TOKENS:d}), {table}.rank, m.status, m.created_at "
             f"FROM {table} JOIN {ids} s ON s.fts_rowid = {table}.rowid "
             f"JOIN messages m ON m.id = s.message_id JOIN threads t ON t.id = m.thread_id "
-            f"WHERE {table} MATCH ?{where} ORDER BY {table}.rank, m.created_at DESC LIMIT ?",
+            f"WHERE {table} MATCH ? AND t.deleted_at IS NULL{where} ORDER BY {table}.rank, m.created_at DESC LIMIT ?",
             (*HIGHLIGHT, ELLIPSIS, *params)).fetchall()
         return [SearchHit(r[0], r[1], r[2], r[3] or "", r[4] or "", float(r[5]), r[6], float(r[7])) for r in rows]
 
