@@ -6,7 +6,8 @@
 the headers for the full length, then close the connection after N body bytes), ``status`` (answer
 every request with this code, e.g. 404 or 500), ``ignore_if_range`` (answer a Range request with
 206 even when its ``If-Range`` names another version, as some servers and CDNs do), ``etag_mode``
-("strong", "weak" or "none") and ``last_modified`` (a ``Last-Modified`` value to send, per file name).
+("strong", "weak" or "none"), ``last_modified`` (a ``Last-Modified`` value to send, per file name) and
+``hold_after_bytes`` (send N body bytes, then wait until ``release`` is set: a download caught mid-way).
 Replace a file with ``add`` to simulate it changing on the server. Every request is logged in ``requests``.
 """
 
@@ -93,7 +94,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.shutdown(2)  # SHUT_RDWR: the client sees the stream end early
             return
+        hold = owner.hold_after_bytes
         for i in range(0, len(body), 1 << 16):
+            if hold is not None and i >= hold:
+                self.wfile.flush()
+                owner.held.set()
+                owner.release.wait(30)
+                hold = None
             self.wfile.write(body[i : i + (1 << 16)])
 
     def _plain(self, code: int, text: bytes) -> None:
@@ -114,6 +121,9 @@ class RangeServer:
         self.etag_mode = "strong"
         self.last_modified: dict[str, str] = {}
         self.drop_after_bytes: int | None = None
+        self.hold_after_bytes: int | None = None
+        self.held = threading.Event()  # set once a response reached hold_after_bytes
+        self.release = threading.Event()  # set to let a held response go on
         self.status: int | None = None
         self.redirects: dict[str, str] = {}
         self.requests: list[dict[str, Any]] = []
@@ -137,6 +147,7 @@ class RangeServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.release.set()
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(timeout=5)

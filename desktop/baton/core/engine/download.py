@@ -34,6 +34,7 @@ from baton import __version__
 from baton.core.errors import DownloadError
 
 Progress = Callable[[int, int | None], None]
+Stop = Callable[[], bool]  # polled between chunks: True stops the download, keeping the part to resume
 CHUNK_BYTES = 1 << 20
 SPACE_MARGIN_BYTES = 64 << 20  # leave room for the filesystem and everything else
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
@@ -83,6 +84,24 @@ def free_disk_bytes(folder: Path) -> int:
     return shutil.disk_usage(folder).free
 
 
+class DownloadStopped(DownloadError):
+    """The caller stopped the download between two chunks (pause or cancel); the ``.part`` file is kept, so the
+    same ``pull`` resumes it. ``done_bytes``: bytes on disk when it stopped."""
+
+    def __init__(self, message: str, done_bytes: int) -> None:
+        super().__init__(message)
+        self.done_bytes = done_bytes
+
+
+def discard_partial(dest_dir: str | os.PathLike[str], name: str) -> bool:
+    """Delete ``name``'s partial download (``.part`` and ``.part.json``) in ``dest_dir``. Returns True when there
+    was one."""
+    dest = Path(dest_dir)
+    had = (dest / (name + ".part")).exists()
+    _discard(dest / (name + ".part"), dest / (name + ".part.json"))
+    return had
+
+
 class _OfflineRedirects(urllib.request.HTTPRedirectHandler):
     """Follows redirects, but never off loopback while offline."""
 
@@ -123,8 +142,10 @@ def pull(
     free_space: Callable[[Path], int] = free_disk_bytes,
     timeout_s: float = 30.0,
     on_note: Callable[[str], None] | None = None,
+    stop: Stop | None = None,
 ) -> PullResult:
-    """Download ``url`` into ``dest_dir`` (resumable, verified). Raises ``DownloadError`` with the fix."""
+    """Download ``url`` into ``dest_dir`` (resumable, verified). Raises ``DownloadError`` with the fix, and
+    ``DownloadStopped`` when ``stop()`` turned True between two chunks (the part is kept for a resume)."""
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise DownloadError(f"not an http(s) URL: {url}; pass a full https:// link to a .gguf file or a catalog id")
@@ -202,7 +223,7 @@ def pull(
         digest = hashlib.sha256()
         if offset:
             _hash_into(digest, part, offset)
-        done = _stream(resp, part, offset, total, digest, progress, name)
+        done = _stream(resp, part, offset, total, digest, progress, name, stop)
 
     if total is not None and done < total:
         raise DownloadError(f"the connection dropped after {_human(done)} of {_human(total)}; "
@@ -275,7 +296,7 @@ def _changed(meta: dict[str, Any], headers: Any, total: int | None) -> str:
 
 
 def _stream(resp: Any, part: Path, offset: int, total: int | None, digest: Any,
-            progress: Progress | None, name: str) -> int:
+            progress: Progress | None, name: str, stop: Stop | None = None) -> int:
     done = offset
     try:
         with open(part, "r+b" if offset else "wb") as f:  # offset is the part's size: r+b appends
@@ -298,6 +319,10 @@ def _stream(resp: Any, part: Path, offset: int, total: int | None, digest: Any,
                 done += len(block)
                 if progress:
                     progress(done, total)
+                if stop is not None and stop() and (total is None or done < total):
+                    raise DownloadStopped(f"stopped after {_human(done)}"
+                                          f"{f' of {_human(total)}' if total else ''}; the same download resumes "
+                                          "from here", done)
             f.flush()
             os.fsync(f.fileno())
     except OSError as e:
