@@ -47,7 +47,7 @@ class ModelDownload:
         if not model.url:
             raise DownloadError(f"{model.id} ships with Baton; there is nothing to download")
         self.model, self.dest_dir, self.offline = model, Path(dest_dir), offline
-        self._progress, self._on_note = progress, on_note
+        self.progress, self._on_note = progress, on_note  # progress may be replaced between runs
         self._stop = threading.Event()
         self._cancel = threading.Event()
         self.state = "idle"
@@ -76,8 +76,8 @@ class ModelDownload:
 
         def report(done: int, total: int | None) -> None:
             rate = meter.add(done)
-            if self._progress is not None:
-                self._progress(done, total, rate)
+            if self.progress is not None:
+                self.progress(done, total, rate)
 
         try:
             result = pull(self.model.url, self.dest_dir, sha256=self.model.sha256 or None, progress=report,
