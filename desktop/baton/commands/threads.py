@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from baton.commands.textio import check_utf8, safe_for_terminal as safe
-from baton.commands.threads_doc import ThreadView, markdown, print_show, thread_doc
+from baton.core.thread_doc import ThreadView, markdown, print_show, thread_doc
 from baton.core.errors import UsageError
 from baton.core.store import Store
 from baton.core.store.thread_ops import Burn, ThreadSettings

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from baton.commands.textio import safe_for_terminal as safe
+from baton.core.textsafe import safe_for_terminal as safe
 from baton.core.store import Message, Store, Thread
 from baton.core.store.records import Status
 
