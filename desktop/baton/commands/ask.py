@@ -68,6 +68,13 @@ def print_result(result: Any, as_json: bool) -> int:
     sys.stdout.write("\n")
     for note in result.notices:
         print(f"baton: {safe_for_terminal(note)}", file=sys.stderr)
+    ladder = getattr(result, "ladder", None)
+    if ladder:  # the tiers the ladder tried, what each cost and its verdict; the receipt's reason says why it stopped
+        from baton.core.pipeline.ladder import ladder_line
+
+        print(f"baton: {safe_for_terminal(ladder_line(ladder))}", file=sys.stderr)
+    elif getattr(result, "verification", None):
+        print(f"baton: examples: {safe_for_terminal(str(result.verification.get('sentence', '')))}", file=sys.stderr)
     print(safe_for_terminal(result.one_line()), file=sys.stderr)
     print(f"thread {result.thread_id}", file=sys.stderr)
     return 0

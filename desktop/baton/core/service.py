@@ -433,8 +433,7 @@ class BatonService:
             return tier.walk(decision)
         result, run, writer, status = self._run_tier(turn, tier, decision, prior)
         if tier.kind == "local" and status != Status.CANCELLED:  # a code answer checked against its examples
-            checked = self.verifier.check(turn, run.completion.text)
-            result.verification = checked.to_dict() if checked is not None else None
+            result.verification = self.verifier.checked(turn, run.completion.text)
         if tier.kind == "local" and turn.mode == "auto" and status != Status.CANCELLED:
             escalated = stage_two(self, turn, decision, run, result, writer)
             if escalated is not None:

@@ -59,6 +59,10 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.ui = ui
         self.backend = ui.backend
+        if getattr(ui.backend.service, "verifier", None) is not None:  # verify.mode "ask": asked once, here
+            from baton.ui.ladder_field import VerifyConsent
+
+            ui.backend.service.verifier.consent = VerifyConsent(ui.backend, self)
         self.setWindowTitle("Baton")
         self.resize(1280, 800)
         self.setMinimumSize(MIN_WIDTH, MIN_HEIGHT)  # explicit, so a wide sidebar never sets the floor

@@ -39,6 +39,11 @@ class ReceiptBar(QWidget):
         self.summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.summary.setToolTip("Energy is labelled measured or estimated by its source; press Why, then details, "
                                 "for every part.")
+        self.ladder = QLabel(ladder_text(receipt))  # the tiers a ladder tried, each with its cost and verdict
+        self.ladder.setObjectName("receiptLadder")
+        self.ladder.setWordWrap(True)
+        self.ladder.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.ladder.setVisible(bool(self.ladder.text()))
         self.toggle = QToolButton()
         self.toggle.setObjectName("receiptToggle")
         self.toggle.setText("Why ▸")
@@ -121,6 +126,7 @@ class ReceiptBar(QWidget):
         col.setContentsMargins(0, 4, 0, 0)
         col.setSpacing(4)
         col.addLayout(top)
+        col.addWidget(self.ladder)
         col.addLayout(row)
         col.addWidget(self.why)
         col.addWidget(self.details_toggle)
@@ -141,6 +147,18 @@ class ReceiptBar(QWidget):
     def _details(self, on: bool) -> None:
         self.details.setVisible(on)
         self.details_toggle.setText("details ▾" if on else "details ▸")
+
+
+def ladder_text(receipt: dict[str, Any]) -> str:
+    """The ladder's steps (``tiers: a (1.2 J, rejected: ...) -> b (...)``), or the examples' result of a plain
+    answer, or empty."""
+    from baton.core.pipeline.ladder import ladder_line
+
+    steps = receipt.get("ladder") or []
+    if steps:
+        return ladder_line(steps)
+    sentence = (receipt.get("verification") or {}).get("sentence")
+    return f"examples: {sentence}" if sentence else ""
 
 
 def _esc(text: str) -> str:

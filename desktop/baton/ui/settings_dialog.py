@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
 from baton.config import ROUTING_MODES, Endpoint, Settings
 from baton.core.errors import BatonError
 from baton.ui.backend import Backend
+from baton.ui.ladder_field import VERIFY_CHOICES, LadderField
 
 MODE_HELP = {
     "auto": "Local first; escalate on its own when the local answer looks weak",
@@ -94,6 +95,12 @@ class SettingsDialog(QDialog):
         form.addRow("Local energy budget:", self.budget_wh)
         form.addRow("Secrets in prompts:", self.privacy)
         form.addRow("", self.offline)
+        self.ladder = LadderField()  # routing.ladder: tiers cheapest first, climbed one step at a time
+        self.verify_mode = QComboBox()
+        for label, mode in VERIFY_CHOICES:
+            self.verify_mode.addItem(label, mode)
+        form.addRow("Ladder:", self.ladder)
+        form.addRow("Check code answers:", self.verify_mode)
         return w
 
     def _endpoints_tab(self) -> QWidget:
@@ -189,6 +196,9 @@ class SettingsDialog(QDialog):
         self.budget_wh.setValue(s.routing.budget_wh_per_day)
         self.privacy.setCurrentIndex(max(0, self.privacy.findData(s.routing.privacy)))
         self.offline.setChecked(s.offline)
+        self.ladder.set_choices(self._ladder_choices())
+        self.ladder.set_tiers(s.routing.ladder)
+        self.verify_mode.setCurrentIndex(max(0, self.verify_mode.findData(s.verify.mode)))
         self.default_model.setText(s.default_model)
         self.n_ctx.setValue(s.engine.n_ctx)
         self.max_tokens.setValue(s.engine.max_tokens)
@@ -202,6 +212,14 @@ class SettingsDialog(QDialog):
         self._current_ep = -1
         self.ep_list.setCurrentRow(0 if s.endpoints else -1)
         self._sync_endpoint_visibility()
+
+    def _ladder_choices(self) -> list[tuple[str, str]]:
+        try:
+            models = [str(m.get("id")) for m in self._backend.models() if m.get("id")]
+        except BatonError:
+            models = []
+        return [(f"{m} (this computer)", m) for m in models] + [(f"{e.name} (endpoint)", e.name)
+                                                             for e in self.work.endpoints]
 
     def _sync_endpoint_visibility(self) -> None:
         has = bool(self.work.endpoints)
@@ -291,6 +309,8 @@ class SettingsDialog(QDialog):
         s.routing.budget_wh_per_day = self.budget_wh.value()
         s.routing.privacy = str(self.privacy.currentData())
         s.offline = self.offline.isChecked()
+        s.routing.ladder = self.ladder.tiers()
+        s.verify.mode = str(self.verify_mode.currentData())
         s.default_model = self.default_model.text().strip()
         s.engine.n_ctx = self.n_ctx.value()
         s.engine.max_tokens = self.max_tokens.value()

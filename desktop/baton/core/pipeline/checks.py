@@ -49,6 +49,10 @@ class Verifier:
                 self._sandbox, self._looked = find_sandbox(), True
             return self._sandbox
 
+    def checked(self, turn: Turn, answer: str) -> dict[str, Any] | None:
+        """``check`` as the receipt keeps it (``as_dict``): None when the question carries no examples."""
+        return as_dict(self.check(turn, answer))
+
     def check(self, turn: Turn, answer: str) -> Any:
         """Run ``answer`` against ``turn``'s examples (see the class). Never raises for the answer's own faults;
         a cancel during the run gives a ``not_run`` verification that says so."""
@@ -79,6 +83,13 @@ class Verifier:
         if "e" in out:
             return verify.Verification("not_run", 0, 0, f"the check failed: {out['e']}")
         return out.get("v")
+
+
+def as_dict(verification: Any) -> dict[str, Any] | None:
+    """A ``Verification`` as the receipt keeps it (``to_dict`` with its ``sentence``), or None."""
+    if verification is None:
+        return None
+    return {**verification.to_dict(), "sentence": str(verification.sentence)}
 
 
 def has_examples(question: str) -> bool:

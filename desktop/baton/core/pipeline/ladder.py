@@ -18,6 +18,7 @@ from typing import Any
 from baton.config import Settings
 from baton.config_rules import ConfigError
 from baton.core.errors import CloudError, ModelError, PolicyError
+from baton.core.pipeline.checks import as_dict
 from baton.core.pipeline.turn import Phase, Progress, Turn
 from baton.core.results import AskResult
 from baton.core.store.records import Status
@@ -219,7 +220,7 @@ class Ladder:
             label = ("cancelled" if cancelled else "rejected" if nxt is not None else
                      "kept" if verdict.escalate else "accepted")
             c = run.completion
-            ver = verification.to_dict() if verification is not None else None
+            ver = as_dict(verification)
             steps.append(Step(self.rungs[idx].name, tier.kind, tier.where, tier.model,
                               int(c.usage.prompt_tokens + c.usage.completion_tokens), float(run.energy.total_j),
                               float(run.usd), label, verdict.score, verdict.reason, ver).to_dict())
