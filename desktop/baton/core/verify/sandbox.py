@@ -1,7 +1,8 @@
 """Running untrusted Python (a model's answer) in a bubblewrap sandbox, never in Baton's own process.
 
 One run is one ``bwrap`` process: new user, network, PID, IPC, UTS, cgroup and mount namespaces; the only
-writable place is a fresh, size-capped tmpfs at ``/tmp`` (the program's working folder, holding ``main.py``);
+writable place is a fresh, size-capped tmpfs at ``/tmp`` (the program's working folder, holding ``main.py``;
+the sandbox's own root and ``/dev`` are remounted read-only once set up);
 ``/usr`` (and the ``/lib*``, ``/bin`` links or folders) is mounted read-only, nothing of the home folders,
 ``/work``, ``/root`` or ``/etc`` (only ``/etc/ld.so.cache``) is visible; the environment is cleared; the
 program runs as uid/gid 65534 (nobody). When Baton runs as root, ``bwrap`` itself is started as uid 65534 too,
@@ -140,7 +141,8 @@ class Sandbox:
             cmd += ["--perms", "01777"]
         if "--size" in self.options:
             cmd += ["--size", str(limits.workspace_bytes)]
-        cmd += ["--tmpfs", "/tmp", "--file", str(source_fd), "/tmp/main.py", "--chdir", "/tmp", "--clearenv",
+        cmd += ["--tmpfs", "/tmp", "--file", str(source_fd), "/tmp/main.py", "--remount-ro", "/dev", "--remount-ro", "/",
+                "--chdir", "/tmp", "--clearenv",
                 "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/tmp", "--setenv", "LANG", "C.UTF-8",
                 "--", self.python, "-I", "-S", "-c", _LIMITER, str(math.ceil(limits.cpu_s)),
                 str(limits.memory_mb * 1024 * 1024), str(limits.file_mb * 1024 * 1024), str(limits.nproc),
