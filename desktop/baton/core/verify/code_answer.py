@@ -101,7 +101,7 @@ def _from_text(answer: str) -> str:
     for end in range(len(lines), start, -1):
         chunk = textwrap.dedent("\n".join(lines[start:end]))
         if (t := _parse(chunk)) is not None and _substantial(t):
-            return chunk
+            return chunk.strip("\n")
     return ""
 
 
