@@ -13,7 +13,10 @@ from baton.core.errors import UsageError
 def register(sub: Any) -> None:
     p = sub.add_parser("ask", help="answer one prompt and print its receipt",
                        description="Answer one prompt (use - to read it from stdin), stream the text to stdout "
-                                   "and print a one-line receipt to stderr.")
+                                   "and print a one-line receipt to stderr. With a ladder (`baton config set "
+                                   "routing.ladder A,B,C`) and nothing pinned, the tiers are tried cheapest first, one "
+                                   "step up at a time; the receipt lists each step (--json: \"ladder\": [{tier, where, "
+                                   "tokens, energy_j, usd, verdict, score, verification}]).")
     p.add_argument("prompt", help="the prompt, or - to read stdin")
     p.add_argument("--model", help="model id, name or .gguf path (default: the default model)")
     p.add_argument("--tier", choices=("local", "auto", "cloud"), default="auto")

@@ -23,7 +23,9 @@ def register(sub: Any) -> None:
     get.add_argument("key")
     get.add_argument("--json", action="store_true", help="print the value as JSON")
     get.set_defaults(func=run_get)
-    st = actions.add_parser("set", help="change one setting and save")
+    st = actions.add_parser("set", help="change one setting and save",
+                            description="Change one setting and save. routing.ladder takes its tiers comma-separated, "
+                                        "cheapest first (\"\" empties it); verify.mode takes ask, on or off.")
     st.add_argument("key")
     st.add_argument("value")
     st.add_argument("--json", action="store_true", help="print the new value as JSON")
