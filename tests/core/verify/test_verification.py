@@ -13,13 +13,15 @@ BELOW_ZERO_RIGHT = ("```python\nfrom typing import List\n\ndef below_zero(operat
                     "    balance = 0\n    for op in operations:\n        balance += op\n        if balance < 0:\n"
                     "            return True\n    return False\n```")
 BELOW_ZERO_WRONG = "```python\ndef below_zero(operations):\n    return sum(operations) < 0\n```"
-REMOVE_OCC_RIGHT = ("```python\ndef remove_Occ(s, ch):\n    i = s.find(ch)\n    if i >= 0:\n        s = s[:i] + s[i + 1:]\n"
+REMOVE_OCC_RIGHT = ("```python\ndef remove_Occ(s, ch):\n"
+                    "    i = s.find(ch)\n    if i >= 0:\n        s = s[:i] + s[i + 1:]\n"
                     "    j = s.rfind(ch)\n    if j >= 0:\n        s = s[:j] + s[j + 1:]\n    return s\n\n"
                     "print(remove_Occ('hello', 'l'))\n```")
 REMOVE_OCC_WRONG = "```python\ndef remove_Occ(s, ch):\n    return s.replace(ch, '', 1)\n```"
-TREE_RIGHT = ("```python\nclass Node:\n    def __init__(self, data):\n        self.data = data\n        self.left = None\n"
-              "        self.right = None\n\ndef height(n):\n    return 0 if n is None else 1 + max(height(n.left), "
-              "height(n.right))\n\ndef is_tree_balanced(root):\n    if root is None:\n        return True\n"
+TREE_RIGHT = ("```python\nclass Node:\n    def __init__(self, data):\n        self.data = data\n"
+              "        self.left = None\n        self.right = None\n\n"
+              "def height(n):\n    return 0 if n is None else 1 + max(height(n.left), height(n.right))\n\n"
+              "def is_tree_balanced(root):\n    if root is None:\n        return True\n"
               "    return abs(height(root.left) - height(root.right)) <= 1 and is_tree_balanced(root.left) "
               "and is_tree_balanced(root.right)\n```")
 TREE_WRONG = TREE_RIGHT.replace("<= 1", "<= 2")

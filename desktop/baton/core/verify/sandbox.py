@@ -141,8 +141,8 @@ class Sandbox:
             cmd += ["--perms", "01777"]
         if "--size" in self.options:
             cmd += ["--size", str(limits.workspace_bytes)]
-        cmd += ["--tmpfs", "/tmp", "--file", str(source_fd), "/tmp/main.py", "--remount-ro", "/dev", "--remount-ro", "/",
-                "--chdir", "/tmp", "--clearenv",
+        cmd += ["--tmpfs", "/tmp", "--file", str(source_fd), "/tmp/main.py",
+                "--remount-ro", "/dev", "--remount-ro", "/", "--chdir", "/tmp", "--clearenv",
                 "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/tmp", "--setenv", "LANG", "C.UTF-8",
                 "--", self.python, "-I", "-S", "-c", _LIMITER, str(math.ceil(limits.cpu_s)),
                 str(limits.memory_mb * 1024 * 1024), str(limits.file_mb * 1024 * 1024), str(limits.nproc),
