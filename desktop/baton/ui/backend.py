@@ -19,6 +19,7 @@ from typing import Any
 from baton.config import Settings
 from baton.core.errors import BatonError, UsageError
 from baton.paths import Paths
+from baton.ui.cockpit_backend import CockpitBackend
 
 @dataclass
 class ThreadInfo:
@@ -28,6 +29,8 @@ class ThreadInfo:
     message_count: int = 0
     energy_j: float = 0.0
     usd: float = 0.0
+    pinned: bool = False
+    archived: bool = False
 
 
 @dataclass
@@ -112,7 +115,7 @@ def midnight_ts(now: float | None = None) -> float:
     return time.mktime((t.tm_year, t.tm_mon, t.tm_mday, 0, 0, 0, 0, 0, -1))
 
 
-class Backend:
+class Backend(CockpitBackend):
     def __init__(self, service: Any, paths: Paths, settings: Settings) -> None:
         self.service = service
         self.paths = paths
@@ -123,9 +126,12 @@ class Backend:
         return self.service.store
 
     # ---- threads ------------------------------------------------------------------------------
-    def list_threads(self) -> list[ThreadInfo]:
-        return [ThreadInfo(t.id, t.title, t.updated_at, t.message_count, t.energy_j, t.usd)
-                for t in self.store.list_threads()]
+    def list_threads(self, archived: bool = False) -> list[ThreadInfo]:
+        """The sidebar's threads in their stable order (pinned first, then newest created; ``store.ordered_threads``),
+        or the archived ones."""
+        pinned = {tid for tid, s in self.store.all_thread_settings().items() if s.pinned}
+        return [ThreadInfo(t.id, t.title, t.updated_at, t.message_count, t.energy_j, t.usd, t.id in pinned,
+                           t.archived) for t in self.store.ordered_threads(archived=archived)]
 
     def thread(self, thread_id: str) -> ThreadInfo:
         t = self.store.get_thread(thread_id)
@@ -163,8 +169,10 @@ class Backend:
     def ask(self, prompt: str, thread_id: str, model: str | None, tier: str,
             on_text: Callable[[str], None], cancel: threading.Event,
             approve: Callable[[Any], bool], on_status: Callable[[str], None]) -> dict[str, Any]:
-        result = self.service.ask(prompt, thread_id=thread_id, model=model, tier=tier, on_text=on_text,
-                                  cancel=cancel, approve=approve, on_status=on_status)
+        endpoint = model if tier == "cloud" and model else None  # the composer's route: a named endpoint
+        result = self.service.ask(prompt, thread_id=thread_id, model=None if endpoint else model, tier=tier,
+                                  endpoint=endpoint, on_text=on_text, cancel=cancel, approve=approve,
+                                  on_status=on_status)
         return result.receipt()
 
     def retry(self, message_id: str, tier: str, target: str | None, on_text: Callable[[str], None],

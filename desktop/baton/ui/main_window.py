@@ -96,6 +96,9 @@ class MainWindow(QMainWindow):
         from baton.ui.extras import install_extras
 
         install_extras(self)
+        from baton.ui.cockpit import install_cockpit
+
+        install_cockpit(self)  # thread settings, pins, archive, undo, route preview, search, export, totals
         self._wire()
         self.dialogs: list[QWidget] = []  # open non-modal dialogs (escalation approvals)
         self._restore_geometry()
@@ -186,7 +189,8 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.model_status)
 
     def _wire(self) -> None:
-        self.composer.sendRequested.connect(lambda text, tier: self.session.send(text, tier))
+        self.composer.sendRequested.connect(lambda text, tier: self.session.send(text, tier,
+                                                                                 self.route_preview.endpoint()))
         self.composer.stopRequested.connect(self.stop)
         self.composer.modelPickerRequested.connect(self.open_models)
         self.chat.escalateRequested.connect(lambda mid: self.session.escalate(mid))
@@ -273,6 +277,7 @@ class MainWindow(QMainWindow):
     def open_palette(self) -> CommandPalette:
         retry = self.actions_.retry_menu.actions() if self.actions_.retry_menu is not None else []
         palette = CommandPalette(self.actions_.all() + retry, self)
+        palette.fallback = self.search_panel.focus  # Enter on text that names no command searches the threads
         palette.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         palette.open()
         return palette
@@ -319,9 +324,7 @@ class MainWindow(QMainWindow):
         row = self.thread_model.get(tid) if tid else None
         if row is None:
             return
-        ok = QMessageBox.question(self, "Delete thread", f"Delete “{row.display_title}” and its receipts?")
-        if ok == QMessageBox.StandardButton.Yes:
-            self.session.delete(row.id)
+        self.thread_actions.delete(row.id)  # at once, with Undo in the status bar for 10 s
 
     @property
     def power(self) -> "PowerPanel":  # noqa: F821 (imported on first use)
@@ -463,6 +466,9 @@ class MainWindow(QMainWindow):
         if self._power is not None:
             self._power.stop()
         self.idle_keeper.stop()
+        from baton.ui.cockpit import shutdown_cockpit
+
+        shutdown_cockpit(self)
         self.dispatcher.shutdown()
         self.chat.end_live()  # its render timer
         self.session.drop_empty_threads()

@@ -30,6 +30,7 @@ class ThreadRow:
     usd: float = 0.0
     unread: bool = False
     detail: str = ""  # e.g. "2nd in queue"
+    pinned: bool = False
 
     @property
     def display_title(self) -> str:
@@ -99,7 +100,8 @@ class ThreadListModel(QAbstractListModel):
                 state = f"{state} ({r.detail})"
             if r.unread:
                 state = f"new answer · {state}"
-            return f"{r.display_title}\n{state} · {fmt_energy(r.energy_j)} · {fmt_usd(r.usd)}"
+            pin = "★ " if r.pinned else ""
+            return f"{pin}{r.display_title}\n{state} · {fmt_energy(r.energy_j)} · {fmt_usd(r.usd)}"
         if role == Qt.ItemDataRole.ToolTipRole:
             return (f"{r.display_title}\nState: {STATE_LABELS.get(r.state, r.state)}\n"
                     f"Spent: {fmt_energy(r.energy_j)} and {fmt_usd(r.usd)}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QEvent, QModelIndex, QObject, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QAction, QPainter
 from PySide6.QtWidgets import (QDialog, QLineEdit, QListView, QStyle, QStyledItemDelegate, QStyleOptionViewItem,
@@ -40,7 +42,8 @@ class CommandPalette(QDialog):
         self.proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.filter = QLineEdit()
         self.filter.setObjectName("paletteFilter")
-        self.filter.setPlaceholderText("Type a command…")
+        self.filter.setPlaceholderText("Type a command… (Enter on other words searches every thread)")
+        self.fallback: Callable[[str], object] | None = None  # what Enter does when no command matches
         self.filter.textChanged.connect(self._filter)
         self.filter.installEventFilter(self)
         self.list = QListView()
@@ -89,7 +92,10 @@ class CommandPalette(QDialog):
                 self.list.setCurrentIndex(self.proxy.index(row, 0))
                 return True
             if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
-                self.run_current()
+                if not self.run_current() and self.fallback is not None and self.filter.text().strip():
+                    text = self.filter.text().strip()
+                    self.accept()
+                    self.fallback(text)
                 return True
         return super().eventFilter(obj, event)
 

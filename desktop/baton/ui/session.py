@@ -87,7 +87,8 @@ class Session(QObject):
 
     @staticmethod
     def _row(t: ThreadInfo, **extra: object) -> ThreadRow:
-        return ThreadRow(t.id, t.title, energy_j=t.energy_j, usd=t.usd, **extra)  # type: ignore[arg-type]
+        return ThreadRow(t.id, t.title, energy_j=t.energy_j, usd=t.usd, pinned=t.pinned,
+                         **extra)  # type: ignore[arg-type]
 
     def new_thread(self) -> str:
         t = self.backend.create_thread("")

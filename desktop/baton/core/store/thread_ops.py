@@ -182,6 +182,17 @@ class ThreadOps:
             conn.executemany("DELETE FROM threads WHERE id = ?", [(i,) for i in ids])
         return ids
 
+    def answers_since(self, ts: float) -> list[tuple[float, float, float, str | None, int, int]]:
+        """The counted answers finished at or after ``ts`` (unix s), oldest first, as ``(created_at, total_j (J),
+        usd (USD), tier, prompt_tokens, completion_tokens)`` read from their receipts (for ``core.totals``)."""
+        with self._guard("adding up totals"):
+            rows = self._conn().execute(
+                "SELECT created_at, COALESCE(total_j, 0), COALESCE(usd, 0), tier, "
+                "COALESCE(json_extract(json, '$.usage.prompt_tokens'), 0), "
+                "COALESCE(json_extract(json, '$.usage.completion_tokens'), 0) FROM receipts "
+                "WHERE counted = 1 AND created_at >= ? ORDER BY created_at", (float(ts),)).fetchall()
+        return [(float(c), float(j), float(u), t, int(p), int(k)) for c, j, u, t, p, k in rows]
+
 
 def _settings(tid: str, row: tuple | None) -> ThreadSettings:
     if row is None:
