@@ -68,6 +68,15 @@ def test_a_sleeping_program_and_its_children_are_killed_at_the_wall_clock_limit(
     assert _processes_with(token) == [], "a process of the sandbox outlived it"
 
 
+def test_a_child_left_running_in_the_background_ends_with_the_program(sandbox: Sandbox) -> None:
+    token = f"1000.{secrets.randbelow(10**9):09d}"
+    src = (f"import os\nif os.fork() == 0:\n    os.setsid()\n    os.execv('/usr/bin/sleep', ['sleep', '{token}'])\n"
+           "print('bye')\n")
+    r = sandbox.run_python(src, Limits(wall_s=20))
+    assert r.exit_code == 0 and r.stdout == "bye\n" and not r.timed_out
+    assert _processes_with(token) == [], "a background process of the sandbox outlived it"
+
+
 def test_a_fork_bomb_hits_the_process_limit_and_the_run_returns(sandbox: Sandbox) -> None:
     src = ("import os, time\nwhile True:\n    try:\n        os.fork()\n    except OSError as e:\n"
            "        print('refused', e.errno, flush=True)\n        time.sleep(0.2)\n")

@@ -53,6 +53,10 @@ class Verification:
     total: int
     reason: str = ""
 
+    def __post_init__(self) -> None:
+        if self.state not in STATES:
+            raise ValueError(f"verification state must be one of {', '.join(STATES)}, not {self.state!r}")
+
     @property
     def sentence(self) -> str:
         """For the receipt: "2 of 2 examples pass", "1 of 1 example passes", "not run: verification off"."""
