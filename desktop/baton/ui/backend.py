@@ -231,6 +231,45 @@ class Backend(CockpitBackend):
     def endpoint_names(self) -> list[str]:
         return [e.name for e in self.settings.endpoints]
 
+    def test_endpoint(self, endpoint: Any, key: str | None = None) -> str:
+        """A real request to ``endpoint``'s ``/models`` (as `baton endpoints test`), with ``key`` or the stored one.
+        Returns one line saying what answered; raises a BatonError (scrubbed of the key) when it failed or the
+        endpoint does not serve its model."""
+        from baton.core.cloud.client import CloudClient
+
+        if not endpoint.base_url:
+            raise UsageError("give the endpoint a base URL first (it usually ends in /v1)")
+        if key is None:
+            try:
+                key = self._credentials().get(endpoint)
+            except BatonError:
+                key = None
+        client = CloudClient(endpoint, key or None, offline=self.settings.is_offline, max_retries=0)
+        t0 = time.perf_counter()
+        try:
+            models = client.list_models()
+        finally:
+            client.close()
+        took = time.perf_counter() - t0
+        if endpoint.model and endpoint.model not in models:
+            shown = ", ".join(models[:8]) + (" ..." if len(models) > 8 else "") or "none"
+            raise UsageError(f"{endpoint.base_url} answered, but does not serve '{endpoint.model}' (it serves: {shown})")
+        return f"OK: {endpoint.base_url} answered in {took:.2f} s and serves {endpoint.model or len(models)}" + \
+            ("" if endpoint.model else " models")
+
+    def reload_settings(self) -> bool:
+        """Read the config file again (changed outside the app, e.g. `baton endpoints remove`) into the live settings
+        and tell the service. Returns False when the file is unreadable or invalid (the live settings stay)."""
+        try:
+            fresh = Settings.load(self.paths.config_file)
+            fresh.validate()
+        except (BatonError, OSError, ValueError):
+            return False
+        _copy_into(self.settings, fresh)
+        self.settings._doc = fresh._doc  # noqa: SLF001 - later saves keep the file's own layout and comments
+        self.service.settings_changed()
+        return True
+
     def save_settings(self, new: Settings) -> None:
         """Validate ``new``, copy it into the live settings object (the service holds the same object), write the
         TOML file and tell the service."""

@@ -55,7 +55,7 @@ class ChatView(QScrollArea):
 
     # ---- building --------------------------------------------------------------------------------
     def set_retry_targets(self, targets: list[tuple[str, str, str]], can_escalate: bool) -> None:
-        self._retry_targets = list(targets)
+        self._retry_targets[:] = targets  # in place: the receipts' "Retry on" menus read this list when opened
         self._can_escalate = can_escalate
 
     def clear(self) -> None:

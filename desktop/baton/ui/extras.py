@@ -36,3 +36,6 @@ def install_extras(window: Any) -> None:
     compare.install(window, adder("Answer"))
     model_browser.install(window, adder("File"))
     serve_toggle.install(window, adder("File"))
+    from baton.ui.settings_sync import SettingsSync
+
+    window.settings_sync = SettingsSync(window)

@@ -115,10 +115,9 @@ class ReceiptBar(QWidget):
             self.retry_button.setText("Retry on")
             self.retry_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
             menu = QMenu(self.retry_button)
-            for label, t, target in retry_targets:
-                act = menu.addAction(label)
-                act.triggered.connect(lambda _=False, t=t, target=target:
-                                      self.retryRequested.emit(self.message_id, t, target))
+            self._retry_targets = retry_targets  # the chat's live list: read again each time the menu opens
+            menu.aboutToShow.connect(self._fill_retry_menu)
+            self._fill_retry_menu(menu)
             self.retry_button.setMenu(menu)
             row.addWidget(self.retry_button)
         row.addStretch(1)
@@ -131,6 +130,17 @@ class ReceiptBar(QWidget):
         col.addWidget(self.why)
         col.addWidget(self.details_toggle)
         col.addWidget(self.details)
+
+    def _fill_retry_menu(self, menu: QMenu | None = None) -> None:
+        """The "Retry on" entries from the targets as they are now (an endpoint added or removed since shows)."""
+        menu = menu or (self.retry_button.menu() if self.retry_button is not None else None)
+        if menu is None:
+            return
+        menu.clear()
+        for label, t, target in self._retry_targets:
+            act = menu.addAction(label)
+            act.triggered.connect(lambda _=False, t=t, target=target:
+                                  self.retryRequested.emit(self.message_id, t, target))
 
     def _accept(self) -> None:
         if self.accept_button is not None:

@@ -70,6 +70,9 @@ class SettingsDialog(QDialog):
         layout.addWidget(self.error)
         layout.addWidget(self.buttons)
         self._load()
+        from baton.ui.endpoint_tools import EndpointTools
+
+        self.endpoint_tools = EndpointTools(self, parent)  # Test, and the list kept in step with the live settings
 
     # ---- tabs ----------------------------------------------------------------------------------
     def _routing_tab(self) -> QWidget:
