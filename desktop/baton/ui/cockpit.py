@@ -32,7 +32,12 @@ def install_cockpit(window: Any) -> None:
     window.thread_actions = actions = ThreadActions(window)
     window.route_preview = preview = RoutePreview(window)
     window.search_panel = search = SearchPanel(window)
-    window.sidebar.layout().addWidget(actions.archived_button)
+    col = window.sidebar.layout()
+    head = next((col.itemAt(i).layout() for i in range(col.count()) if col.itemAt(i).layout() is not None), None)
+    if head is not None:  # THREADS [Archived] [+ New thread]
+        head.insertWidget(1, actions.archived_button)
+    else:
+        col.addWidget(actions.archived_button)
     preview.set_endpoints(window.backend.endpoint_names())
     window.settingsChanged.connect(lambda: preview.set_endpoints(window.backend.endpoint_names()))
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, QTimer
 import shiboken6
+from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtWidgets import QLabel, QLineEdit, QListWidget, QListWidgetItem, QWidget
 
 from baton.core.errors import BatonError
@@ -28,7 +28,7 @@ def snippet_html(snippet: str) -> str:
         mark = end if bold else start
         i = rest.find(mark)
         piece, rest = (rest, "") if i < 0 else (rest[:i], rest[i + len(mark):])
-        text = html.escape(" ".join(piece.split(" ")).replace("\n", " "))
+        text = html.escape(piece.replace("\n", " "))
         out.append(f"<b>{text}</b>" if bold else text)
         if i >= 0:
             bold = not bold

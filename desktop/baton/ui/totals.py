@@ -10,10 +10,17 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QHBoxLayout
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
 from baton.core.errors import BatonError
-from baton.ui.format import fmt_energy, fmt_usd, fmt_wh
+from baton.ui.format import fmt_energy, fmt_wh
 
 PERIODS = (("By day (last 14 days)", "day", 14), ("By week (last 8 weeks)", "week", 8),
            ("By month (last 12 months)", "month", 12))
+
+
+def fmt_dollars(usd: float) -> str:
+    """Dollars with cents, or four decimals under a dollar (small sums stay readable)."""
+    return "$0" if usd == 0 else f"${usd:.4f}" if abs(usd) < 1 else f"${usd:,.2f}"
+
+
 COLUMNS = ("Period", "Answers", "Energy", "Paid", "All-cloud would cost", "Saved")
 
 
@@ -67,9 +74,9 @@ class TotalsDialog(QDialog):
         for i, r in enumerate(self.rows):
             saved = None if r.all_cloud_usd is None else r.all_cloud_usd - r.usd
             cells = (r.label, f"{r.answers} ({r.local} local, {r.cloud} cloud)" if r.answers else "0",
-                     f"{fmt_energy(r.energy_j)} ({fmt_wh(r.energy_j)})" if r.energy_j else "0 J", fmt_usd(r.usd),
-                     "—" if r.all_cloud_usd is None else fmt_usd(r.all_cloud_usd),
-                     "—" if saved is None else fmt_usd(saved))
+                     f"{fmt_energy(r.energy_j)} ({fmt_wh(r.energy_j)})" if r.energy_j else "0 J", fmt_dollars(r.usd),
+                     "—" if r.all_cloud_usd is None else fmt_dollars(r.all_cloud_usd),
+                     "—" if saved is None else fmt_dollars(saved))
             for j, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if j:
