@@ -12,19 +12,21 @@ import re
 from typing import Any
 
 from baton.core.router.categorize import CATEGORIES, categorize, last_number, numbers_in, prompt_features
+from baton.core.router.code_features import (CODE_ANSWER_NAMES, CODE_PROMPT_NAMES, code_answer_features,
+                                             code_prompt_features)
 from baton.core.types import Completion, TokenSignals
 
 PROMPT_NAMES = [
     "n_numbers", "max_digits", "min_digits", "total_digits", "op_add", "op_sub", "op_mul", "op_div", "n_ops",
     "log_words", "log_chars", "has_decimal", "addsub_digits", "mul_digits", "div_digits", "max_digits_sq",
-    *(f"cat_{c}" for c in CATEGORIES),
+    *(f"cat_{c}" for c in CATEGORIES), *CODE_PROMPT_NAMES,
 ]
 SIGNAL_NAMES = [
     "mean_lp", "min_lp", "first_lp", "mean_entropy", "max_entropy", "log_tokens", "finish_length", "loop",
     "signals_missing",
 ]
 FORMAT_NAMES = ["no_number", "echo_number", "log_answer_numbers", "refusal"]
-ANSWER_NAMES = SIGNAL_NAMES + FORMAT_NAMES
+ANSWER_NAMES = SIGNAL_NAMES + FORMAT_NAMES + CODE_ANSWER_NAMES
 ALL_NAMES = PROMPT_NAMES + ANSWER_NAMES
 MATH_CATEGORIES = ("arithmetic", "word_problem")
 
@@ -47,6 +49,7 @@ def prompt_vector(text: str) -> dict[str, float]:
     cat = categorize(text)
     for c in CATEGORIES:
         feats[f"cat_{c}"] = 1.0 if c == cat else 0.0
+    feats.update(code_prompt_features(text, cat))
     return feats
 
 
@@ -86,14 +89,16 @@ def format_features(question: str, answer: str) -> dict[str, float]:
 
 
 def answer_features(question: str, text: str, finish_reason: str,
-                    signals: TokenSignals | dict[str, Any] | None) -> dict[str, float]:
-    """Stage two's answer features (``ANSWER_NAMES``): ``signal_features`` plus ``format_features`` of the answer
+                    signals: TokenSignals | dict[str, Any] | None, verification: Any = None) -> dict[str, float]:
+    """Stage two's answer features (``ANSWER_NAMES``): ``signal_features``, ``format_features`` and, for a code
+    question, ``code_answer_features`` (with the examples' ``verification`` when they were run) of the answer
     ``text`` to ``question``."""
     out = signal_features(signals, finish_reason)
     out.update(format_features(question, text))
+    out.update(code_answer_features(question, text, categorize(question), verification))
     return out
 
 
-def completion_features(question: str, completion: Completion) -> dict[str, float]:
+def completion_features(question: str, completion: Completion, verification: Any = None) -> dict[str, float]:
     """``answer_features`` of a ``Completion`` (its text, finish reason and signals) answering ``question``."""
-    return answer_features(question, completion.text, completion.finish_reason, completion.signals)
+    return answer_features(question, completion.text, completion.finish_reason, completion.signals, verification)
