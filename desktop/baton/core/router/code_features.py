@@ -32,7 +32,9 @@ def code_prompt_features(text: str, category: str) -> dict[str, float]:
     if category != "code":
         return dict.fromkeys(CODE_PROMPT_NAMES, 0.0)
     prose = [ln for ln in text.splitlines() if ln.strip() and not _CODE_LINE.match(ln)]
-    n_examples = len(_ASSERT.findall(text)) + len(_DOCTEST.findall(text)) + len(_PROSE_EXAMPLE.findall(text))
+    # prose examples ("f(3) should return 9") on lines that are not already an assert or a doctest
+    plain = "\n".join(ln for ln in text.splitlines() if not _ASSERT.match(ln) and not _DOCTEST.match(ln))
+    n_examples = len(_ASSERT.findall(text)) + len(_DOCTEST.findall(text)) + len(_PROSE_EXAMPLE.findall(plain))
     return {
         "code_python": 1.0 if _PYTHON.search(text) else 0.0,
         "code_examples": math.log1p(n_examples),
