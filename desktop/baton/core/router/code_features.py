@@ -1,7 +1,7 @@
 """Features for questions about code and their answers, beside the arithmetic ones in ``features``.
 
-Prompt (stage one, regular expressions, microseconds): is it Python, how many worked examples it carries (``assert``
-lines, doctest ``>>>`` lines, "f(x) should return y"), whether it shows a signature to complete, how long the request
+Prompt (stage one, no model, well under a millisecond): is it Python, how many worked examples it carries (``assert``
+lines, doctest ``>>>`` lines, "f(x) should return y": the ones verification would run), whether it shows a signature to complete, how long the request
 is in words. Answer (stage two): is there code, does it parse, does it define the function the question names,
 does it only repeat the question, how long it is, and the result of running the question's examples against it in
 the sandbox (``baton.core.verify``): ran or not, all passed, some failed, the share passed. Every value is 0.0 for a
@@ -19,9 +19,7 @@ CODE_ANSWER_NAMES = ["code_block", "code_parses", "code_defines_asked", "code_ec
                      "ver_ran", "ver_pass", "ver_fail", "ver_frac"]
 
 _PYTHON = re.compile(r"\bpython\b|\bdef \w+\s*\(|^\s*assert\b|>>>|^\s*(?:import|from) \w+", re.IGNORECASE | re.MULTILINE)
-_ASSERT = re.compile(r"^\s*assert\b", re.MULTILINE)
 _DOCTEST = re.compile(r"^\s*>>>", re.MULTILINE)
-_PROSE_EXAMPLE = re.compile(r"\b\w+\([^()\n]*\)\s*(?:should (?:return|be|give)|returns|->|==)\s*\S", re.IGNORECASE)
 _SIGNATURE = re.compile(r"^\s*def \w+\s*\(", re.MULTILINE)
 _CODE_LINE = re.compile(r"^\s*(?:def |class |assert |>>>|import |from |@|return\b|[\w.]+\s*=)")
 _WORD = re.compile(r"[A-Za-z]+")
@@ -32,9 +30,9 @@ def code_prompt_features(text: str, category: str) -> dict[str, float]:
     if category != "code":
         return dict.fromkeys(CODE_PROMPT_NAMES, 0.0)
     prose = [ln for ln in text.splitlines() if ln.strip() and not _CODE_LINE.match(ln)]
-    # prose examples ("f(3) should return 9") on lines that are not already an assert or a doctest
-    plain = "\n".join(ln for ln in text.splitlines() if not _ASSERT.match(ln) and not _DOCTEST.match(ln))
-    n_examples = len(_ASSERT.findall(text)) + len(_DOCTEST.findall(text)) + len(_PROSE_EXAMPLE.findall(plain))
+    from baton.core.verify import extract_examples
+
+    n_examples = len(extract_examples(text))  # the examples verification would run
     return {
         "code_python": 1.0 if _PYTHON.search(text) else 0.0,
         "code_examples": math.log1p(n_examples),
