@@ -1,8 +1,8 @@
 """Features for questions about code and their answers, beside the arithmetic ones in ``features``.
 
-Prompt (stage one, no model, well under a millisecond): is it Python, how many worked examples it carries (``assert``
-lines, doctest ``>>>`` lines, "f(x) should return y": the ones verification would run), whether it shows a signature to complete, how long the request
-is in words. Answer (stage two): is there code, does it parse, does it define the function the question names,
+Prompt (stage one, no model, well under a millisecond): is it Python, how many worked examples it carries
+(``assert`` lines, doctest ``>>>`` lines, "f(x) should return y": the ones verification would run), whether it
+shows a signature to complete, how long the request is in words. Answer (stage two): is there code, does it parse, does it define the function the question names,
 does it only repeat the question, how long it is, and the result of running the question's examples against it in
 the sandbox (``baton.core.verify``): ran or not, all passed, some failed, the share passed. Every value is 0.0 for a
 question that is not about code, so the arithmetic models are unaffected.
