@@ -13,6 +13,7 @@ import pytest
 @pytest.fixture
 def real_window(qapp: Any, baton_home: Path) -> Iterator[Callable[..., Any]]:
     """``make(settings=None, max_tokens=12)`` -> the MainWindow on the real service (closed after the test)."""
+    from baton.commands.serve_thread import ApiServer
     from baton.config import Settings
     from baton.core.service import BatonService
     from baton.paths import Paths
@@ -27,7 +28,7 @@ def real_window(qapp: Any, baton_home: Path) -> Iterator[Callable[..., Any]]:
         settings.engine.max_tokens = max_tokens
         settings.engine.temperature = 0.0
         service = BatonService.build(paths, settings)
-        window = MainWindow(build_context(qapp, service, paths, settings))
+        window = MainWindow(build_context(qapp, service, paths, settings, api_server=ApiServer))
         window.show()
         qapp.processEvents()
         made.append((window, service))

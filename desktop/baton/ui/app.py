@@ -51,14 +51,17 @@ def make_application(argv: list[str] | None = None) -> QApplication:
     return app  # type: ignore[return-value]
 
 
-def build_context(app: QApplication, service: Any, paths: Paths, settings: Settings) -> UiContext:
-    """Everything the window needs, from one service. Tests call this with a service on a FakeEngine."""
+def build_context(app: QApplication, service: Any, paths: Paths, settings: Settings,
+                  api_server: Any = None) -> UiContext:
+    """Everything the window needs, from one service. Tests call this with a service on a FakeEngine.
+    ``api_server``: ``(service, paths) -> ApiServer`` for the API server toggle (None: the toggle says to use
+    `baton serve`)."""
     assets = assets_dir()
     theme = Theme.from_env(app, assets)
     theme.apply()
     app.setWindowIcon(app_icon(assets))
     return UiContext(backend=Backend(service, paths, settings), registry=Registry.of(app), theme=theme,
-                     renderer=Renderer(dark=theme.dark), assets=assets)
+                     renderer=Renderer(dark=theme.dark), assets=assets, api_server=api_server)
 
 
 def log_to_file(paths: Paths) -> logging.Handler:
@@ -73,8 +76,10 @@ def log_to_file(paths: Paths) -> logging.Handler:
     return handler
 
 
-def run(paths: Paths, settings: Settings, service: Any, argv: list[str] | None = None) -> int:
-    """Open the window on ``service`` and run until it closes. Returns the exit code."""
+def run(paths: Paths, settings: Settings, service: Any, argv: list[str] | None = None,
+        api_server: Any = None) -> int:
+    """Open the window on ``service`` and run until it closes (``api_server`` as ``build_context`` takes it).
+    Returns the exit code."""
     if not binding_is_sound():
         import PySide6
 
@@ -83,7 +88,7 @@ def run(paths: Paths, settings: Settings, service: Any, argv: list[str] | None =
                          "version with: pip install 'PySide6-Essentials>=6.6,<6.12'")
     app = make_application(argv)
     handler = log_to_file(paths)
-    ui = build_context(app, service, paths, settings)
+    ui = build_context(app, service, paths, settings, api_server)
     window = MainWindow(ui)
     window.show()
     window.composer.edit.setFocus()

@@ -3,8 +3,10 @@ the live power panel on the right. Built from a ``UiContext``; owns the dispatch
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QColor, QIcon, QPainter, QPixmap, QResizeEvent
@@ -50,6 +52,7 @@ class UiContext:
     theme: Theme
     renderer: Renderer
     assets: Path | None = None
+    api_server: Callable[..., Any] | None = None  # (service, paths) -> commands/serve_thread.ApiServer, from `baton gui`
 
 
 class MainWindow(QMainWindow):
