@@ -119,3 +119,13 @@ def test_a_wrong_sha256_is_rejected_and_the_file_deleted(qtbot, real_window, ser
     assert list(w.backend.paths.models_dir.iterdir()) == []
     assert not dlg.use_button.isEnabled()
     dlg.reject()
+
+
+def test_the_models_dialog_opens_the_browser(qtbot, real_window):  # noqa: F811
+    w = real_window()
+    picker = w.open_models()
+    picker.browse_button.click()
+    qtbot.waitUntil(lambda: getattr(w, "model_browser", None) is not None and w.model_browser.isVisible(),
+                    timeout=10000)
+    assert not picker.isVisible()
+    w.model_browser.reject()

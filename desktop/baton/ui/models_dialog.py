@@ -33,8 +33,8 @@ class ModelPicker(QDialog):
         self.table.doubleClicked.connect(lambda _i: self._use())
         self.status = QLabel("Looking for models…")
         self.status.setWordWrap(True)
-        how = QLabel(f"To add a bigger model, put a .gguf file in {backend.paths.models_dir}, or run "
-                     "`baton models pull URL`. Models from Ollama, LM Studio, GPT4All, Jan and the Hugging Face "
+        how = QLabel(f"To add a bigger model, download one from the catalog (Model browser), put a .gguf file in "
+                     f"{backend.paths.models_dir}, or run `baton models pull URL`. Models from Ollama, LM Studio, GPT4All, Jan and the Hugging Face "
                      "cache show up here without copying. Hover a fit to see the reason.")
         how.setWordWrap(True)
         how.setObjectName("totalsNote")
@@ -46,6 +46,10 @@ class ModelPicker(QDialog):
         self.use_button.clicked.connect(self._use)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.addButton(self.use_button, QDialogButtonBox.ButtonRole.ActionRole)
+        browse = getattr(parent, "open_model_browser", None)  # ui/model_browser.py installs it on the window
+        if browse is not None:
+            self.browse_button = buttons.addButton("Model browser…", QDialogButtonBox.ButtonRole.ActionRole)
+            self.browse_button.clicked.connect(lambda: (self.reject(), browse()))
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addWidget(self.status)
