@@ -28,7 +28,7 @@ from baton.core.results import AskResult, EscalationPlan
 from baton.core.store.db import Store
 from baton.core.store.records import Status, Thread
 from baton.core.store.writer import AnswerWriter
-from baton.core.thread_settings import for_ask, preview_route, system_prompt
+from baton.core.thread_settings import for_ask, for_turn, preview_route
 from baton.core.types import ChatMessage, LocalInfo, RouteDecision, SamplingParams
 from baton.paths import Paths
 
@@ -244,9 +244,9 @@ class BatonService:
             raise UsageError("the new question is empty; type the question to ask instead")
         mode = self._mode(tier, None)
         history = history_from_path(self.store.thread_path(old.thread_id, upto=old.parent_id)) if old.parent_id else []
-        system = system_prompt(self.store, old.thread_id) or SYSTEM_PROMPT
-        turn = Turn(old.thread_id, alternate([ChatMessage("system", system), *history, ChatMessage("user", text)]),
-                    self._params(params, None), mode, cancel=cancel or threading.Event(),
+        system, params = for_turn(self.store, old.thread_id, params)  # the thread's system prompt and temperature
+        sent = alternate([ChatMessage("system", system or SYSTEM_PROMPT), *history, ChatMessage("user", text)])
+        turn = Turn(old.thread_id, sent, self._params(params, None), mode, cancel=cancel or threading.Event(),
                     on_text=on_text or _noop, on_status=on_status or _noop, approve=approve)
         chosen, decision = self._route(turn, model, None)
         q = self.store.add_message(old.thread_id, "user", text, parent_id=old.parent_id)
@@ -357,9 +357,10 @@ class BatonService:
                  approve: Any, on_status: Any) -> Turn:
         """A turn that answers the stored ``question`` again (history up to it, on its branch)."""
         history = history_from_path(self.store.thread_path(question.thread_id, upto=question.id))
-        system = system_prompt(self.store, question.thread_id) or SYSTEM_PROMPT
-        turn = Turn(question.thread_id, [ChatMessage("system", system), *history], self._params(params, None),
-                    mode, question.id, cancel or threading.Event(), on_text or _noop, on_status or _noop, approve)
+        system, params = for_turn(self.store, question.thread_id, params)  # the thread's system prompt, temperature
+        turn = Turn(question.thread_id, [ChatMessage("system", system or SYSTEM_PROMPT), *history],
+                    self._params(params, None), mode, question.id, cancel or threading.Event(), on_text or _noop,
+                    on_status or _noop, approve)
         if not turn.messages or turn.messages[-1].role != "user":
             turn.messages.append(ChatMessage("user", question.content))
         return turn

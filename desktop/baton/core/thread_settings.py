@@ -81,9 +81,15 @@ def for_ask(store: Any, thread_id: str | None, model: str | None, tier: str | No
     return plan
 
 
-def system_prompt(store: Any, thread_id: str | None) -> str:
-    """The thread's own system prompt, ``''`` when it has none (or for no thread)."""
-    return store.thread_settings(thread_id).system_prompt if thread_id else ""
+def for_turn(store: Any, thread_id: str | None, params: SamplingParams | None) -> tuple[str, SamplingParams | None]:
+    """For answering again in a thread (retry, edit): its own system prompt (``''`` when it has none) and ``params``
+    with the thread's temperature where the caller left it None. Raises ``NotFound``/``StoreError``."""
+    if not thread_id:
+        return "", params
+    s = store.thread_settings(thread_id)
+    if (params is None or params.temperature is None) and s.temperature is not None:
+        params = replace(params or SamplingParams(), temperature=s.temperature)
+    return s.system_prompt, params
 
 
 def preview_route(service: Any, thread_id: str | None, prompt: str, tier: str = "auto",
