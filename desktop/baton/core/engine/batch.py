@@ -45,8 +45,9 @@ class Backend(Protocol):
         """Decode one batch: token ``i`` at position ``pos[i]`` of slot ``slots[i]``; logits kept where ``want``.
         Raises ``ModelError``."""
 
-    def logits(self, i: int) -> np.ndarray:
-        """The logits (``float32[n_vocab]``) of batch entry ``i`` of the last decode; valid until the next one."""
+    def outputs(self, n: int) -> np.ndarray:
+        """The logits (``float32[n, n_vocab]``) of the last decode's ``n`` output rows, in batch order (row ``j``:
+        the ``j``-th entry decoded with ``want``); valid until the next decode."""
 
     def trim(self, slot: int, keep: int) -> bool:
         """Forget slot ``slot``'s cache from position ``keep`` on (0: all of it). False when the model's cache
@@ -318,18 +319,18 @@ class Scheduler:
         pos: list[int] = []
         slots: list[int] = []
         want: list[bool] = []
-        rows: list[tuple[Sequence, int]] = []
-        work: dict[int, int] = {}
+        rows: list[Sequence] = []  # the sequences sampled after this step, in the order of their output rows
+        work: list[tuple[Sequence, int]] = []
         for seq in self._active:
             if seq.next_token >= 0:
-                rows.append((seq, len(tokens)))
+                rows.append(seq)
                 tokens.append(seq.next_token)
                 seq.decoded.append(seq.next_token)
                 pos.append(seq.pos)
                 slots.append(seq.slot)
-                want.append(True)
                 seq.pos += 1
-                work[id(seq)] = 1
+                work.append((seq, 1))
+        want = [True] * len(tokens)
         budget = be.n_batch - len(tokens)
         for seq in self._active:
             if budget <= 0:
@@ -345,12 +346,12 @@ class Scheduler:
             want.extend([False] * n)
             if last:
                 want[-1] = True
-                rows.append((seq, len(tokens) - 1))
+                rows.append(seq)
             seq.fed += n
             seq.pos = seq.fed
             budget -= n
             self.prefilled_tokens += n
-            work[id(seq)] = n
+            work.append((seq, n))
         try:
             be.decode(tokens, pos, slots, want)
         except BaseException as e:  # noqa: BLE001 - every sequence in the batch fails with it
@@ -361,16 +362,23 @@ class Scheduler:
         self.steps += 1
         if len(self._active) > 1:
             self.batched_steps += 1
-        for seq in self._active:
-            n = work.get(id(seq), 0)
-            if n and seq.on_work is not None:
+        for seq, n in work:
+            if seq.on_work is not None:
                 try:
                     seq.on_work(n)
                 except Exception:  # noqa: BLE001 - accounting must never stop generation
                     seq.on_work = None
-        for seq, i in rows:
+        if not rows:
+            return
+        try:
+            out = be.outputs(len(rows))
+        except BaseException as e:  # noqa: BLE001
+            for seq in rows:
+                self._fail(seq, ModelError(f"sampling failed: {e}"))
+            return
+        for seq, row in zip(rows, out):
             try:
-                self._sample(seq, be.logits(i))
+                self._sample(seq, row)
             except BaseException as e:  # noqa: BLE001
                 self._fail(seq, ModelError(f"sampling failed: {e}"))
 

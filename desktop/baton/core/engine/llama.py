@@ -405,33 +405,41 @@ class LlamaBatchBackend:
             raise RuntimeError(f"llama.cpp could not create a context of {parallel} x {n_ctx} tokens")
         self.n_ctx_slot = int(llama_cpp.llama_n_ctx_seq(self._ctx))
         self._mem = llama_cpp.llama_get_memory(self._ctx)
-        self._batch = llama_cpp.llama_batch_init(n_batch, 0, 1)
+        b = self._batch = llama_cpp.llama_batch_init(n_batch, 0, 1)
         self._vocab = llm._model.vocab
         self.n_vocab = int(llm.n_vocab())
         self._pieces: dict[int, bytes] = {}
         self._eog: dict[int, bool] = {}
-        self._float_p = ctypes.POINTER(ctypes.c_float * self.n_vocab)
+        # the batch's arrays as numpy views (filled by slices each step); every entry belongs to one sequence
+        self._tok = np.ctypeslib.as_array(b.token, shape=(n_batch,))
+        self._pos = np.ctypeslib.as_array(b.pos, shape=(n_batch,))
+        self._want = np.ctypeslib.as_array(b.logits, shape=(n_batch,))
+        np.ctypeslib.as_array(b.n_seq_id, shape=(n_batch,))[:] = 1
+        self._seq_ids = [b.seq_id[i] for i in range(n_batch)]
+        self._slot_of = [-1] * n_batch  # what seq_id[i][0] holds now (written only when it changes)
 
     def decode(self, tokens: list[int], pos: list[int], slots: list[int], want: list[bool]) -> None:
         """One ``llama_decode`` of ``len(tokens)`` (<= ``n_batch``) entries. Raises ``ModelError``."""
-        b = self._batch
-        tok, p, nseq, seq, lg = b.token, b.pos, b.n_seq_id, b.seq_id, b.logits
-        for i, t in enumerate(tokens):
-            tok[i] = t
-            p[i] = pos[i]
-            nseq[i] = 1
-            seq[i][0] = slots[i]
-            lg[i] = want[i]
-        b.n_tokens = len(tokens)
-        rc = self._lib.llama_decode(self._ctx, b)
+        n = len(tokens)
+        self._tok[:n] = tokens
+        self._pos[:n] = pos
+        self._want[:n] = want
+        seq_ids, slot_of = self._seq_ids, self._slot_of
+        for i, slot in enumerate(slots):
+            if slot_of[i] != slot:
+                seq_ids[i][0] = slot_of[i] = slot
+        self._batch.n_tokens = n
+        rc = self._lib.llama_decode(self._ctx, self._batch)
         if rc != 0:
-            raise ModelError(f"llama.cpp could not decode a batch of {len(tokens)} tokens (code {rc}); "
+            raise ModelError(f"llama.cpp could not decode a batch of {n} tokens (code {rc}); "
                              "try again, or lower engine.parallel or engine.n_ctx")
 
-    def logits(self, i: int) -> np.ndarray:
-        """Row ``i`` of the last decode's logits, without a copy (valid until the next decode)."""
-        ptr = self._lib.llama_get_logits_ith(self._ctx, i)
-        return np.frombuffer(ctypes.cast(ptr, self._float_p).contents, dtype=np.float32)
+    def outputs(self, n: int) -> np.ndarray:
+        """The logits of the last decode's ``n`` output rows (``float32[n, n_vocab]``, row ``j``: the ``j``-th batch
+        entry that asked for logits), without a copy; valid until the next decode."""
+        ptr = self._lib.llama_get_logits(self._ctx)
+        buf = (ctypes.c_float * (n * self.n_vocab)).from_address(ctypes.addressof(ptr.contents))
+        return np.frombuffer(buf, dtype=np.float32).reshape(n, self.n_vocab)
 
     def trim(self, slot: int, keep: int) -> bool:
         """Drop slot ``slot``'s KV cache from position ``keep`` on; False when this cache cannot drop a tail."""

@@ -53,10 +53,11 @@ class StopText:
     ``feed(piece)`` returns ``(text to emit now, stopped)``; ``flush()`` returns what was held back (at the end of
     an answer that did not stop on a string). ``text`` is everything emitted so far."""
 
-    __slots__ = ("stops", "_decoder", "_pending", "text")
+    __slots__ = ("stops", "_firsts", "_decoder", "_pending", "text")
 
     def __init__(self, stops: list[str]) -> None:
         self.stops = [s for s in stops if s]
+        self._firsts = "".join(sorted({s[0] for s in self.stops}))  # a stop string starts with one of these
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="ignore")
         self._pending = ""  # decoded, not yet emitted (may be the start of a stop string)
         self.text = ""
@@ -67,7 +68,7 @@ class StopText:
         if not new:
             return "", False
         pending = self._pending + new
-        if not self.stops:
+        if not self.stops or not any(c in pending for c in self._firsts):  # nothing here can start a stop string
             self._pending = ""
             self.text += pending
             return pending, False
