@@ -48,6 +48,8 @@ class ThreadActions(QObject):
         row.addWidget(self.undo_button)
         self.toast.setVisible(False)
         window.statusBar().addPermanentWidget(self.toast)
+        # a new thread (or fork) goes in at the top; once the event is handled it moves below the pinned ones
+        window.thread_model.rowsInserted.connect(self._place_new, Qt.ConnectionType.QueuedConnection)
         try:
             self.backend.purge_deleted()  # deletes a previous run left inside their undo window
         except BatonError:
@@ -76,6 +78,11 @@ class ThreadActions(QObject):
         else:
             self.w.session.current_id = None
             self.w.chat.show_empty(self.w._empty_state(not self.show_archived))
+
+    def _place_new(self, *_args: object) -> None:
+        rows = self.w.thread_model.rows()
+        if rows and not rows[0].pinned and any(r.pinned for r in rows[1:]):
+            self.resync()
 
     def set_show_archived(self, shown: bool) -> None:
         self.show_archived = bool(shown)

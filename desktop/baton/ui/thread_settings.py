@@ -120,6 +120,7 @@ class ThreadSettingsDialog(QDialog):
         col.addWidget(self.spent_j)
         col.addWidget(self.spent_usd)
         col.addWidget(self.error)
+        col.addStretch(1)
         col.addWidget(buttons)
         self.budget_j.valueChanged.connect(self._show_spend)
         self.budget_usd.valueChanged.connect(self._show_spend)
