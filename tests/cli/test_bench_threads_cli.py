@@ -19,6 +19,9 @@ def test_bench_threads_reports_ratios_energy_split_and_warm_start(baton_home):
     assert lo <= doc["ratio"] <= hi
     assert doc["energy_split_error"] is not None and doc["energy_split_error"] <= 0.01
     assert doc["shared_with"] == [1, 1]  # each answer knows it shared the machine with the other
+    fair = doc["fairness"]  # the reference loop read the prompts Baton sent, with the same context and threads
+    assert fair["same_prompt_tokens"] and fair["n_ctx_per_thread"] > 0 and fair["n_threads"] >= 1
+    assert len(doc["load_average"]) == 2
     if doc["energy_sources"] == ["estimated"]:
         assert "only the CPU estimate" in doc["energy_note"]
 

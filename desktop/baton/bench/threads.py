@@ -3,18 +3,22 @@
 Each round answers the same N questions three ways: one after another through Baton's pipeline (the queue),
 all at once through Baton's pipeline (the batched engine), and through a reference loop, a plain greedy
 ``llama_batch`` loop written here with no Baton code, over the same model, context parameters, prompt tokens and
-answer token counts. Aggregate tokens/s = answer tokens of all threads / wall time from the first question to
-the last answer. Ratios are paired per round and reported with a 95% bootstrap interval of their median.
+answer token counts (decode steps included), threads, context and batch size. Every side reads its prompts cold
+(Baton's warm slots are emptied before each of its runs) and each is warmed up once before the rounds.
+Aggregate tokens/s = answer tokens of all threads / wall time from the first question to the last answer. Ratios
+are paired per round and reported with a 95% bootstrap interval of their median; ``fairness`` says what the sides
+shared, ``load_average`` the machine's 1-minute load at the start and the end.
 
 It also answers a thread whose history holds H tokens, lets N other threads run at once (they take every slot,
 so the thread's cache is saved aside), and asks it again (warm: its state restored, only the new tokens read); then
-answers that same question cold (every cache forgotten) to compare the time to first token and the text. The bare loops it compares against live in ``baton.core.engine.reference``: it measures
-the library itself, not the product.
+answers that same question cold (every cache forgotten) to compare the time to first token and the text. The bare
+loops it compares against live in ``baton.core.engine.reference``: it measures the library itself, not the product.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import statistics
 import tempfile
 import threading
@@ -25,6 +29,7 @@ from typing import Any
 
 from baton.bench.stats import bootstrap_median_ci
 from baton.config import Settings
+from baton.core.engine.llama import N_BATCH
 from baton.core.engine.reference import ReferenceLoop
 from baton.core.types import ChatMessage, SamplingParams
 from baton.paths import Paths
@@ -76,6 +81,8 @@ def _ask_all(service: Any, model: str | None, tokens: int, n: int, at_once: bool
     union = service.meter.shared.last_union if at_once else None
     return {"wall_s": wall, "tokens": n_tokens, "tokens_per_s": n_tokens / wall, "energy_j": energy,
             "counts": [r.usage.completion_tokens for r in results], "texts": [r.text for r in results],
+            "prompt_tokens": [r.usage.prompt_tokens for r in results],
+            "finish": [r.finish_reason for r in results],
             "union_j": union.total_j if union is not None else None,
             "sources": sorted({p.source for r in results for p in r.energy.parts}),
             "shared_with": [int(getattr(r.energy, "shared_with", 0)) for r in results]}
@@ -129,6 +136,7 @@ def run_threads_bench(settings: Settings, model: str | None, threads: int, token
     ``threads`` questions with ``tokens`` answer tokens each (greedy). Raises BatonError for a bad model."""
     from baton.core.service import BatonService
 
+    load_start = os.getloadavg()[0]
     eng = dataclasses.replace(settings.engine, temperature=0.0, parallel=max(threads, 1))
     bench_settings = dataclasses.replace(settings, engine=eng, endpoints=[])
     bench_settings.routing = dataclasses.replace(settings.routing, mode="never")
@@ -139,30 +147,56 @@ def run_threads_bench(settings: Settings, model: str | None, threads: int, token
             engine, load_s = service.engine(model)
             prompts = [engine.prompt_tokens([ChatMessage("system", _system()), ChatMessage("user", question(i))])
                        for i in range(threads)]
-            ref = ReferenceLoop(path, engine.n_ctx, threads, engine.n_threads)
+            ref = ReferenceLoop(path, engine.n_ctx, threads, engine.n_threads, n_batch=N_BATCH)
             try:
-                _ask_all(service, model, tokens, threads, at_once=True)  # warm-up, not counted
+                warm = _ask_all(service, model, tokens, threads, at_once=True)  # warm-up, not counted
+                ref.run(prompts, _decoded(warm))  # the reference's warm-up, not counted
                 seq_runs, conc_runs, ref_runs = [], [], []
                 for r in range(max(1, rounds)):
                     progress(f"round {r + 1} of {rounds}")
                     order = ["seq", "conc", "ref"]
                     for kind in order[r % 3:] + order[:r % 3]:
-                        if kind == "seq":
-                            seq_runs.append(_ask_all(service, model, tokens, threads, at_once=False))
-                        elif kind == "conc":
-                            conc_runs.append(_ask_all(service, model, tokens, threads, at_once=True))
+                        if kind in ("seq", "conc"):
+                            # every side reads its prompts cold, as the reference loop does
+                            engine.forget_cache()
+                            runs = seq_runs if kind == "seq" else conc_runs
+                            runs.append(_ask_all(service, model, tokens, threads, at_once=kind == "conc"))
                         else:
-                            counts = conc_runs[-1]["counts"] if conc_runs else [tokens] * threads
-                            wall = ref.run(prompts, counts)
-                            ref_runs.append({"wall_s": wall, "tokens": sum(counts),
-                                             "tokens_per_s": sum(counts) / wall})
+                            # the same answer tokens as Baton's batched answers of this round (or the warm-up's)
+                            basis = conc_runs[-1] if conc_runs else warm
+                            wall = ref.run(prompts, _decoded(basis))
+                            ref_runs.append({"wall_s": wall, "tokens": basis["tokens"],
+                                             "tokens_per_s": basis["tokens"] / wall})
             finally:
                 ref.close()
+            fairness = _fairness(prompts, engine, seq_runs, conc_runs)
             history = _history_ttft(service, model, history_tokens, threads) if history_tokens > 0 else {}
         finally:
             service.close()
-    return _document(model_id, str(path), threads, tokens, load_s, seq_runs, conc_runs, ref_runs, history,
-                     history_tokens)
+    doc = _document(model_id, str(path), threads, tokens, load_s, seq_runs, conc_runs, ref_runs, history,
+                    history_tokens)
+    doc["fairness"] = fairness
+    doc["load_average"] = [round(load_start, 2), round(os.getloadavg()[0], 2)]
+    return doc
+
+
+def _decoded(run: dict[str, Any]) -> list[int]:
+    """Tokens each answer of ``run`` had the model produce: its answer tokens, plus the end-of-generation token
+    when it stopped (so the reference loop decodes as many steps as Baton did; an answer cut by a stop string
+    would count one token more, and the bench's prompts set none)."""
+    return [n + (1 if reason == "stop" else 0) for n, reason in zip(run["counts"], run["finish"])]
+
+
+def _fairness(prompts: list[list[int]], engine: Any, seq: list[dict[str, Any]],
+              conc: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the three sides shared: prompt tokens (the reference's against the ones Baton sent), answer token
+    counts (one after another against at once), context and threads."""
+    sent = [list(r["prompt_tokens"]) for r in [*seq, *conc]]
+    return {"same_prompt_tokens": all(p == [len(x) for x in prompts] for p in sent),
+            "same_answer_tokens": all(s["counts"] == c["counts"] for s, c in zip(seq, conc)),
+            "n_ctx_per_thread": int(engine.n_ctx), "n_threads": int(engine.n_threads), "n_batch": N_BATCH,
+            "prefill": "cold on every side (Baton's warm slots emptied before each run)",
+            "warmup": "one batched round through Baton and one reference run, not counted"}
 
 
 def _system() -> str:
