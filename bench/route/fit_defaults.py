@@ -72,9 +72,10 @@ def main(argv: list[str] | None = None) -> int:
     step1 = fit_steps(both)[0]
     step2 = fit_steps(LadderData(cd.correct[1:], cd.energy_j[1:], cd.rows[1:], cd.categories))[0]
     ids = sorted(id_digest(it["id"]) for it in arith + code)
-    step1.meta.update(fitted_ids=ids, pair=labels[:2], n_arith=len(arith), n_code=len(code), prompt_key=fmt.key)
-    step2.meta.update(fitted_ids=sorted(id_digest(it["id"]) for it in code), pair=labels[1:], n_code=len(code),
+    step1.meta.update(fitted_ids=ids, pair=labels[:2], n_arith=len(arith), n_code=len(code), prompt_format=fmt.name,
                       prompt_key=fmt.key)
+    step2.meta.update(fitted_ids=sorted(id_digest(it["id"]) for it in code), pair=labels[1:], n_code=len(code),
+                      prompt_format=fmt.name, prompt_key=fmt.key)
     doc = {"about": "Fitted by bench/route/fit_defaults.py from bench/route/cache; do not edit by hand.",
            "two_tier": step1.to_dict(), "ladder": [step1.to_dict(), step2.to_dict()], "ladder_tiers": labels}
     Path(args.out).write_text(json.dumps(doc, separators=(",", ":")) + "\n", encoding="utf-8")

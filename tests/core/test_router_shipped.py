@@ -17,6 +17,7 @@ from baton.bench.fixtures import STRONG_FIXTURE_NAME
 from baton.bench.route import cascade_scores, item_features, outcomes_of
 from baton.config import Endpoint, RoutingSettings
 from baton.core.engine.defaults import DEFAULT_MODEL
+from baton.core.router.features import prompt_vector
 from baton.core.router.policy import Router
 from baton.core.router.shipped import shipped_calibration
 from baton.core.types import Completion, LocalInfo, Timing, TokenSignals, Usage
@@ -39,11 +40,11 @@ def route_dev():
 
 def test_shipped_calibration_is_sane():
     cal = shipped_calibration()
-    assert cal.covers("arithmetic") and cal.covers("word_problem") and not cal.covers("code")
+    assert cal.covers("arithmetic") and cal.covers("word_problem") and cal.covers("code")
     assert 0.0 < cal.margin < 1.0 and 0.0 < cal.skip_below <= 0.5
-    assert cal.meta["n"] >= 500 and len(cal.meta["fitted_ids"]) == cal.meta["n"]
-    small = {"max_digits": 1.0, "total_digits": 2.0, "n_numbers": 2.0, "op_add": 1.0, "cat_arithmetic": 1.0}
-    big = {"max_digits": 6.0, "total_digits": 9.0, "n_numbers": 2.0, "op_div": 1.0, "cat_arithmetic": 1.0}
+    assert cal.meta["n_arith"] >= 500 and cal.meta["n_code"] >= 30
+    assert len(cal.meta["fitted_ids"]) == cal.meta["n_arith"] + cal.meta["n_code"]
+    small, big = prompt_vector("What is 2 + 3?"), prompt_vector("What is 123456 / 789?")
     assert cal.p_prompt(small, "arithmetic") > cal.p_prompt(big, "arithmetic")
     assert cal.p_strong(small, "arithmetic") > cal.p_strong(big, "arithmetic")
 
