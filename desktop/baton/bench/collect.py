@@ -66,11 +66,12 @@ BENCH_MAX_TOKENS = 256
 BENCH_TEMPERATURE = 0.0
 
 
-def load_items(path: Path, limit: int | None = None) -> list[dict[str, str]]:
-    """``{"id","question","answer","tag"}`` lines; blank lines are skipped."""
+def read_rows(path: Path, required: tuple[str, ...]) -> list[tuple[int, dict[str, Any]]]:
+    """``(line number, object)`` for each non-blank line of a JSON-lines benchmark file. Raises ``UsageError`` for a
+    missing file, a line that is not JSON, one that lacks a ``required`` field, or a repeated ``id``."""
     if not path.is_file():
         raise UsageError(f"no benchmark file at {path}; pass --data FILE.jsonl")
-    items: list[dict[str, str]] = []
+    rows: list[tuple[int, dict[str, Any]]] = []
     seen: set[str] = set()
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
@@ -79,19 +80,23 @@ def load_items(path: Path, limit: int | None = None) -> list[dict[str, str]]:
             row = json.loads(line)
         except json.JSONDecodeError as e:
             raise UsageError(f"{path}:{n} is not JSON ({e.msg}); each line must be one JSON object") from None
-        missing = [k for k in ("id", "question", "answer") if k not in row]
+        missing = [k for k in required if k not in row]
         if missing:
-            raise UsageError(f"{path}:{n} lacks {', '.join(missing)}; lines need id, question and answer")
+            raise UsageError(f"{path}:{n} lacks {', '.join(missing)}; lines need {', '.join(required)}")
         if str(row["id"]) in seen:
             raise UsageError(f"{path}:{n} repeats id {row['id']}; ids must be unique")
         seen.add(str(row["id"]))
-        items.append({"id": str(row["id"]), "question": str(row["question"]), "answer": str(row["answer"]),
-                      "tag": str(row.get("tag", ""))})
-        if limit is not None and len(items) >= limit:
-            break
-    if not items:
+        rows.append((n, row))
+    if not rows:
         raise UsageError(f"{path} has no items")
-    return items
+    return rows
+
+
+def load_items(path: Path, limit: int | None = None) -> list[dict[str, str]]:
+    """``{"id","question","answer","tag"}`` lines; blank lines are skipped (errors: ``read_rows``)."""
+    items = [{"id": str(row["id"]), "question": str(row["question"]), "answer": str(row["answer"]),
+              "tag": str(row.get("tag", ""))} for _, row in read_rows(path, ("id", "question", "answer"))]
+    return items[:limit] if limit is not None else items
 
 
 def is_correct(text: str, answer: str) -> bool:

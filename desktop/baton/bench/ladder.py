@@ -152,23 +152,12 @@ def load_code_items(path: Path, limit: int | None = None) -> list[dict[str, Any]
     FIXTURES.md) in a fixed order that mixes their sources (by a hash of the id), so the first N of a long run are
     a fair sample. Raises ``UsageError`` for a missing file, a line that is not JSON or lacks its fields."""
     import hashlib
-    import json
 
-    if not path.is_file():
-        raise UsageError(f"no benchmark file at {path}; pass --data FILE.jsonl")
-    items: list[dict[str, Any]] = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise UsageError(f"{path}:{n} is not JSON ({e.msg}); each line must be one JSON object") from None
-        missing = [k for k in ("id", "question", "tests") if k not in row]
-        if missing:
-            raise UsageError(f"{path}:{n} lacks {', '.join(missing)}; code lines need id, question and tests")
-        items.append({"id": str(row["id"]), "question": str(row["question"]), "tests": list(row["tests"]),
-                      "setup": str(row.get("setup") or ""), "entry_point": row.get("entry_point"),
-                      "prefix": str(row.get("prefix") or ""), "tag": str(row.get("tag", ""))})
+    from baton.bench.collect import read_rows
+
+    items = [{"id": str(row["id"]), "question": str(row["question"]), "tests": list(row["tests"]),
+              "setup": str(row.get("setup") or ""), "entry_point": row.get("entry_point"),
+              "prefix": str(row.get("prefix") or ""), "tag": str(row.get("tag", ""))}
+             for _, row in read_rows(path, ("id", "question", "tests"))]
     items.sort(key=lambda it: hashlib.sha256(it["id"].encode()).hexdigest())
     return items[:limit] if limit is not None else items
