@@ -38,9 +38,7 @@ class TierSpec:
         self.endpoint: Endpoint | None = None
         self.path: Path | None = None
         if spec.startswith(LOOPBACK_PREFIX):
-            p = Path(spec[len(LOOPBACK_PREFIX):]).expanduser()
-            if not p.is_file():
-                raise UsageError(f"tier '{spec}': no such .gguf file {p}")
+            p = Path(spec[len(LOOPBACK_PREFIX):]).expanduser()  # checked when it must run (cached results need no file)
             self.kind, self.path, self.label = "loopback", p, f"{p.stem}@loopback"
             return
         for ep in service.settings.endpoints:
@@ -122,6 +120,8 @@ class LadderTiers:
         return self._runners[i]
 
     def _loopback_runner(self, t: TierSpec) -> Any:
+        if t.path is None or not t.path.is_file():
+            raise UsageError(f"tier '{t.spec}': no such .gguf file {t.path} (the 1.5B fixture: `make fixtures-large`)")
         import psutil
 
         from baton.bench.tiers import _server_estimate
