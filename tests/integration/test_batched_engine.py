@@ -79,6 +79,41 @@ def test_four_threads_at_once_match_their_solo_answers(engine, batch):
     assert sum(c.text == s for c, s in zip(together, solo64)) >= 3
 
 
+def test_one_logits_view_per_step_holds_each_output_row_in_batch_order(engine):
+    """The batched step reads every sampled row from one view of llama.cpp's outputs; each row must be the one
+    llama_get_logits_ith gives for its batch entry, with prompts and single tokens of several slots mixed."""
+    import llama_cpp
+    import numpy as np
+
+    engine.forget_cache()  # the raw decodes below use slots 0-2; no thread's cache is held there now
+    a, b = engine.prompt_tokens([ChatMessage("user", QUESTIONS[0])]), engine.prompt_tokens(
+        [ChatMessage("user", QUESTIONS[1])])
+
+    def check():
+        be = engine._sched.backend
+        try:
+            tokens = [a[0], *b, a[1], a[2]]
+            pos = [0, *range(len(b)), 1, 2]
+            slots = [2, *([0] * len(b)), 2, 2]
+            want = [True] + [False] * (len(b) - 1) + [True, False, True]
+            be.decode(tokens, pos, slots, want)
+            rows = be.outputs(sum(want))
+            wanted = [i for i, w in enumerate(want) if w]
+            for j, i in enumerate(wanted):
+                ptr = llama_cpp.llama_get_logits_ith(be._ctx, i)
+                expect = np.ctypeslib.as_array(ptr, shape=(be.n_vocab,))
+                assert np.array_equal(rows[j], expect), (j, i)
+            be.decode([b[-1]], [len(b)], [0], [True])  # a later step with fewer rows and other slots
+            assert np.array_equal(be.outputs(1)[0], np.ctypeslib.as_array(
+                llama_cpp.llama_get_logits_ith(be._ctx, 0), shape=(be.n_vocab,)))
+        finally:
+            be.trim(0, 0)
+            be.trim(2, 0)
+
+    engine._sched.call(check)
+    assert engine.slots() == {"parallel": 4, "active": 0, "waiting": 0}
+
+
 def test_cancelling_one_thread_mid_batch_lets_the_others_finish(engine):
     solo = [_run(engine, q, 16).text for q in QUESTIONS[:4]]
     cancel = threading.Event()
