@@ -33,8 +33,9 @@ def _ask(d: Drive, text: str) -> None:
 
 def run_steps(d: Drive, first: Any, second: Any, files: Any, catalog: Path, sha: str) -> None:
     """Every step in order (a failed one is reported and the next still runs)."""
-    for args in (("endpoints", "add", "first", "--base-url", first.base_url, "--model", "first-model"),
-                 ("endpoints", "add", "second", "--base-url", second.base_url, "--model", "second-model"),
+    prices = ("--usd-per-mtok-in", "3", "--usd-per-mtok-out", "15")  # so the totals have an all-cloud figure
+    for args in (("endpoints", "add", "first", "--base-url", first.base_url, "--model", "first-model", *prices),
+                 ("endpoints", "add", "second", "--base-url", second.base_url, "--model", "second-model", *prices),
                  ("config", "set", "routing.threshold", "0"),  # no automatic escalation: the person picks
                  ("config", "set", "engine.max_tokens", "24"),
                  ("config", "set", "engine.temperature", "0")):
@@ -180,20 +181,35 @@ def run_steps(d: Drive, first: Any, second: Any, files: Any, catalog: Path, sha:
         title = "Model browser"
         d.wait_window(title)
         d.wait(lambda: d.widgets(title, name="catalogTable"), "the catalog", 10)
+        files.hold_after_bytes = 40 << 20  # the server stalls mid-way: the progress is seen, then paused
         d.click(d.widget(title, text="Download"))
+        ensure(files.held.wait(30), "the download did not start")
+        progress = d.wait(lambda: [w["text"] for w in d.widgets(title, name="downloadStatus") if "MB/s" in w["text"]],
+                          "the progress line", 15)[0]
+        d.shot("11-model-downloading")
+        d.click(d.widget(title, text="Pause"))
+        files.release.set()
+        d.wait(lambda: [w for w in d.widgets(title, name="downloadStatus") if "Paused" in w["text"]], "paused", 30)
+        part = d.baton_home / "data" / "models" / (SERVED + ".part")
+        ensure(part.is_file() and not (d.baton_home / "data" / "models" / SERVED).exists(), "a part file only")
+        paused_at = part.stat().st_size
+        files.hold_after_bytes = None
+        d.click(d.widget(title, text="Resume"))
         status = d.wait(lambda: [w["text"] for w in d.widgets(title, name="downloadStatus")
                                  if "verified" in w["text"] or "failed" in w["text"]], "the download's end", 90)[0]
         ensure("verified" in status, status)
-        d.shot("11-model-downloaded")
+        d.shot("12-model-downloaded")
         path = d.baton_home / "data" / "models" / SERVED
         ensure(path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == sha, "the file hashes right")
-        ensure(files.requests, "the loopback server was asked")
+        ranges = [r["range"] for r in files.requests]
+        ensure(ranges[-1] == f"bytes={paused_at}-", f"the resume asked {ranges}")
         d.click(d.widget(title, text="Use for new answers"))
         d.wait(lambda: d.window(title) is None, "the browser to close", 10)
         label = d.wait(lambda: [w["text"] for w in d.widgets(name="modelButton") if "served" in w["text"]],
                        "the model button to name the new model", 10)[0]
-        d.shot("12-model-in-use")
-        return f"{path.stat().st_size} bytes over {len(files.requests)} request(s), sha256 ok; model button {label!r}"
+        d.shot("13-model-in-use")
+        return (f"{progress!r}, paused at {paused_at} bytes, resumed with Range, {path.stat().st_size} bytes "
+                f"sha256 ok; model button {label!r}")
 
     def api_server() -> str:
         d.shortcut("ctrl+shift+a")
@@ -211,7 +227,7 @@ def run_steps(d: Drive, first: Any, second: Any, files: Any, catalog: Path, sha:
         ensure(url == url_box["text"] and url.startswith("http://127.0.0.1:"), f"copied {url!r}")
         shown = d.widget(title, name="serveToken")["text"]
         ensure(shown == token, "the token shown is the token copied")
-        d.shot("13-api-server-on")
+        d.shot("14-api-server-on")
         with httpx.Client(trust_env=False, timeout=120) as http:
             client = openai.OpenAI(base_url=url, api_key=token, http_client=http, max_retries=0)
             r = client.chat.completions.create(model="baton", max_tokens=12, temperature=0,
@@ -230,7 +246,7 @@ def run_steps(d: Drive, first: Any, second: Any, files: Any, catalog: Path, sha:
         d.wait_window("Totals")
         d.wait(lambda: d.widgets("Totals", name="totalsTable"), "the totals table", 10)
         note = d.widget("Totals", name="totalsNote")["text"]
-        d.shot("14-totals")
+        d.shot("15-totals")
         d.key("Escape")
         d.wait(lambda: d.window("Totals") is None, "the totals to close", 10)
         return note[:80]
@@ -240,7 +256,10 @@ def run_steps(d: Drive, first: Any, second: Any, files: Any, catalog: Path, sha:
         assert d.app is not None
         d.app.wait(timeout=30)
         ensure(d.app.returncode == 0, f"exit code {d.app.returncode}")
-        return "exit 0"
+        logs = [d.shots / "app.log", *sorted((d.baton_home / "logs").glob("*.log"))]
+        bad = [p.name for p in logs if p.is_file() and "Traceback" in p.read_text(errors="replace")]
+        ensure(not bad, f"a traceback in {bad}")
+        return "exit 0, no traceback in the logs"
 
     for name, fn in (("first_answer", first_answer), ("thread_settings", thread_settings),
                      ("route_before_sending", route_before_sending), ("search_and_jump", search_and_jump),
