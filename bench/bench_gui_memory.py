@@ -7,7 +7,13 @@ service without any window) to separate what the core grows by from what the win
 in this process (offscreen unless a display is set) on the same default model; its RSS is read with
 psutil. Budget: the app stays within 150 MB of `baton ask`, idle and after the 50 answers.
 
-Run: ``.venv/bin/python bench/bench_gui_memory.py [--answers 50] [--threads 5] [--tokens 48] [--json]``
+The window carries the orchestrator's cockpit as a user has it: each thread has its own system prompt and budgets,
+every question is typed into the composer first (the route preview runs), every tenth answer a full-text search
+runs and the thread settings, the totals and the model browser open and close, and the API server toggle is on
+(`baton serve` inside the app) for the whole run.
+
+Run: ``.venv/bin/python bench/bench_gui_memory.py [--answers 50] [--threads 5] [--tokens 48] [--json]
+[--out bench/results/gui_memory.json]``
 """
 
 from __future__ import annotations
@@ -19,11 +25,12 @@ import os
 import resource
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from gui_harness import REPO, ask_and_wait, open_app, private_home, pump_until  # noqa: E402
+from gui_harness import REPO, AppUnderTest, ask_and_wait, build_service, private_home, pump_until  # noqa: E402
 
 BUDGET_MB = 150.0
 PROMPTS = ["Name three rivers in Europe.", "Give me a short tip for writing tests.",
@@ -32,6 +39,43 @@ PROMPTS = ["Name three rivers in Europe.", "Give me a short tip for writing test
 
 def mb(n_bytes: float) -> float:
     return round(n_bytes / (1024 * 1024), 1)
+
+
+def open_cockpit_app(tag: str) -> AppUnderTest:
+    """The window as `baton gui` builds it, the API server toggle included (``gui_harness.open_app`` leaves the
+    server out)."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    private_home(tag)
+    from baton.commands.serve_thread import ApiServer
+    from baton.config import Settings
+    from baton.paths import Paths
+    from baton.ui.app import build_context, make_application
+    from baton.ui.main_window import MainWindow
+
+    paths = Paths.from_env().ensure()
+    settings = Settings.load(paths.config_file)
+    service = build_service(paths, settings)
+    app = make_application([sys.argv[0]])
+    window = MainWindow(build_context(app, service, paths, settings, api_server=ApiServer))
+    window.show()
+    app.processEvents()
+    return AppUnderTest(app, window, service, paths, settings)
+
+
+def use_cockpit(aut: AppUnderTest, query: str) -> None:
+    """What a person does between answers: search every thread, look at the thread's settings, the totals and the
+    model browser, and close them again."""
+    from baton.ui.cockpit import open_totals
+
+    w = aut.window
+    w.search_panel.focus(query)
+    pump_until(aut.app, lambda: False, 0.3)
+    w.search_panel.box.clear()
+    w.search_panel.run()
+    for dlg in (w.thread_actions.open_settings(), open_totals(w), w.open_model_browser()):
+        pump_until(aut.app, lambda: False, 0.2)
+        dlg.reject()
+    pump_until(aut.app, lambda: False, 0.3)
 
 
 def baton_ask_peak_rss(tokens: int) -> tuple[int, dict]:
@@ -90,6 +134,7 @@ def main() -> int:
     ap.add_argument("--tokens", type=int, default=48)
     ap.add_argument("--role", choices=("gui", "headless"), default="gui")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--out", type=Path, help="also write the result JSON to this file")
     args = ap.parse_args()
     if args.role == "headless":
         return run_headless(args.answers, args.threads, args.tokens)
@@ -99,20 +144,36 @@ def main() -> int:
     ask_peak, ask_receipt = baton_ask_peak_rss(args.tokens)
     headless = headless_rss(args.answers, args.threads, args.tokens)
     me = psutil.Process()
-    aut = open_app("memory")
+    load_before = os.getloadavg()
+    aut = open_cockpit_app("memory")
     aut.settings.engine.max_tokens = args.tokens
     w = aut.window
     try:
         ask_and_wait(aut, PROMPTS[0], tier="local")  # the model is loaded, as in `baton ask`
         pump_until(aut.app, lambda: False, 2.0)
         gc.collect()
-        idle_rss = me.memory_info().rss
+        steps = {"window_and_model": me.memory_info().rss}
+        w.api_server.start()  # the API server toggle, on
+        pump_until(aut.app, lambda: False, 1.0)
+        gc.collect()
+        idle_rss = steps["api_server_on"] = me.memory_info().rss
         w.power_dock.show()  # the plots are part of the app's cost
+        pump_until(aut.app, lambda: False, 1.0)
+        steps["power_panel_shown"] = me.memory_info().rss
         threads = [w.session.new_thread() for _ in range(args.threads)]
+        for n, tid in enumerate(threads):
+            w.backend.set_thread_settings(tid, system_prompt=f"You are assistant number {n}. Answer briefly.",
+                                          budget_j=50_000.0, budget_usd=1.0)
         samples: list[tuple[int, int]] = []
         for i in range(args.answers):
             w.session.select(threads[i % len(threads)])
-            ask_and_wait(aut, PROMPTS[i % len(PROMPTS)], tier="local")
+            prompt = PROMPTS[i % len(PROMPTS)]
+            w.composer.set_text(prompt)  # typed: the route preview runs off the GUI thread
+            pump_until(aut.app, lambda: w.route_preview.last is not None and w.route_preview._call is None, 5.0)
+            w.composer.set_text("")
+            ask_and_wait(aut, prompt, tier="local")
+            if (i + 1) % 10 == 0:
+                use_cockpit(aut, prompt.split()[-1].strip("."))
             if (i + 1) % 5 == 0:
                 samples.append((i + 1, me.memory_info().rss))
         pump_until(aut.app, lambda: False, 2.0)
@@ -142,12 +203,25 @@ def main() -> int:
             "gui_over_headless_after_answers_mb": mb(after_rss - headless["after_answers_rss"]),
             "growth_per_answer_kb": round(slope / 1024, 1),
             "rss_every_5_answers_mb": [mb(r) for _, r in samples],
+            "rss_after_each_part_mb": {k: mb(v) for k, v in steps.items()},
             "budget_mb": BUDGET_MB,
             "within_budget": max(idle_rss, after_rss) - ask_peak <= BUDGET_MB * 1024 * 1024,
+            "cockpit": ["per-thread system prompt and budgets", "route preview on every question",
+                        "search, thread settings, totals, model browser every 10 answers", "API server on"],
+            "api_server_url": w.api_server.url,
+            "load_avg_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
+            "cpu_count": os.cpu_count(),
+            "measured_at_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
     finally:
+        if getattr(w, "api_server", None) is not None:
+            w.api_server.stop()
         aut.close()
-    print(json.dumps(result, indent=None if args.json else 2))
+    text = json.dumps(result, indent=None if args.json else 2)
+    print(text)
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     return 0
 
 
