@@ -16,6 +16,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (QComboBox, QDialog, QFrame, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton,
                                QSizePolicy, QSplitter, QVBoxLayout, QWidget)
 
+from baton.core.errors import BatonError
 from baton.ui.backend import Backend, describe_error
 from baton.ui.format import receipt_summary
 from baton.ui.registry import Registry
@@ -271,6 +272,11 @@ def install(window: Any, add_action: Callable[..., QAction]) -> QAction:
                 return
             if session.threads.get(thread_id) is None:
                 session.load()
+            try:  # both answers ran outside the dispatcher: the thread list's spend is refreshed here
+                info = window.backend.thread(thread_id)
+                session.threads.update(thread_id, title=info.title, energy_j=info.energy_j, usd=info.usd)
+            except BatonError:
+                pass
             session.select(thread_id)
             if message_id:
                 session.show_version(message_id)

@@ -5,7 +5,8 @@ seams and nothing else changed:
   shipped ``models/catalog.toml`` (``catalog.catalog_path`` is replaced before the app starts);
 * ``--probe DIR``: the driver's eyes. When the driver writes a number to ``DIR/ask``, the app writes
   ``DIR/widgets.json``: every visible widget of every window with its screen rectangle, class, object name, text,
-  enabled and checked state (and a chat bubble's ``message_id`` and ``found`` mark), stamped with that number. The
+  enabled and checked state (a chat bubble's ``message_id`` and ``found`` mark, the thread list's rows), stamped
+  with that number. The
   driver uses it only to know where to point the mouse and what the screen says; every input still goes through
   the X server (xdotool), and every check reads the database, the files written or the servers' logs.
 
@@ -59,6 +60,9 @@ def dump(seq: int) -> dict:
                     "focus": w.hasFocus()}
             if isinstance(w, QAbstractButton) and w.isCheckable():
                 item["checked"] = w.isChecked()
+            if w.objectName() == "threadList":  # the sidebar's rows, as painted (title, state, spend)
+                model = w.model()
+                item["rows"] = [str(model.index(r, 0).data() or "") for r in range(min(model.rowCount(), 50))]
             mid = getattr(w, "message_id", None)
             if isinstance(mid, str):
                 item["message_id"] = mid

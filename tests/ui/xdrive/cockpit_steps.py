@@ -173,6 +173,13 @@ def run_steps(d: Drive, first: Any, second: Any, files: Any, catalog: Path, sha:
         ensure(len(kept) == 1 and "first server" in kept[0][0] and any(a[1] == "replaced" for a in answers),
                f"answers after keep: {answers}")
         ensure(len(chats(first)) == 1, f"first was asked {len(chats(first))} times")
+        from baton.ui.format import fmt_usd
+
+        usd = d.rows("SELECT SUM(r.usd) FROM receipts r JOIN messages m ON m.id = r.message_id "
+                     "WHERE r.counted = 1 AND m.thread_id = ?", state["thread"])[0][0] or 0.0
+        d.wait(lambda: [r for w in d.widgets(name="threadList") for r in w["rows"]
+                        if r.startswith(Q1[:20]) and r.endswith(fmt_usd(usd))],
+               f"the thread list to show the thread's spend {fmt_usd(usd)} after the compare", 10)
         d.shot("10-compare-kept")
         return f"A local and B first side by side; kept B, A stays as a version ({[a[1] for a in answers]})"
 
