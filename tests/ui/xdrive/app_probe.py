@@ -5,7 +5,7 @@ seams and nothing else changed:
   shipped ``models/catalog.toml`` (``catalog.catalog_path`` is replaced before the app starts);
 * ``--probe DIR``: the driver's eyes. When the driver writes a number to ``DIR/ask``, the app writes
   ``DIR/widgets.json``: every visible widget of every window with its screen rectangle, class, object name, text,
-  enabled and checked state (a chat bubble's ``message_id`` and ``found`` mark, the thread list's rows), stamped
+  enabled and checked state (a chat bubble's ``message_id`` and ``found`` mark, the thread list's rows, a menu's entries), stamped
   with that number. The
   driver uses it only to know where to point the mouse and what the screen says; every input still goes through
   the X server (xdotool), and every check reads the database, the files written or the servers' logs.
@@ -44,7 +44,7 @@ def _text(w) -> str:  # noqa: ANN001 (any QWidget)
 def dump(seq: int) -> dict:
     """Every visible widget of every visible top-level window, with its global rectangle (screen pixels)."""
     from PySide6.QtCore import QPoint
-    from PySide6.QtWidgets import QAbstractButton, QApplication, QWidget
+    from PySide6.QtWidgets import QAbstractButton, QApplication, QMenu, QWidget
 
     windows = []
     for top in QApplication.topLevelWidgets():
@@ -60,9 +60,24 @@ def dump(seq: int) -> dict:
                     "focus": w.hasFocus()}
             if isinstance(w, QAbstractButton) and w.isCheckable():
                 item["checked"] = w.isChecked()
-            if w.objectName() == "threadList":  # the sidebar's rows, as painted (title, state, spend)
-                model = w.model()
-                item["rows"] = [str(model.index(r, 0).data() or "") for r in range(min(model.rowCount(), 50))]
+            if w.objectName() == "threadList":  # the sidebar's rows, as painted (title, state, spend), and where
+                model, port = w.model(), w.viewport()
+                item["rows"], item["row_rects"] = [], []
+                for r in range(min(model.rowCount(), 50)):
+                    idx = model.index(r, 0)
+                    rect = w.visualRect(idx)
+                    at = port.mapToGlobal(rect.topLeft())
+                    item["rows"].append(str(idx.data() or ""))
+                    item["row_rects"].append([at.x(), at.y(), rect.width(), rect.height()])
+            if isinstance(w, QMenu):  # a context menu's entries and where they are
+                item["actions"] = []
+                for a in w.actions():
+                    if a.isSeparator() or not a.isVisible():
+                        continue
+                    g = w.actionGeometry(a)
+                    at = w.mapToGlobal(g.topLeft())
+                    item["actions"].append({"text": a.text().replace("&", ""), "x": at.x(), "y": at.y(),
+                                            "w": g.width(), "h": g.height()})
             mid = getattr(w, "message_id", None)
             if isinstance(mid, str):
                 item["message_id"] = mid

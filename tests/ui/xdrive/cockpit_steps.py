@@ -126,11 +126,16 @@ def run_steps(d: Drive, first: Any, second: Any, files: Any, catalog: Path, sha:
         ensure(bool(row) and row[0][0] == state["thread"] and "capital" in row[0][1].lower(),
                f"outlined {row}, not a message of the first thread with the word")
         d.shot("06-jumped-to-message")
-        box = d.widget(name="threadSearch")
-        d.click(box)
+        d.palette("colours")  # no command has the word: Enter searches every thread from the palette
+        again = d.wait(lambda: [w for w in d.widgets(name="searchHit") if "colours" in w["text"]],
+                       "the palette's search results", 10)
+        ensure(d.widget(name="threadSearch")["text"] == "colours", "the palette filled the sidebar's search box")
+        d.shot("06b-palette-search")
+        d.click(d.widget(name="threadSearch"))
         d.key("ctrl+a", "BackSpace")
         d.wait(lambda: d.widgets(name="threadList"), "the thread list back", 10)
-        return f"{len(hits)} hit(s) for 'capital'; Enter opened the first thread at the question"
+        return (f"{len(hits)} hit(s) for 'capital'; Enter opened the first thread at the message; the palette found "
+                f"'colours' in {len(again)} message(s)")
 
     def export_markdown() -> str:
         out = d.tmp / "export" / "thread.md"
@@ -258,6 +263,36 @@ def run_steps(d: Drive, first: Any, second: Any, files: Any, catalog: Path, sha:
         d.wait(lambda: d.window("Totals") is None, "the totals to close", 10)
         return note[:80]
 
+    def pin_and_delete_with_undo() -> str:
+        def rows() -> tuple[list[str], list[list[int]]]:
+            lst = d.widget(name="threadList")
+            return lst["rows"], lst["row_rects"]
+
+        def row_of(prefix: str) -> list[int]:
+            texts, rects = rows()
+            i = next(i for i, t in enumerate(texts) if t.lstrip("★ ").startswith(prefix))
+            return rects[i]
+
+        texts, _ = rows()
+        ensure(texts[0].startswith(Q3[:12]), f"the newest thread first before pinning: {texts}")
+        x, y, w, h = row_of(Q1[:20])
+        d.right_click(x + w // 2, y + h // 2)
+        d.click(d.menu_entry("Pin to top"))
+        d.wait(lambda: rows()[0][0].startswith("★ " + Q1[:20]), "the pinned thread on top", 10)
+        ensure(d.rows("SELECT pinned FROM threads WHERE id = ?", state["thread"])[0][0] == 1, "pinned in the store")
+        x, y, w, h = row_of(Q3[:12])
+        d.right_click(x + w // 2, y + h // 2)
+        d.click(d.menu_entry("Delete"))
+        undo = d.wait(lambda: d.widgets(name="undoDelete"), "the Undo button", 5)[0]
+        ensure(not any(t.startswith(Q3[:12]) for t in rows()[0]), "the deleted thread left the list")
+        d.shot("16-deleted-with-undo")
+        d.click(undo)
+        d.wait(lambda: any(t.startswith(Q3[:12]) for t in rows()[0]), "the thread back after Undo", 5)
+        left = d.rows("SELECT deleted_at FROM threads WHERE id = ?", _thread_of(d, Q3))
+        ensure(left == [(None,)], f"the store after Undo: {left}")
+        d.shot("17-undone")
+        return f"pinned on top ({rows()[0][0].splitlines()[0]!r}); deleted, then back with Undo"
+
     def quit_app() -> str:
         d.shortcut("ctrl+q")
         assert d.app is not None
@@ -271,6 +306,7 @@ def run_steps(d: Drive, first: Any, second: Any, files: Any, catalog: Path, sha:
     for name, fn in (("first_answer", first_answer), ("thread_settings", thread_settings),
                      ("route_before_sending", route_before_sending), ("search_and_jump", search_and_jump),
                      ("export_markdown", export_markdown), ("compare", compare), ("model_download", model_download),
-                     ("api_server", api_server), ("totals", totals), ("quit", quit_app)):
+                     ("api_server", api_server), ("totals", totals),
+                     ("pin_and_delete_with_undo", pin_and_delete_with_undo), ("quit", quit_app)):
         d.step(name, fn)
 

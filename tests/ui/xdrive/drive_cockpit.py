@@ -12,7 +12,8 @@ changed to ``second`` in the composer before sending (the receipt and the server
 system prompt); search from another thread and jump to the message (Ctrl+F); export the thread as Markdown (the
 palette, the file dialog); compare the local model and ``first`` side by side and keep ``first`` (Ctrl+Shift+M);
 download the served model in the model browser and use it (Ctrl+Shift+B); the API server toggle (Ctrl+Shift+A) and
-the official ``openai`` client at the URL and token copied from its dialog; the totals; quit.
+the official ``openai`` client at the URL and token copied from its dialog; the totals; pin a thread and delete one
+with Undo from the thread list's context menu; quit (no traceback in the logs).
 
 Prints one ``PASS|FAIL step: detail`` line per step; exits 1 when one failed (2 when a tool is missing).
 Needs: apt-get install -y xvfb xdotool xclip imagemagick.
@@ -177,11 +178,25 @@ class Drive:
         return found[0]
 
     def click(self, w: dict, double: bool = False) -> None:
-        self.focus(w["xid"])
+        if w.get("xid"):
+            self.focus(w["xid"])
         x, y = w["x"] + w["w"] // 2, w["y"] + w["h"] // 2
         self.sh("xdotool", "mousemove", "--sync", str(x), str(y))
         self.sh("xdotool", "click", *(["--repeat", "2"] if double else []), "1")
         time.sleep(0.3)
+
+    def right_click(self, x: int, y: int) -> None:
+        self.sh("xdotool", "mousemove", "--sync", str(x), str(y))
+        self.sh("xdotool", "click", "3")
+        time.sleep(0.5)
+
+    def menu_entry(self, text: str) -> dict:
+        """The entry ``text`` of the context menu open now (its rectangle)."""
+        menus = [w for win in self.look()["windows"] for w in win["widgets"] if "actions" in w]
+        found = [dict(a, xid=0) for m in menus for a in m["actions"] if a["text"] == text]
+        if not found:
+            raise StepFailed(f"no menu entry {text!r} in {[a['text'] for m in menus for a in m['actions']]}")
+        return found[0]
 
     def wait(self, cond: Callable[[], Any], what: str, timeout_s: float = 60) -> Any:
         deadline = time.monotonic() + timeout_s

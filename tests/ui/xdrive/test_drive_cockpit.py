@@ -16,7 +16,7 @@ from tests.ui.xdrive.drive_cockpit import TOOLS
 pytestmark = pytest.mark.slow
 SCRIPT = Path(__file__).resolve().parent / "drive_cockpit.py"
 STEPS = ("first_answer", "thread_settings", "route_before_sending", "search_and_jump", "export_markdown", "compare",
-         "model_download", "api_server", "totals", "quit")
+         "model_download", "api_server", "totals", "pin_and_delete_with_undo", "quit")
 
 
 def test_the_cockpit_driven_in_a_real_display(tmp_path):
@@ -29,5 +29,6 @@ def test_the_cockpit_driven_in_a_real_display(tmp_path):
     passed = {ln.split()[1].rstrip(":") for ln in lines if ln.startswith("PASS ")}
     assert proc.returncode == 0 and passed == set(STEPS), proc.stdout + proc.stderr[-3000:]
     for name in ("02-thread-settings", "03-route-changed-before-sending", "06-jumped-to-message",
-                 "09-compare-side-by-side", "11-model-downloading", "14-api-server-on"):
+                 "09-compare-side-by-side", "11-model-downloading", "14-api-server-on",
+                 "16-deleted-with-undo"):
         assert (shots / f"{name}.png").stat().st_size > 10_000, f"{name}.png is missing or blank"
