@@ -91,18 +91,49 @@ def ladder_point(d: LadderData, end: np.ndarray, skip: np.ndarray) -> Point:
 
 def ladder_curve(d: LadderData, sc: LadderScores) -> list[Point]:
     """Operating points over shifts of every step's line (from never climbing to always climbing)."""
-    vals = np.concatenate([(sc.keep - sc.line).ravel(), sc.keep_prompt - sc.line[0]])
-    shifts = np.concatenate([[-np.inf], np.unique(vals) + 1e-9, [np.inf]])
-    return [ladder_point(d, *walk(d, sc, s)) for s in shifts]
+    return [ladder_point(d, *walk(d, sc, s)) for s in _shifts(sc)]
 
 
-def fit_steps(d: LadderData, options: FitOptions | None = None) -> list[Calibration]:
-    """One calibration per step, fitted on the pair (tier s, tier s + 1) of ``d``'s items."""
+EPCA_SAVING = 0.10  # the default walk must cost at least 10% less per correct answer than either end alone
+
+
+def _shifts(sc: LadderScores) -> np.ndarray:
+    """Every shift that changes a decision, as midpoints between neighbouring values (sturdier on new items), from
+    never climbing (-inf) to always climbing."""
+    vals = np.unique(np.concatenate([(sc.keep - sc.line).ravel(), sc.keep_prompt - sc.line[0]]))
+    mids = (vals[1:] + vals[:-1]) / 2 if len(vals) > 1 else np.array([])
+    return np.concatenate([[-np.inf], [vals[0] - 1e-6] if len(vals) else [], mids, [vals[-1] + 1e-6] if len(vals) else []])
+
+
+def choose_shift(d: LadderData, sc: LadderScores) -> float:
+    """The default operating point on (training) items: the most accurate walk whose energy per correct answer is
+    at least ``EPCA_SAVING`` below both always-first and always-last (ties: the cheaper; the saving keeps it below
+    them on new items too); failing that, the cheapest per correct answer.
+    Returns the shift to add to every step's line (``margin_s - shift`` is then the step's margin)."""
+    ends = [(d.energy_j[s].sum(), d.correct[s].sum()) for s in (0, d.tiers - 1)]
+    limit = (1.0 - EPCA_SAVING) * min((e / c for e, c in ends if c), default=float("inf"))
+    pts = [(float(t), ladder_point(d, *walk(d, sc, t))) for t in _shifts(sc)]
+    cheaper = [(t, p) for t, p in pts if p.epca_j is not None and p.epca_j < limit]
+    if cheaper:
+        t, _ = max(cheaper, key=lambda tp: (round(tp[1].accuracy, 9), -tp[1].energy_j))
+    else:
+        scored = [(t, p) for t, p in pts if p.epca_j is not None]
+        t = min(scored, key=lambda tp: tp[1].epca_j)[0] if scored else 0.0
+    return t if np.isfinite(t) else (-1e6 if t < 0 else 1e6)
+
+
+def fit_steps(d: LadderData, options: FitOptions | None = None, walk_default: bool = True) -> list[Calibration]:
+    """One calibration per step, fitted on the pair (tier s, tier s + 1) of ``d``'s items; with ``walk_default`` the
+    steps' margins then move together to the ladder's default point on these items (``choose_shift``)."""
     cals = []
     for s in range(d.tiers - 1):
         o = d.pair(s)
         cals.append(fit_calibration(d.rows[s], d.categories, o.weak_correct, o.strong_correct,
                                     choose_operating_point(o), options))
+    if walk_default and d.tiers > 2:
+        shift = choose_shift(d, scores_from(cals, d))
+        for cal in cals:
+            cal.margin = float(cal.margin - shift)
     return cals
 
 
