@@ -69,7 +69,7 @@ def test_default_point_is_the_most_accurate_walk_well_under_both_ends_per_correc
     correct = np.array([[1, 0, 0, 0], [1, 1, 1, 0], [1, 1, 1, 1]], dtype=bool)
     energy = np.array([[1.0] * 4, [1.0] * 4, [100.0] * 4])
     d = LadderData(correct, energy, [[{}] * 4] * 3, ["code"] * 4)
-    sc = _scores([0.9, -0.1, -0.2, -0.3], [0.8, 0.5, 0.4, -0.5])
+    sc = _scores([0.9, -0.1, -0.2, -0.3], [0.8, 0.5, 0.4, 0.3])
     end, skip = walk(d, sc, choose_shift(d, sc))
     # climbing item 3 to the last tier would make it right but cost 100 J for one more answer
     assert end.tolist() == [0, 1, 1, 1]
