@@ -103,3 +103,14 @@ def test_failed_examples_push_towards_climbing(ladder_results):
     bad = router.ladder_after(1, 3, c, msgs, Verification("failed", 0, 1, ""))
     assert bad.score < ok.score
     assert "0 of 1" in bad.reason
+
+
+def test_the_ladders_default_for_code_leaves_other_questions_their_own_margin():
+    from baton.core.router.scoring import Calibration
+    from baton.core.router.shipped import shipped_calibration
+
+    two_tier, ladder = shipped_calibration(), shipped_ladder()
+    assert ladder[0].margin_for("arithmetic") == ladder[0].margin == two_tier.margin
+    assert "code" in ladder[0].category_margins and "code" in ladder[1].category_margins
+    back = Calibration.from_dict(ladder[1].to_dict())
+    assert back.margin_for("code") == pytest.approx(ladder[1].margin_for("code"))

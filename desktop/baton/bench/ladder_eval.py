@@ -69,7 +69,7 @@ class LadderScores:
 
 
 def walk(d: LadderData, sc: LadderScores, shift: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    """The tier each item ends on and whether it skipped the first, with every line shifted by ``shift``."""
+    """The tier each item ends on and whether it skipped the first, with every step's line shifted by ``shift``."""
     lines = sc.line + shift
     skip = sc.hopeless & (sc.keep_prompt < lines[0])
     end = np.where(skip, 1, 0)
@@ -108,8 +108,8 @@ def _shifts(sc: LadderScores) -> np.ndarray:
 def choose_shift(d: LadderData, sc: LadderScores) -> float:
     """The default operating point on (training) items: the most accurate walk whose energy per correct answer is
     at least ``EPCA_SAVING`` below both always-first and always-last (ties: the cheaper; the saving keeps it below
-    them on new items too); failing that, the cheapest per correct answer.
-    Returns the shift to add to every step's line (``margin_s - shift`` is then the step's margin)."""
+    them on new items too); failing that, the cheapest per correct answer. Returns the shift to add to every step's
+    line; ``apply_shift`` turns it into per-category margins, so other kinds of questions keep their own.)"""
     ends = [(d.energy_j[s].sum(), d.correct[s].sum()) for s in (0, d.tiers - 1)]
     limit = (1.0 - EPCA_SAVING) * min((e / c for e, c in ends if c), default=float("inf"))
     pts = [(float(t), ladder_point(d, *walk(d, sc, t))) for t in _shifts(sc)]
@@ -124,17 +124,23 @@ def choose_shift(d: LadderData, sc: LadderScores) -> float:
 
 def fit_steps(d: LadderData, options: FitOptions | None = None, walk_default: bool = True) -> list[Calibration]:
     """One calibration per step, fitted on the pair (tier s, tier s + 1) of ``d``'s items; with ``walk_default`` the
-    steps' margins then move together to the ladder's default point on these items (``choose_shift``)."""
+    steps' margins for the categories of ``d`` then move together to the ladder's default point on these items
+    (``choose_shift``, ``apply_shift``)."""
     cals = []
     for s in range(d.tiers - 1):
         o = d.pair(s)
         cals.append(fit_calibration(d.rows[s], d.categories, o.weak_correct, o.strong_correct,
                                     choose_operating_point(o), options))
     if walk_default and d.tiers > 2:
-        shift = choose_shift(d, scores_from(cals, d))
-        for cal in cals:
-            cal.margin = float(cal.margin - shift)
+        apply_shift(cals, set(d.categories), choose_shift(d, scores_from(cals, d)))
     return cals
+
+
+def apply_shift(cals: list[Calibration], categories: set[str], shift: float) -> None:
+    """Move every step's line for ``categories`` by ``shift`` (their ``category_margins``; the shared margin stays)."""
+    for cal in cals:
+        for cat in categories:
+            cal.category_margins[cat] = float(cal.margin_for(cat) - shift)
 
 
 def scores_from(cals: list[Calibration], d: LadderData) -> LadderScores:
@@ -145,7 +151,8 @@ def scores_from(cals: list[Calibration], d: LadderData) -> LadderScores:
     for s in range(steps):
         cal = cals[min(s, len(cals) - 1)]
         p1, p2, ps = cal.batch(d.rows[s], d.categories)
-        keep[s], line[s], pa[s] = p2 - ps, -cal.margin, p2
+        keep[s], pa[s] = p2 - ps, p2
+        line[s] = [-cal.margin_for(c) for c in d.categories]
         if s == 0:
             hopeless, keep_prompt = p1 < cal.skip_below, p1 - ps
     return LadderScores(keep, line, hopeless, keep_prompt, pa)

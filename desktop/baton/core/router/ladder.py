@@ -48,8 +48,8 @@ class LadderJudge:
             return 0.0, 0.0
         return self.offsets(category)
 
-    def _line(self, cal: Calibration, p_next: float) -> float:
-        base = self.fixed_threshold if self.fixed_threshold >= 0 else p_next - cal.margin
+    def _line(self, cal: Calibration, p_next: float, category: str) -> float:
+        base = self.fixed_threshold if self.fixed_threshold >= 0 else p_next - cal.margin_for(category)
         return min(1.0, max(0.0, base))
 
     def start(self, messages: Sequence[Any], n_tiers: int) -> tuple[int, str]:
@@ -64,7 +64,7 @@ class LadderJudge:
         if n_tiers < 2 or p1 is None:
             return 0, "first tier first" + ("" if p1 is not None else f" (no fitted data on {category} questions)")
         p_next = cal.p_strong(feats, category, off_next)
-        line = self._line(cal, p_next)
+        line = self._line(cal, p_next, category)
         if p1 < min(cal.skip_below, line):
             return 1, (f"first tier is hopeless on {category.replace('_', ' ')} questions like this "
                        f"(p={p1:.2f} < {min(cal.skip_below, line):.2f}, next tier p={p_next:.2f}); started one step up")
@@ -85,7 +85,7 @@ class LadderJudge:
         off_local, off_next = self._offsets(step, category)
         score = cal.p_answer(feats, category, off_local)
         p_next = cal.p_strong(feats, category, off_next)
-        line = self._line(cal, p_next)
+        line = self._line(cal, p_next, category)
         signals: dict[str, Any] = {"category": category, "step": step, "n_tiers": n_tiers,
                                    "model_score": round(score, 4), "p_next": round(p_next, 4),
                                    "threshold": round(line, 4),

@@ -48,6 +48,12 @@ class Calibration:
     unseen_prior: float = 0.6
     unseen_strong_prior: float = 0.8
     meta: dict[str, Any] = field(default_factory=dict)
+    category_margins: dict[str, float] = field(default_factory=dict)
+
+    def margin_for(self, category: str) -> float:
+        """The margin for ``category``: its own (``category_margins``, set where a ladder's default point was fitted
+        on that kind of question) or the shared ``margin``."""
+        return float(self.category_margins.get(category, self.margin))
 
     # ---- scores ---------------------------------------------------------------------------------
     def covers(self, category: str) -> bool:
@@ -114,6 +120,7 @@ class Calibration:
             "strong_rates": {k: round(v, 6) for k, v in self.strong_rates.items()}, "trained": dict(self.trained),
             "margin": round(self.margin, 6), "skip_below": round(self.skip_below, 6),
             "unseen_prior": self.unseen_prior, "unseen_strong_prior": self.unseen_strong_prior, "meta": self.meta,
+            "category_margins": {k: round(v, 6) for k, v in self.category_margins.items()},
         }
 
     @classmethod
@@ -124,4 +131,5 @@ class Calibration:
                    LogisticModel.from_dict(d["signals_only"]), LogisticModel.from_dict(d["strong"]),
                    dict(d["base_rates"]), dict(d["strong_rates"]), dict(d["trained"]), float(d["margin"]),
                    float(d["skip_below"]), float(d.get("unseen_prior", 0.6)),
-                   float(d.get("unseen_strong_prior", 0.8)), dict(d.get("meta", {})))
+                   float(d.get("unseen_strong_prior", 0.8)), dict(d.get("meta", {})),
+                   {k: float(v) for k, v in d.get("category_margins", {}).items()})
