@@ -27,7 +27,7 @@ from baton.bench.collect import ResultCache, cache_file, load_items, prompt_form
 from baton.bench.fixtures import LARGE, STRONG  # noqa: E402
 from baton.bench.grade import Grader, grade_all  # noqa: E402
 from baton.bench.ladder import CODE_MAX_TOKENS, load_code_items  # noqa: E402
-from baton.bench.ladder_eval import LadderData, apply_shift, choose_shift, fit_steps, scores_from  # noqa: E402
+from baton.bench.ladder_eval import LadderData, apply_line, choose_line, fit_steps, out_of_fold  # noqa: E402
 from baton.bench.ladder_run import ladder_data  # noqa: E402
 from baton.bench.route import id_digest  # noqa: E402
 from baton.core.engine.defaults import DEFAULT_MODEL  # noqa: E402
@@ -77,14 +77,14 @@ def main(argv: list[str] | None = None) -> int:
                       prompt_key=fmt.key)
     step2.meta.update(fitted_ids=sorted(id_digest(it["id"]) for it in code), pair=labels[1:], n_code=len(code),
                       prompt_format=fmt.name, prompt_key=fmt.key)
-    # the ladder's default point on the code items: both steps' lines for code move together (arithmetic keeps the
-    # pairwise margins; the two-tier router keeps step one as fitted)
-    shift = choose_shift(cd, scores_from([step1, step2], cd))
+    # the ladder's default line on the code items, the same for both steps (arithmetic keeps the pairwise
+    # margins; the two-tier router keeps step one as fitted)
+    line = choose_line(cd, out_of_fold(cd, walk_default=False))  # on out-of-fold scores, as the benchmark does
     ladder = [Calibration.from_dict(c.to_dict()) for c in (step1, step2)]
-    apply_shift(ladder, {"code"}, shift)
+    apply_line(ladder, {"code"}, line)
     doc = {"about": "Fitted by bench/route/fit_defaults.py from bench/route/cache; do not edit by hand.",
            "two_tier": step1.to_dict(), "ladder": [c.to_dict() for c in ladder], "ladder_tiers": labels,
-           "ladder_shift": round(shift, 6)}
+           "ladder_line_code": round(line, 6)}
     Path(args.out).write_text(json.dumps(doc, separators=(",", ":")) + "\n", encoding="utf-8")
     print(f"wrote {args.out}: {len(arith)} arithmetic and {len(code)} code items; two-tier margin {step1.margin:.3f}, "
           f"ladder margins for code {ladder[0].margin_for('code'):.3f}, "

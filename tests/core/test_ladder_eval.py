@@ -63,14 +63,14 @@ def test_reference_routers_ends_and_oracle() -> None:
 
 
 def test_default_point_is_the_most_accurate_walk_well_under_both_ends_per_correct_answer() -> None:
-    from baton.bench.ladder_eval import choose_shift
+    from baton.bench.ladder_eval import choose_line
 
     # first right on item 0; middle on 0-2; last on all four, but at 100 J an item
     correct = np.array([[1, 0, 0, 0], [1, 1, 1, 0], [1, 1, 1, 1]], dtype=bool)
     energy = np.array([[1.0] * 4, [1.0] * 4, [100.0] * 4])
     d = LadderData(correct, energy, [[{}] * 4] * 3, ["code"] * 4)
     sc = _scores([0.9, -0.1, -0.2, -0.3], [0.8, 0.5, 0.4, 0.3])
-    end, skip = walk(d, sc, choose_shift(d, sc))
+    end, skip = walk(d, sc, choose_line(d, sc))
     # climbing item 3 to the last tier would make it right but cost 100 J for one more answer
     assert end.tolist() == [0, 1, 1, 1]
     p = ladder_point(d, end, skip)

@@ -5,10 +5,11 @@ Pure numpy over cached, graded per-item results; no model runs here.
 The cost axis is RouteLLM's with the last tier as "strong": the share of items the ladder answers with its last
 tier (a middle tier counts as local). ``acc_weak`` is the first tier alone and ``acc_strong`` the last alone, the two
 ends of PGR. Baton's ladder walks each item: stage one starts at the first tier or, when it is hopeless for the
-question, at the second; at each step below the last it climbs when ``p_answer - p_next < t_s`` (``t_s = -margin_s``
-at the default; the curve shifts every step's line by the same amount). Every tier that ran for an item counts in
-its joules. Each step's calibration is fitted on the pair (tier s, tier s + 1) with ``fit.fit_calibration``, out of
-fold: no item is scored by a model that saw it.
+question, at the second; at each step below the last it climbs when ``p_answer - p_next`` is under the step's line
+(``-margin`` for the question's category; the ladder's default line for code is chosen by ``choose_line`` on an inner
+k-fold). The curve sweeps one common line for every step. Every tier that ran for an item counts in its joules. Each
+step's calibration is fitted on the pair (tier s, tier s + 1) with ``fit.fit_calibration``, out of fold: no item is
+scored by a model that saw it.
 """
 
 from __future__ import annotations
@@ -68,9 +69,10 @@ class LadderScores:
     p_answer: np.ndarray  # (tiers - 1, n)
 
 
-def walk(d: LadderData, sc: LadderScores, shift: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    """The tier each item ends on and whether it skipped the first, with every step's line shifted by ``shift``."""
-    lines = sc.line + shift
+def walk(d: LadderData, sc: LadderScores, line: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The tier each item ends on and whether it skipped the first: at each step an item climbs when its keep score
+    is under the line, the item's own default line (``sc.line``) or, given ``line``, one line for every step."""
+    lines = sc.line if line is None else np.full_like(sc.line, line)
     skip = sc.hopeless & (sc.keep_prompt < lines[0])
     end = np.where(skip, 1, 0)
     for s in range(d.tiers - 1):
@@ -90,57 +92,67 @@ def ladder_point(d: LadderData, end: np.ndarray, skip: np.ndarray) -> Point:
 
 
 def ladder_curve(d: LadderData, sc: LadderScores) -> list[Point]:
-    """Operating points over shifts of every step's line (from never climbing to always climbing)."""
-    return [ladder_point(d, *walk(d, sc, s)) for s in _shifts(sc)]
+    """Operating points over one common line for every step (from never climbing to always climbing): the keep
+    scores are comparable across folds, the per-fold default lines are not."""
+    return [ladder_point(d, *walk(d, sc, t)) for t in _lines(sc)]
 
 
 EPCA_SAVING = 0.10  # the default walk must cost at least 10% less per correct answer than either end alone
 
 
-def _shifts(sc: LadderScores) -> np.ndarray:
-    """Every shift that changes a decision, as midpoints between neighbouring values (sturdier on new items), from
-    never climbing (-inf) to always climbing."""
-    vals = np.unique(np.concatenate([(sc.keep - sc.line).ravel(), sc.keep_prompt - sc.line[0]]))
+def _lines(sc: LadderScores) -> np.ndarray:
+    """Every common line that changes a decision, as midpoints between neighbouring keep scores (sturdier on new
+    items), from never climbing (-inf) to always climbing."""
+    vals = np.unique(np.concatenate([sc.keep.ravel(), sc.keep_prompt]))
     mids = (vals[1:] + vals[:-1]) / 2 if len(vals) > 1 else np.array([])
     return np.concatenate([[-np.inf], [vals[0] - 1e-6] if len(vals) else [], mids, [vals[-1] + 1e-6] if len(vals) else []])
 
 
-def choose_shift(d: LadderData, sc: LadderScores) -> float:
+def choose_line(d: LadderData, sc: LadderScores) -> float:
     """The default operating point on (training) items: the most accurate walk whose energy per correct answer is
     at least ``EPCA_SAVING`` below both always-first and always-last (ties: the cheaper; the saving keeps it below
-    them on new items too); failing that, the cheapest per correct answer. Returns the shift to add to every step's
-    line; ``apply_shift`` turns it into per-category margins, so other kinds of questions keep their own.)"""
+    them on new items too); where no walk saves that much, the cheapest per correct answer among the walks at least
+    as accurate as the best tier alone (the ladder then buys accuracy, not joules); failing that, the most accurate.
+    Returns the common line (climb when ``p_answer - p_next`` is under it); ``apply_line`` makes it the margin of
+    every step for the categories fitted, so other kinds of questions keep their own."""
     ends = [(d.energy_j[s].sum(), d.correct[s].sum()) for s in (0, d.tiers - 1)]
     limit = (1.0 - EPCA_SAVING) * min((e / c for e, c in ends if c), default=float("inf"))
-    pts = [(float(t), ladder_point(d, *walk(d, sc, t))) for t in _shifts(sc)]
+    pts = [(float(t), ladder_point(d, *walk(d, sc, t))) for t in _lines(sc)]
     cheaper = [(t, p) for t, p in pts if p.epca_j is not None and p.epca_j < limit]
+    best_single = max(float(d.correct[s].mean()) for s in range(d.tiers)) if d.n else 0.0
+    as_good = [(t, p) for t, p in pts if p.epca_j is not None and p.accuracy >= best_single - 1e-9]
     if cheaper:
         t, _ = max(cheaper, key=lambda tp: (round(tp[1].accuracy, 9), -tp[1].energy_j))
+    elif as_good:  # no walk saves energy here: then at least the best single tier's accuracy, cheapest per answer
+        t, _ = min(as_good, key=lambda tp: (tp[1].epca_j, -tp[1].accuracy))
     else:
-        scored = [(t, p) for t, p in pts if p.epca_j is not None]
-        t = min(scored, key=lambda tp: tp[1].epca_j)[0] if scored else 0.0
-    return t if np.isfinite(t) else (-1e6 if t < 0 else 1e6)
+        t, _ = max(pts, key=lambda tp: (round(tp[1].accuracy, 9), -tp[1].energy_j))
+    return t if np.isfinite(t) else (-2.0 if t < 0 else 2.0)  # keep scores lie in [-1, 1]
 
 
 def fit_steps(d: LadderData, options: FitOptions | None = None, walk_default: bool = True) -> list[Calibration]:
     """One calibration per step, fitted on the pair (tier s, tier s + 1) of ``d``'s items; with ``walk_default`` the
-    steps' margins for the categories of ``d`` then move together to the ladder's default point on these items
-    (``choose_shift``, ``apply_shift``)."""
+    steps' margins for the categories of ``d`` then become the ladder's default line on these items (``choose_line``
+    on an inner k-fold's scores, ``apply_line``)."""
     cals = []
     for s in range(d.tiers - 1):
         o = d.pair(s)
         cals.append(fit_calibration(d.rows[s], d.categories, o.weak_correct, o.strong_correct,
                                     choose_operating_point(o), options))
     if walk_default and d.tiers > 2:
-        apply_shift(cals, set(d.categories), choose_shift(d, scores_from(cals, d)))
+        # chosen on out-of-fold scores of these items (an inner k-fold), never on in-sample ones
+        inner = out_of_fold(d, (options or FitOptions()).inner_folds, (options or FitOptions()).seed + 1, options,
+                            walk_default=False)
+        apply_line(cals, set(d.categories), choose_line(d, inner))
     return cals
 
 
-def apply_shift(cals: list[Calibration], categories: set[str], shift: float) -> None:
-    """Move every step's line for ``categories`` by ``shift`` (their ``category_margins``; the shared margin stays)."""
+def apply_line(cals: list[Calibration], categories: set[str], line: float) -> None:
+    """Make ``line`` every step's line for ``categories`` (their ``category_margins`` = -line; the shared margin
+    stays for other questions)."""
     for cal in cals:
         for cat in categories:
-            cal.category_margins[cat] = float(cal.margin_for(cat) - shift)
+            cal.category_margins[cat] = float(-line)
 
 
 def scores_from(cals: list[Calibration], d: LadderData) -> LadderScores:
@@ -158,13 +170,14 @@ def scores_from(cals: list[Calibration], d: LadderData) -> LadderScores:
     return LadderScores(keep, line, hopeless, keep_prompt, pa)
 
 
-def out_of_fold(d: LadderData, k: int = 5, seed: int = 0, options: FitOptions | None = None) -> LadderScores:
+def out_of_fold(d: LadderData, k: int = 5, seed: int = 0, options: FitOptions | None = None,
+                walk_default: bool = True) -> LadderScores:
     """Every item scored by step calibrations fitted on the other folds (stratified on the last tier's labels)."""
     steps = d.tiers - 1
     keep, line, pa = np.zeros((steps, d.n)), np.zeros((steps, d.n)), np.zeros((steps, d.n))
     hopeless, keep_prompt = np.zeros(d.n, dtype=bool), np.zeros(d.n)
     for train, test in kfold(d.correct[-1], max(2, min(k, d.n)), seed):
-        sc = scores_from(fit_steps(d.subset(train), options), d.subset(test))
+        sc = scores_from(fit_steps(d.subset(train), options, walk_default), d.subset(test))
         keep[:, test], line[:, test], pa[:, test] = sc.keep, sc.line, sc.p_answer
         hopeless[test], keep_prompt[test] = sc.hopeless, sc.keep_prompt
     return LadderScores(keep, line, hopeless, keep_prompt, pa)
