@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     apply_line(ladder, {"code"}, line)
     doc = {"about": "Fitted by bench/route/fit_defaults.py from bench/route/cache; do not edit by hand.",
            "two_tier": step1.to_dict(), "ladder": [c.to_dict() for c in ladder], "ladder_tiers": labels,
-           "ladder_line_code": round(line, 6)}
+           "ladder_lines_code": [round(float(x), 6) for x in line]}
     Path(args.out).write_text(json.dumps(doc, separators=(",", ":")) + "\n", encoding="utf-8")
     print(f"wrote {args.out}: {len(arith)} arithmetic and {len(code)} code items; two-tier margin {step1.margin:.3f}, "
           f"ladder margins for code {ladder[0].margin_for('code'):.3f}, "

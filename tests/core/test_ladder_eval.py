@@ -62,7 +62,7 @@ def test_reference_routers_ends_and_oracle() -> None:
     assert refs["random"]["acc_at_default"] == pytest.approx(0.5 * 0.25 + 0.5 * 0.75)
 
 
-def test_default_point_is_the_most_accurate_walk_well_under_both_ends_per_correct_answer() -> None:
+def test_default_point_is_the_most_accurate_walk_under_both_ends_per_correct_answer() -> None:
     from baton.bench.ladder_eval import choose_line
 
     # first right on item 0; middle on 0-2; last on all four, but at 100 J an item

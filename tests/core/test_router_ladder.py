@@ -114,3 +114,15 @@ def test_the_ladders_default_for_code_leaves_other_questions_their_own_margin():
     assert "code" in ladder[0].category_margins and "code" in ladder[1].category_margins
     back = Calibration.from_dict(ladder[1].to_dict())
     assert back.margin_for("code") == pytest.approx(ladder[1].margin_for("code"))
+
+
+def test_stage_one_skips_a_first_tier_hopeless_on_this_kind_of_question():
+    router = Router(RoutingSettings(), ladder_calibrations=shipped_ladder())
+    code = [{"role": "user", "content": "Write a python function to reverse a list.\nassert rev([1, 2]) == [2, 1]"}]
+    start, why = router.ladder_start(code, 3)
+    assert start == 1 and "hopeless on code questions like this" in why
+    from baton.core.router.ladder import HOPELESS_RATE, hopeless_kind
+
+    cal = shipped_ladder()[0]
+    assert hopeless_kind(cal, "code", HOPELESS_RATE / 2) and not hopeless_kind(cal, "code", HOPELESS_RATE * 2)
+    assert not hopeless_kind(cal, "code", None)  # no fitted basis, no skip

@@ -22,6 +22,7 @@ import numpy as np
 from baton.bench.evaluate import Outcomes, Point, _curve_metrics, oracle_point, random_point, routed_point
 from baton.bench.fit import FitOptions, auc, fit_calibration, kfold
 from baton.bench.route import choose_operating_point
+from baton.core.router.ladder import hopeless_kind
 from baton.core.router.scoring import Calibration
 
 
@@ -60,20 +61,28 @@ class LadderData:
 class LadderScores:
     """Per-step scores of every item: ``keep[s]`` = p_answer - p_next of tier ``s``'s answer, ``line[s]`` the
     default climbing line (-margin), ``hopeless`` where stage one may skip the first tier, ``keep_prompt`` = the
-    first step's p_prompt - p_next, ``p_answer[s]`` for calibration quality."""
+    first step's p_prompt - p_next, ``p_answer[s]`` for calibration quality, ``hopeless_kind`` where the first tier
+    is skipped for the kind of question alone."""
 
     keep: np.ndarray  # (tiers - 1, n)
     line: np.ndarray  # (tiers - 1, n): per item (out of fold: its fold's margin)
     hopeless: np.ndarray  # (n,) bool
     keep_prompt: np.ndarray  # (n,)
     p_answer: np.ndarray  # (tiers - 1, n)
+    hopeless_kind: np.ndarray | None = None  # (n,) bool: skipped whatever the line (``ladder.hopeless_kind``)
 
 
-def walk(d: LadderData, sc: LadderScores, line: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+def walk(d: LadderData, sc: LadderScores, line: float | np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The tier each item ends on and whether it skipped the first: at each step an item climbs when its keep score
-    is under the line, the item's own default line (``sc.line``) or, given ``line``, one line for every step."""
-    lines = sc.line if line is None else np.full_like(sc.line, line)
+    is under the line: the item's own default line (``sc.line``), or ``line``: one for every step (a float) or
+    one per step (an array of ``tiers - 1``)."""
+    if line is None:
+        lines = sc.line
+    else:
+        lines = np.broadcast_to(np.asarray(line, dtype=float).reshape(-1, 1), sc.line.shape)
     skip = sc.hopeless & (sc.keep_prompt < lines[0])
+    if sc.hopeless_kind is not None:
+        skip = skip | sc.hopeless_kind
     end = np.where(skip, 1, 0)
     for s in range(d.tiers - 1):
         climbing = (end == s) & (sc.keep[s] < lines[s])
@@ -97,7 +106,7 @@ def ladder_curve(d: LadderData, sc: LadderScores) -> list[Point]:
     return [ladder_point(d, *walk(d, sc, t)) for t in _lines(sc)]
 
 
-EPCA_SAVING = 0.10  # the default walk must cost at least 10% less per correct answer than either end alone
+EPCA_SAVING = 0.0  # how much less per correct answer than either end alone the default walk must cost (share)
 
 
 def _lines(sc: LadderScores) -> np.ndarray:
@@ -108,26 +117,43 @@ def _lines(sc: LadderScores) -> np.ndarray:
     return np.concatenate([[-np.inf], [vals[0] - 1e-6] if len(vals) else [], mids, [vals[-1] + 1e-6] if len(vals) else []])
 
 
-def choose_line(d: LadderData, sc: LadderScores) -> float:
-    """The default operating point on (training) items: the most accurate walk whose energy per correct answer is
-    at least ``EPCA_SAVING`` below both always-first and always-last (ties: the cheaper; the saving keeps it below
-    them on new items too); where no walk saves that much, the cheapest per correct answer among the walks at least
+def choose_line(d: LadderData, sc: LadderScores) -> np.ndarray:
+    """The default lines on (training) items, one per step: the most accurate walk whose energy per correct answer
+    is below both always-first and always-last by ``EPCA_SAVING`` at least (ties: the cheaper; the items are out of
+    fold, so the choice holds on new items); where no walk saves that much, the cheapest per correct answer among the walks at least
     as accurate as the best tier alone (the ladder then buys accuracy, not joules); failing that, the most accurate.
-    Returns the common line (climb when ``p_answer - p_next`` is under it); ``apply_line`` makes it the margin of
-    every step for the categories fitted, so other kinds of questions keep their own."""
+    Searched as one common line first, then each step's line in turn with the others held. Returns the lines
+    (climb when ``p_answer - p_next`` is under the step's); ``apply_line`` makes them the steps' margins for the
+    categories fitted, so other kinds of questions keep their own."""
     ends = [(d.energy_j[s].sum(), d.correct[s].sum()) for s in (0, d.tiers - 1)]
     limit = (1.0 - EPCA_SAVING) * min((e / c for e, c in ends if c), default=float("inf"))
-    pts = [(float(t), ladder_point(d, *walk(d, sc, t))) for t in _lines(sc)]
-    cheaper = [(t, p) for t, p in pts if p.epca_j is not None and p.epca_j < limit]
     best_single = max(float(d.correct[s].mean()) for s in range(d.tiers)) if d.n else 0.0
-    as_good = [(t, p) for t, p in pts if p.epca_j is not None and p.accuracy >= best_single - 1e-9]
-    if cheaper:
-        t, _ = max(cheaper, key=lambda tp: (round(tp[1].accuracy, 9), -tp[1].energy_j))
-    elif as_good:  # no walk saves energy here: then at least the best single tier's accuracy, cheapest per answer
-        t, _ = min(as_good, key=lambda tp: (tp[1].epca_j, -tp[1].accuracy))
-    else:
-        t, _ = max(pts, key=lambda tp: (round(tp[1].accuracy, 9), -tp[1].energy_j))
-    return t if np.isfinite(t) else (-2.0 if t < 0 else 2.0)  # keep scores lie in [-1, 1]
+
+    def rank(p: Point) -> tuple[int, float, float]:
+        if p.epca_j is not None and p.epca_j < limit:
+            return 2, round(p.accuracy, 9), -p.energy_j
+        if p.epca_j is not None and p.accuracy >= best_single - 1e-9:
+            return 1, -p.epca_j, p.accuracy
+        return 0, round(p.accuracy, 9), -p.energy_j
+
+    def point(lines: np.ndarray) -> Point:
+        return ladder_point(d, *walk(d, sc, lines))
+
+    steps = d.tiers - 1
+    cands = [np.clip(t, -2.0, 2.0) for t in _lines(sc)]  # keep scores lie in [-1, 1]
+    lines = np.full(steps, max(cands, key=lambda t: rank(point(np.full(steps, t)))))
+    for s in range(steps):
+        per_step = [np.clip(t, -2.0, 2.0) for t in _lines(LadderScores(sc.keep[s:s + 1], sc.line[s:s + 1],
+                                                                       sc.hopeless, sc.keep_prompt, sc.p_answer,
+                                                                       sc.hopeless_kind))]
+        best = lines[s]
+        for t in per_step:
+            trial = lines.copy()
+            trial[s] = t
+            if rank(point(trial)) > rank(point(np.where(np.arange(steps) == s, best, lines))):
+                best = t
+        lines[s] = best
+    return lines
 
 
 def fit_steps(d: LadderData, options: FitOptions | None = None, walk_default: bool = True) -> list[Calibration]:
@@ -147,10 +173,10 @@ def fit_steps(d: LadderData, options: FitOptions | None = None, walk_default: bo
     return cals
 
 
-def apply_line(cals: list[Calibration], categories: set[str], line: float) -> None:
-    """Make ``line`` every step's line for ``categories`` (their ``category_margins`` = -line; the shared margin
+def apply_line(cals: list[Calibration], categories: set[str], lines: np.ndarray) -> None:
+    """Make ``lines[s]`` step ``s``'s line for ``categories`` (its ``category_margins`` = -line; the shared margin
     stays for other questions)."""
-    for cal in cals:
+    for cal, line in zip(cals, lines):
         for cat in categories:
             cal.category_margins[cat] = float(-line)
 
@@ -167,7 +193,8 @@ def scores_from(cals: list[Calibration], d: LadderData) -> LadderScores:
         line[s] = [-cal.margin_for(c) for c in d.categories]
         if s == 0:
             hopeless, keep_prompt = p1 < cal.skip_below, p1 - ps
-    return LadderScores(keep, line, hopeless, keep_prompt, pa)
+            kind = np.array([hopeless_kind(cal, c, float(p)) for c, p in zip(d.categories, p1)], dtype=bool)
+    return LadderScores(keep, line, hopeless, keep_prompt, pa, kind)
 
 
 def out_of_fold(d: LadderData, k: int = 5, seed: int = 0, options: FitOptions | None = None,
@@ -175,12 +202,13 @@ def out_of_fold(d: LadderData, k: int = 5, seed: int = 0, options: FitOptions | 
     """Every item scored by step calibrations fitted on the other folds (stratified on the last tier's labels)."""
     steps = d.tiers - 1
     keep, line, pa = np.zeros((steps, d.n)), np.zeros((steps, d.n)), np.zeros((steps, d.n))
-    hopeless, keep_prompt = np.zeros(d.n, dtype=bool), np.zeros(d.n)
+    hopeless, keep_prompt, kind = np.zeros(d.n, dtype=bool), np.zeros(d.n), np.zeros(d.n, dtype=bool)
     for train, test in kfold(d.correct[-1], max(2, min(k, d.n)), seed):
         sc = scores_from(fit_steps(d.subset(train), options, walk_default), d.subset(test))
         keep[:, test], line[:, test], pa[:, test] = sc.keep, sc.line, sc.p_answer
         hopeless[test], keep_prompt[test] = sc.hopeless, sc.keep_prompt
-    return LadderScores(keep, line, hopeless, keep_prompt, pa)
+        kind[test] = sc.hopeless_kind
+    return LadderScores(keep, line, hopeless, keep_prompt, pa, kind)
 
 
 def _round(m: dict[str, Any], nd: int = 4) -> dict[str, Any]:

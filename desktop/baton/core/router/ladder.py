@@ -20,6 +20,16 @@ from baton.core.router.features import completion_features, last_user_text, prom
 from baton.core.router.scoring import Calibration
 from baton.core.types import Completion
 
+HOPELESS_RATE = 0.10  # a first tier whose prompt-only chance is under this is skipped outright
+
+
+def hopeless_kind(cal: Calibration, category: str, p_first: float | None) -> bool:
+    """True when the first tier is hopeless for this question: the fit saw enough of its kind
+    (``Calibration.covers``), the prompt-only probability ``p_first`` that the first tier answers well is under
+    ``HOPELESS_RATE`` and the next tier did better on this kind in the fitted data."""
+    return (p_first is not None and cal.covers(category) and p_first < HOPELESS_RATE
+            and cal.strong_rate(category) > p_first)
+
 
 def _category(feats: dict[str, float]) -> str:
     return next((c[4:] for c, v in feats.items() if c.startswith("cat_") and v), "prose")
@@ -63,6 +73,10 @@ class LadderJudge:
         p1 = cal.p_prompt(feats, category, off_local)
         if n_tiers < 2 or p1 is None:
             return 0, "first tier first" + ("" if p1 is not None else f" (no fitted data on {category} questions)")
+        if hopeless_kind(cal, category, p1):
+            return 1, (f"first tier is hopeless on {category.replace('_', ' ')} questions like this (p={p1:.2f}; "
+                       f"it was right on {cal.base_rate(category):.0%} of them, the next tier on "
+                       f"{cal.strong_rate(category):.0%}); started one step up")
         p_next = cal.p_strong(feats, category, off_next)
         line = self._line(cal, p_next, category)
         if p1 < min(cal.skip_below, line):
