@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QDockWidget, QFrame, QHBoxLayout, QInputDialog, Q
                                QSplitter, QVBoxLayout, QWidget)
 
 from baton.core.pipeline.turn import Phase
+from baton.ui.heap import HeapTrimmer
 from baton.ui.idle import IdleBaselineKeeper
 from baton.ui.actions import build_actions
 from baton.ui.chat_commands import ChatCommands
@@ -110,6 +111,7 @@ class MainWindow(QMainWindow):
         self._closing = False
         self.backend.start_sampling()  # so the power panel has the last minutes when it opens
         self.idle_keeper = IdleBaselineKeeper(self.backend, self.dispatcher.busy, self)
+        self.heap_trimmer = HeapTrimmer(self, self.dispatcher, self.dispatcher.busy)
 
     # ---- layout ----------------------------------------------------------------------------------
     def _build_layout(self) -> None:
@@ -469,6 +471,7 @@ class MainWindow(QMainWindow):
         if self._power is not None:
             self._power.stop()
         self.idle_keeper.stop()
+        self.heap_trimmer.stop()
         from baton.ui.cockpit import shutdown_cockpit
 
         shutdown_cockpit(self)
