@@ -44,7 +44,7 @@ def _cached(cache_dir: Path, label: str, items: list, fmt, max_tokens: int) -> l
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--arith", default=str(ROOT / "bench" / "data" / "route-dev.jsonl"))
-    ap.add_argument("--code", default=str(ROOT.parent / "shared" / "eval" / "code-dev.jsonl"))
+    ap.add_argument("--code", default=str(ROOT / "bench" / "data" / "code-dev.jsonl"))
     ap.add_argument("--cache-dir", default=str(ROOT / "bench" / "route" / "cache"))
     ap.add_argument("--out", default=str(OUT))
     args = ap.parse_args(argv)

@@ -14,7 +14,7 @@ from baton.cli import main
 from baton.core.engine.defaults import DEFAULT_MODEL
 
 ROOT = Path(__file__).resolve().parents[2]
-CODE = ROOT.parent / "shared" / "eval" / "code-dev.jsonl"
+CODE = ROOT / "bench" / "data" / "code-dev.jsonl"
 
 
 def test_ladder_document_on_the_committed_code_results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys):

@@ -30,7 +30,7 @@ CACHE = ROOT / "bench" / "route" / "cache"
 @pytest.fixture(scope="module")
 def ladder_results():
     fmt = prompt_format("service")
-    items = load_code_items(ROOT.parent / "shared" / "eval" / "code-dev.jsonl")
+    items = load_code_items(ROOT / "bench" / "data" / "code-dev.jsonl")
     labels = shipped_ladder_tiers()
     assert len(labels) == 3, "the shipped calibration names the ladder it was fitted on"
     caches = [ResultCache(cache_file(CACHE, lab, fmt, CODE_MAX_TOKENS)) for lab in labels]

@@ -25,7 +25,7 @@ DEFAULT_TIERS = f"smollm2-135m-instruct-q4_1,{FIX / STRONG.name},loopback:{FIX /
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--data", default=str(ROOT.parent / "shared" / "eval" / "code-dev.jsonl"))
+    ap.add_argument("--data", default=str(ROOT / "bench" / "data" / "code-dev.jsonl"))
     ap.add_argument("--tiers", default=DEFAULT_TIERS)
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--cache-dir", default=str(ROOT / "bench" / "route" / "cache"))

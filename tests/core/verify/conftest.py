@@ -9,7 +9,7 @@ import pytest
 
 from baton.core.verify import Sandbox, SandboxUnavailable, find_sandbox
 
-# Four lines of ../shared/eval/code-dev.jsonl (MBPP test split, CC-BY-4.0; HumanEval, MIT: see each "source")
+# Four lines of bench/data/code-dev.jsonl (MBPP test split, CC-BY-4.0; HumanEval, MIT: see each "source")
 CODE_ITEMS = Path(__file__).with_name("code_items.jsonl")
 
 
