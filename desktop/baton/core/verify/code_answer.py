@@ -25,7 +25,7 @@ import re
 import textwrap
 from dataclasses import dataclass, field
 
-from baton.core.verify.examples import asked_name, code_blocks, is_stub, question_code
+from baton.core.verify.examples import asked_name, code_blocks, is_stub, parse_or_none, question_code
 
 _PY_TAGS = ("python", "py", "python3")
 _START = re.compile(r"^\s*(def|class|import|from|async\s+def)\s")
@@ -50,15 +50,6 @@ class CodeAnswer:
     language: str | None = None
 
 
-def _parse(code: str) -> ast.Module | None:
-    if not code.strip():
-        return None
-    try:
-        return ast.parse(code)
-    except (SyntaxError, ValueError):
-        return None
-
-
 def _compiles(code: str) -> bool:
     """Whether ``code`` compiles (parsing, plus what the compiler checks: ``return`` outside a function...);
     compiling runs nothing."""
@@ -80,7 +71,7 @@ def _from_blocks(answer: str) -> tuple[str, str | None]:
     blocks = code_blocks(answer)
     tagged = [b for lang, b in blocks if lang in _PY_TAGS]
     untagged = [b for lang, b in blocks if not lang]
-    usable = [b for b in untagged if (t := _parse(textwrap.dedent(b))) is not None and _substantial(t)]
+    usable = [b for b in untagged if (t := parse_or_none(textwrap.dedent(b))) is not None and _substantial(t)]
     if tagged or usable:
         parts = [textwrap.dedent(b).strip("\n") for lang, b in blocks if (lang in _PY_TAGS) or b in usable]
         return "\n\n".join(parts), "python"
@@ -91,7 +82,7 @@ def _from_blocks(answer: str) -> tuple[str, str | None]:
 
 def _from_text(answer: str) -> str:
     text = textwrap.dedent(answer).strip("\n")
-    tree = _parse(text)
+    tree = parse_or_none(text)
     if tree is not None and _substantial(tree):
         return text
     lines = text.splitlines()
@@ -100,7 +91,7 @@ def _from_text(answer: str) -> str:
         return ""
     for end in range(len(lines), start, -1):
         chunk = textwrap.dedent("\n".join(lines[start:end]))
-        if (t := _parse(chunk)) is not None and _substantial(t):
+        if (t := parse_or_none(chunk)) is not None and _substantial(t):
             return chunk.strip("\n")
     return ""
 
@@ -120,7 +111,7 @@ def _is_usage(stmt: ast.stmt) -> bool:
 
 
 def _strip_usage(code: str) -> str:
-    tree = _parse(code)
+    tree = parse_or_none(code)
     if tree is None:
         return code
     drop = set()
@@ -151,11 +142,11 @@ def _echoes(code_tree: ast.Module | None, question: str) -> bool:
     if code_tree is None or not code_tree.body:
         return False
     shown = set()
-    qtree = _parse(question_code(question))
+    qtree = parse_or_none(question_code(question))
     for stmt in qtree.body if qtree is not None else []:
         shown.add(ast.dump(stmt))
     for line in question.splitlines():
-        if (t := _parse(line.strip())) is not None:
+        if (t := parse_or_none(line.strip())) is not None:
             shown.update(ast.dump(s) for s in t.body)
     for stmt in code_tree.body:
         if isinstance(stmt, (ast.Import, ast.ImportFrom)) or ast.dump(stmt) in shown:
@@ -171,7 +162,7 @@ def _as_body(answer_code: str, qcode: str, stub: ast.FunctionDef | ast.AsyncFunc
     head = "\n".join(qcode.splitlines()[:stub.end_lineno])
     body = textwrap.indent(textwrap.dedent(answer_code).strip("\n"), " " * (stub.col_offset + 4))
     combined = f"{head}\n{body}\n"
-    tree = _parse(combined)
+    tree = parse_or_none(combined)
     if tree is None or not any(isinstance(s, type(stub)) and s.name == stub.name for s in tree.body):
         return None
     return combined
@@ -179,7 +170,7 @@ def _as_body(answer_code: str, qcode: str, stub: ast.FunctionDef | ast.AsyncFunc
 
 def _with_context(code: str, qtree: ast.Module, qcode: str) -> str:
     """The question's imports and complete helpers (not defined by ``code``) put before ``code``."""
-    own = set(_defined(_parse(code)))
+    own = set(_defined(parse_or_none(code)))
     lines = qcode.splitlines()
     parts = []
     for stmt in qtree.body:
@@ -202,10 +193,10 @@ def read_code_answer(answer: str, question: str = "") -> CodeAnswer:
         own = _from_text(answer)
         language = "python" if own else None
     own = _strip_usage(own)
-    own_tree = _parse(own)
+    own_tree = parse_or_none(own)
     asked = asked_name(question) if question else None
     qcode = question_code(question) if question else ""
-    qtree = _parse(qcode)
+    qtree = parse_or_none(qcode)
     code = own
     if qtree is not None:
         stubs = [s for s in qtree.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef)) and s.name == asked
@@ -216,9 +207,9 @@ def read_code_answer(answer: str, question: str = "") -> CodeAnswer:
             combined = _as_body(body_source, qcode, stubs[-1])
         if combined is not None:
             code, language = combined, "python"
-        elif _parse(code) is not None:
+        elif parse_or_none(code) is not None:
             code = _with_context(code, qtree, qcode)
-    tree = _parse(code)
+    tree = parse_or_none(code)
     defined = _defined(tree)
     return CodeAnswer(code=code, has_block=has_block, parses=tree is not None and _compiles(code), defined=defined,
                       defines_asked=None if asked is None else asked in defined,

@@ -63,7 +63,7 @@ def asked_name(question: str) -> str | None:
     """The name of the function the question asks for, or None: the function to complete in its code (the last
     top-level ``def`` whose body is only a docstring, else the last ``def``), else the first function (not a
     builtin) called in its ``assert`` lines, doctests or prose examples, else "function NAME(" in its text."""
-    tree = _parse(question_code(question))
+    tree = parse_or_none(question_code(question))
     if tree is not None:
         defs = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
         stubs = [d for d in defs if is_stub(d)]
@@ -89,7 +89,8 @@ def extract_examples(question: str) -> list[Example]:
     return out
 
 
-def _parse(code: str) -> ast.Module | None:
+def parse_or_none(code: str) -> ast.Module | None:
+    """The module ``code`` parses to, or ``None`` for blank text or code that does not parse."""
     if not code.strip():
         return None
     try:
@@ -100,7 +101,7 @@ def _parse(code: str) -> ast.Module | None:
 
 def _called_name(source: str) -> str | None:
     """The first called plain name in ``source`` that is not a builtin."""
-    tree = _parse(source)
+    tree = parse_or_none(source)
     if tree is None:
         return None
     for node in ast.walk(tree):
@@ -115,7 +116,7 @@ def _asserts(question: str) -> list[Example]:
         s = line.strip()
         if not (s.startswith("assert ") or s.startswith("assert(")):
             continue
-        tree = _parse(s)
+        tree = parse_or_none(s)
         if tree is not None and len(tree.body) == 1 and isinstance(tree.body[0], ast.Assert):
             out.append(Example(s, "assert"))
     return out
@@ -167,7 +168,7 @@ def _doctests(question: str) -> list[Example]:
             if ends:
                 break
         code = "\n".join(src)
-        tree = _parse(code)
+        tree = parse_or_none(code)
         if tree is None:
             continue
         is_expr = len(tree.body) == 1 and isinstance(tree.body[0], ast.Expr)
@@ -294,7 +295,7 @@ def _prose(question: str, named: str | None) -> list[Example]:
             if rest and not (rest[0] in ".,;(#" or re.match(r"(and|but|as|because|since|for|if|when|so)\b", rest)):
                 continue
             call = s[m.start():end]
-            tree = _parse(call)
+            tree = parse_or_none(call)
             if tree is None or not isinstance(tree.body[0], ast.Expr) or not isinstance(tree.body[0].value, ast.Call):
                 continue
             if not _literal_args(tree.body[0].value):
