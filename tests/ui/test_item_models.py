@@ -100,3 +100,12 @@ def test_receipt_summary_says_estimated_counts_and_dropped_turns():
     odd = {**plain, "usage": {"completion_tokens": 112, "estimated": True}, "context": {"dropped_turns": 3}}
     line = receipt_summary(odd)
     assert "112 tok (estimated)" in line and "3 earlier turns left out to fit" in line
+
+
+def test_durations_in_hours_read_as_people_say_them():
+    from baton.ui.format import fmt_hours
+
+    assert fmt_hours(0.5) == "30 min"
+    assert fmt_hours(5.25) == "5.2 h" or fmt_hours(5.25) == "5.3 h"
+    assert fmt_hours(76.0) == "3 days"
+    assert fmt_hours(24480.3) == "about 3 years"

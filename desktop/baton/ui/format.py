@@ -68,6 +68,18 @@ def fmt_ms(duration_s: float | None) -> str:
     return f"{duration_s * 1000:.0f} ms"
 
 
+def fmt_hours(hours: float) -> str:
+    """A duration given in hours as people say it: "40 min", "5.5 h", "3 days", "about 2 years"."""
+    if hours < 1:
+        return f"{max(1, round(hours * 60))} min"
+    if hours < 48:
+        return f"{hours:.1f} h"
+    days = hours / 24
+    if days < 365:
+        return f"{days:.0f} days"
+    return f"about {days / 365:.0f} years"
+
+
 def fmt_rate(per_s: float) -> str:
     return f"{per_s:.1f}" if per_s < 10 else f"{per_s:.0f}"
 

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
 
 from baton.core.errors import BatonError
 from baton.core.store.thread_ops import LADDER
-from baton.ui.format import fmt_energy, fmt_usd
+from baton.ui.format import fmt_energy, fmt_hours, fmt_usd
 
 TIER_MODES = (("Auto: local first, escalate when weak", "auto"), ("Local only", "local"),
               ("Cloud: the first endpoint", "cloud"))
@@ -148,7 +148,7 @@ class ThreadSettingsDialog(QDialog):
                 if left <= 0:
                     lines.append(f"<b>The {kind} budget is spent.</b>")
                 elif rate > 0:
-                    lines.append(f"At this rate the {kind} budget lasts about {left / rate:.1f} h more.")
+                    lines.append(f"At this rate the {kind} budget lasts about {fmt_hours(left / rate)} more.")
         self.spend.setText("<br>".join(lines))
 
     def values(self) -> dict[str, Any]:
