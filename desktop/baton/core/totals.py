@@ -44,6 +44,12 @@ def reference_endpoint(endpoints: list[Any]) -> Any | None:
     return next((e for e in endpoints if e.usd_per_mtok_in or e.usd_per_mtok_out), None)
 
 
+def local_tokens_usd(endpoint: Any, prompt_tokens: int, completion_tokens: int) -> float:
+    """What local answers' tokens would have cost at ``endpoint``'s rates (Units: USD; its ``usd_per_mtok_in`` and
+    ``usd_per_mtok_out``)."""
+    return (prompt_tokens * endpoint.usd_per_mtok_in + completion_tokens * endpoint.usd_per_mtok_out) / 1e6
+
+
 def _start(d: date, period: str) -> date:
     if period == "week":
         return d - timedelta(days=d.weekday())
@@ -91,6 +97,5 @@ def totals(store: Any, endpoints: list[Any], period: str = "day", count: int = 7
             row.cloud += 1
     for row in rows:
         if ref is not None:
-            row.all_cloud_usd = row.usd + (row.local_prompt_tokens * ref.usd_per_mtok_in
-                                           + row.local_completion_tokens * ref.usd_per_mtok_out) / 1e6
+            row.all_cloud_usd = row.usd + local_tokens_usd(ref, row.local_prompt_tokens, row.local_completion_tokens)
     return rows

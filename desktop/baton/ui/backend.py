@@ -18,6 +18,7 @@ from typing import Any
 
 from baton.config import Settings
 from baton.core.errors import BatonError, UsageError
+from baton.core.totals import local_tokens_usd, reference_endpoint
 from baton.paths import Paths
 from baton.ui.cockpit_backend import CockpitBackend
 
@@ -354,11 +355,10 @@ class Backend(CockpitBackend):
                      local_measured_j=float(rep["local_measured_j"]),
                      local_prompt_tokens=int(rep["local_prompt_tokens"]),
                      local_completion_tokens=int(rep["local_completion_tokens"]))
-        priced = next((e for e in self.settings.endpoints if e.usd_per_mtok_in or e.usd_per_mtok_out), None)
+        priced = reference_endpoint(self.settings.endpoints)
         if priced is not None:
             tot.priced_against = priced.name
-            tot.saved_usd = (tot.local_prompt_tokens * priced.usd_per_mtok_in
-                             + tot.local_completion_tokens * priced.usd_per_mtok_out) / 1e6
+            tot.saved_usd = local_tokens_usd(priced, tot.local_prompt_tokens, tot.local_completion_tokens)
         return tot
 
     def refresh_idle(self) -> bool:
