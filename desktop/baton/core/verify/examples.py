@@ -198,9 +198,10 @@ def _is_print(node: ast.expr) -> bool:
     return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "print"
 
 
-def _close_paren(text: str, start: int) -> int | None:
-    """Index just past the parenthesis that closes the one at ``start - 1``, skipping strings; None if none."""
-    depth, quote, i = 1, "", start
+def _depths(text: str, start: int = 0, depth: int = 0):  # noqa: ANN202 - a generator of (int, int, bool)
+    """``(index, bracket depth after it, inside a string)`` for each character from ``start``, skipping escaped
+    characters in strings; stops after a bracket closes below depth 0."""
+    quote, i = "", start
     while i < len(text):
         c = text[i]
         if quote:
@@ -214,36 +215,26 @@ def _close_paren(text: str, start: int) -> int | None:
             depth += 1
         elif c in ")]}":
             depth -= 1
-            if depth == 0:
-                return i + 1
+        yield i, depth, bool(quote)
+        if depth < 0:
+            return
         i += 1
-    return None
+
+
+def _close_paren(text: str, start: int) -> int | None:
+    """Index just past the parenthesis that closes the one at ``start - 1``, skipping strings; None if none."""
+    return next((i + 1 for i, depth, in_str in _depths(text, start, 1) if depth == 0 and not in_str), None)
 
 
 def _literal_prefix(text: str) -> tuple[str, object, str] | None:
     """The longest Python literal at the start of ``text`` that ends where a word ends, with its value and what
     follows; a trailing sentence full stop is left out ("9." is 9)."""
-    ends, depth, quote, i = [], 0, "", 0
-    while i < len(text):
-        c = text[i]
-        if quote:
-            if c == "\\":
-                i += 1
-            elif c == quote:
-                quote = ""
-        elif c in "'\"":
-            quote = c
-        elif c in "([{":
-            depth += 1
-        elif c in ")]}":
-            depth -= 1
-            if depth < 0:
-                break
-        if depth == 0 and not quote:
+    ends = []
+    for i, depth, in_str in _depths(text):
+        if depth == 0 and not in_str:
             nxt = text[i + 1:i + 2]
             if nxt == "" or nxt.isspace() or nxt in ",;" or (nxt == "." and text[i + 2:i + 3] in ("", " ", "\t")):
                 ends.append(i + 1)
-        i += 1
     for end in sorted(ends, reverse=True):
         cand = text[:end].strip()
         if not cand or cand.endswith(","):
