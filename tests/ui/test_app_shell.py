@@ -80,7 +80,7 @@ def test_power_panel_shows_today_and_the_memory_curve(qtbot, make_window):
     w = h.window
     w.session.send("hello", "auto")
     wait_idle(qtbot, h)
-    assert w._power is None  # not built (nor pyqtgraph needed) until first shown
+    assert w._power is None  # not built  until first shown
     w.actions_.toggle_power.trigger()
     assert w.power_dock.isVisible() and w.actions_.toggle_power.isChecked()
     w.power.tick()
@@ -92,16 +92,14 @@ def test_power_panel_shows_today_and_the_memory_curve(qtbot, make_window):
 
     def plotted(key: str) -> int:
         w.power.tick()
-        curve = w.power._curves.get(key)
-        xs = curve[0].getData()[0] if curve else None
-        return 0 if xs is None else len(xs)
+        return len(w.power.points(key)[0])
 
     # The meter's sampler (a real core thread) feeds the curves: RAM, and watts per scope with the source.
     qtbot.waitUntil(lambda: plotted("rss") >= 2, timeout=5000)
-    assert plotted("tok") >= 2 and max(w.power._curves["tok"][0].getData()[1]) > 0  # the answer's speed
+    assert plotted("tok") >= 2 and max(w.power.points("tok")[1]) > 0  # the answer's speed
     scopes = [k for k in w.power._curves if k.startswith("w:")]
     assert scopes, "no power curve"
-    legend = [item[1].text for item in w.power.power_plot.legend.items]
+    legend = w.power.power_plot.legend()
     assert any("(estimated)" in t or "(hw_counter)" in t for t in legend), legend
     w.actions_.toggle_power.trigger()
     assert not w.power_dock.isVisible()

@@ -1,1 +1,1 @@
-"""The desktop app (PySide6). The only package that imports Qt or pyqtgraph; the core never imports it."""
+"""The desktop app (PySide6). The only package that imports Qt; the core never imports it."""

@@ -79,7 +79,7 @@ class MainWindow(QMainWindow):
         self.composer = Composer()
         self.session = Session(ui.backend, self.dispatcher, self.thread_model, self.queue_model, self.chat,
                                self.composer, self._empty_state, self)
-        self._power: QWidget | None = None  # built on first show: pyqtgraph costs ~36 MB once imported
+        self._power: QWidget | None = None  # built on first show
         self.commands = ChatCommands(self.session, lambda msg: self.statusBar().showMessage(msg, 6000))
         self._sidebar_auto = True  # the sidebar follows the window's width until the user toggles it
 
@@ -345,6 +345,8 @@ class MainWindow(QMainWindow):
             holder.setFrameShape(QFrame.Shape.NoFrame)
             holder.setWidget(self._power)
             self.power_dock.setWidget(holder)
+            # wide enough for the totals' three columns, so the newest seconds at the charts' right are never cut off
+            self.power_dock.setMinimumWidth(self._power.minimumSizeHint().width() + 8)
         return self._power  # type: ignore[return-value]
 
     def _refresh_totals(self) -> None:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 
-import pyqtgraph as pg
 from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
 
 from baton.ui.backend import Backend, PowerReading, PowerSeries, Totals
+from baton.ui.chart import TimeChart
 from baton.ui.format import fmt_energy, fmt_usd, fmt_wh
 from baton.ui.registry import Registry
 from baton.ui.theme import Theme
@@ -29,7 +29,7 @@ class PowerPanel(QWidget):
         self._rates = rates
         self.series = PowerSeries(HISTORY_S)
         self._ticks = 0
-        self._curves: dict[str, tuple[pg.PlotDataItem, int]] = {}
+        self._curves: dict[str, tuple[TimeChart, int]] = {}  # key -> (chart, color index)
 
         self.local_value = _value_label()
         self.local_note = _note_label()
@@ -47,20 +47,14 @@ class PowerPanel(QWidget):
             totals.addWidget(value, 1, col)
             totals.addWidget(note, 2, col)
 
-        self.plots = pg.GraphicsLayoutWidget()
-        self.power_plot = self.plots.addPlot(row=0, col=0, title="Power (W)")
-        self.memory_plot = self.plots.addPlot(row=1, col=0, title="Memory (GB)")
-        self.speed_plot = self.plots.addPlot(row=2, col=0, title="Tokens per second")
-        for p in (self.power_plot, self.memory_plot, self.speed_plot):
-            p.setMenuEnabled(False)
-            p.setMouseEnabled(x=False, y=False)
-            p.hideButtons()
-            p.showGrid(x=True, y=True, alpha=0.25)
-            p.setXRange(-HISTORY_S, 0, padding=0)
-            p.setLabel("bottom", "seconds ago")
-            p.getViewBox().setLimits(yMin=0)
-        self.power_plot.addLegend(offset=(4, 4))
-        self.memory_plot.addLegend(offset=(4, 4))
+        self.power_plot = TimeChart("Power (W)", HISTORY_S)
+        self.memory_plot = TimeChart("Memory (GB)", HISTORY_S)
+        self.speed_plot = TimeChart("Tokens per second", HISTORY_S)
+        self.plots = QWidget()
+        charts = QVBoxLayout(self.plots)
+        charts.setContentsMargins(0, 0, 0, 0)
+        for chart in (self.power_plot, self.memory_plot, self.speed_plot):
+            charts.addWidget(chart, 1)
         self.power_empty = QLabel("No power readings on this machine yet. Energy figures fall back to a CPU "
                                   "estimate (set your CPU's TDP in Settings); `baton energy probe` explains why.")
         self.power_empty.setObjectName("totalsNote")
@@ -110,37 +104,40 @@ class PowerPanel(QWidget):
         for i, scope in enumerate(scopes):
             xs, ys = ser.xy(ser.watts[scope], now)
             label = f"{scope} ({ser.sources.get(scope, '?')})"
-            self._curve(f"w:{scope}", self.power_plot, label, i).setData(xs, ys)
+            self._set(f"w:{scope}", self.power_plot, label, i, xs, ys)
             tops.append(float(ys.max()) if len(ys) else 0.0)
         xs, ys = ser.xy(ser.rss_gb, now)
-        self._curve("rss", self.memory_plot, "RAM (this process)", 0).setData(xs, ys)
+        self._set("rss", self.memory_plot, "RAM (this process)", 0, xs, ys)
         mem_tops = [0.5, float(ys.max()) if len(ys) else 0.0]
         if ser.vram_gb:
             xs, ys = ser.xy(ser.vram_gb, now)
-            self._curve("vram", self.memory_plot, "VRAM", 1).setData(xs, ys)
+            self._set("vram", self.memory_plot, "VRAM", 1, xs, ys)
             mem_tops.append(float(ys.max()) if len(ys) else 0.0)
         tok = [(t, v) for t, v in self._rates() if now - t <= HISTORY_S]
         if tok:
             tok.append((now, tok[-1][1]))
         xs, ys = ser.xy(tok, now)
-        self._curve("tok", self.speed_plot, None, 2).setData(xs, ys)
+        self._set("tok", self.speed_plot, None, 2, xs, ys)
         self._fit_y(self.power_plot, max(tops))
         self._fit_y(self.memory_plot, max(mem_tops))
         self._fit_y(self.speed_plot, max([10.0, float(ys.max()) if len(ys) else 0.0]))
 
     @staticmethod
-    def _fit_y(plot: pg.PlotItem, top: float) -> None:
+    def _fit_y(chart: TimeChart, top: float) -> None:
         """From zero to a little above the largest value, so small wiggles do not look like cliffs."""
-        plot.setYRange(0, top * 1.15, padding=0)
+        chart.set_top(top * 1.15)
 
-    def _curve(self, key: str, plot: pg.PlotItem, name: str | None, color_index: int) -> pg.PlotDataItem:
-        known = self._curves.get(key)
-        if known is not None:
-            return known[0]
+    def _set(self, key: str, chart: TimeChart, name: str | None, color_index: int, xs, ys) -> None:  # noqa: ANN001
         series = self._theme.colors["series"]
-        curve = plot.plot([], [], name=name, pen=pg.mkPen(series[color_index % len(series)], width=2))
-        self._curves[key] = (curve, color_index)
-        return curve
+        chart.set_series(key, xs, ys, name, series[color_index % len(series)])
+        self._curves[key] = (chart, color_index)
+
+    def points(self, key: str) -> tuple[list[float], list[float]]:
+        """The plotted points of line ``key`` (``w:SCOPE``, ``rss``, ``vram``, ``tok``): seconds ago (<= 0) and
+        values; empty lists when it was never plotted."""
+        known = self._curves.get(key)
+        s = known[0].series(key) if known else None
+        return (list(s.xs), list(s.ys)) if s is not None else ([], [])
 
     def refresh_totals(self) -> None:
         try:
@@ -171,19 +168,10 @@ class PowerPanel(QWidget):
 
     def _restyle(self, dark: bool) -> None:
         c = self._theme.colors
-        self.plots.setBackground(c["canvas"])
-        for p in (self.power_plot, self.memory_plot, self.speed_plot):
-            for axis in ("left", "bottom"):
-                ax = p.getAxis(axis)
-                ax.setPen(pg.mkPen(c["grid"]))
-                ax.setTextPen(pg.mkPen(c["muted"]))
-            p.setTitle(p.titleLabel.text, color=c["text"])
-            if p.legend is not None:
-                p.legend.setLabelTextColor(c["text"])
-                for _sample, label in p.legend.items:
-                    label.setText(label.text, color=c["text"])
-        for curve, i in self._curves.values():
-            curve.setPen(pg.mkPen(c["series"][i % len(c["series"])], width=2))
+        for chart in (self.power_plot, self.memory_plot, self.speed_plot):
+            chart.set_colors(c)
+        for key, (chart, i) in self._curves.items():
+            chart.set_color(key, c["series"][i % len(c["series"])])
 
 
 def _value_label() -> QLabel:
