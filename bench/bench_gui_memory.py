@@ -52,6 +52,9 @@ def open_cockpit_app(tag: str) -> AppUnderTest:
     from baton.ui.app import build_context, make_application
     from baton.ui.main_window import MainWindow
 
+    from baton.ui.heap import limit_arenas
+
+    limit_arenas()  # as `baton gui` does, before the service starts any thread
     paths = Paths.from_env().ensure()
     settings = Settings.load(paths.config_file)
     service = build_service(paths, settings)

@@ -44,6 +44,7 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
     if importlib.util.find_spec("PySide6") is None:
         raise BatonError(NO_QT)
     app = importlib.import_module("baton.ui.app")  # by name: the CLI must not depend on Qt
+    importlib.import_module("baton.ui.heap").limit_arenas()  # before the service starts any thread
     from baton.commands.serve_thread import ApiServer  # the app's API server toggle runs `baton serve` in-process
 
     return int(app.run(ctx.paths, ctx.settings, ctx.service(), api_server=ApiServer))
