@@ -22,6 +22,12 @@ def test_bench_threads_reports_ratios_energy_split_and_warm_start(baton_home):
     fair = doc["fairness"]  # the reference loop read the prompts Baton sent, with the same context and threads
     assert fair["same_prompt_tokens"] and fair["n_ctx_per_thread"] > 0 and fair["n_threads"] >= 1
     assert len(doc["load_average"]) == 2
+    # the bare loop one sequence at a time, beside its batched run: the machine's own batching gain
+    assert doc["raw_sequential_tokens_per_s"] > 0
+    assert doc["raw_batching_gain"] == pytest.approx(doc["raw_batched_tokens_per_s"] / doc["raw_sequential_tokens_per_s"],
+                                                     rel=0.5)
+    glo, ghi = doc["raw_batching_gain_ci95"]
+    assert glo <= doc["raw_batching_gain"] <= ghi
     if doc["energy_sources"] == ["estimated"]:
         assert "only the CPU estimate" in doc["energy_note"]
 

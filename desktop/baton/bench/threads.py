@@ -147,14 +147,15 @@ def run_threads_bench(settings: Settings, model: str | None, threads: int, token
             prompts = [engine.prompt_tokens([ChatMessage("system", _system()), ChatMessage("user", question(i))])
                        for i in range(threads)]
             ref = ReferenceLoop(path, engine.n_ctx, threads, engine.n_threads, n_batch=N_BATCH)
+            ref1 = ReferenceLoop(path, engine.n_ctx, 1, engine.n_threads, n_batch=N_BATCH)
             try:
                 warm = _ask_all(service, model, tokens, threads, at_once=True)  # warm-up, not counted
                 ref.run(prompts, _decoded(warm))  # the reference's warm-up, not counted
-                seq_runs, conc_runs, ref_runs = [], [], []
+                seq_runs, conc_runs, ref_runs, ref1_runs = [], [], [], []
                 for r in range(max(1, rounds)):
                     progress(f"round {r + 1} of {rounds}")
-                    order = ["seq", "conc", "ref"]
-                    for kind in order[r % 3:] + order[:r % 3]:
+                    order = ["seq", "conc", "ref", "ref1"]
+                    for kind in order[r % 4:] + order[:r % 4]:
                         if kind in ("seq", "conc"):
                             # every side reads its prompts cold, as the reference loop does
                             engine.forget_cache()
@@ -163,17 +164,22 @@ def run_threads_bench(settings: Settings, model: str | None, threads: int, token
                         else:
                             # the same answer tokens as Baton's batched answers of this round (or the warm-up's)
                             basis = conc_runs[-1] if conc_runs else warm
-                            wall = ref.run(prompts, _decoded(basis))
-                            ref_runs.append({"wall_s": wall, "tokens": basis["tokens"],
-                                             "tokens_per_s": basis["tokens"] / wall})
+                            counts = _decoded(basis)
+                            if kind == "ref":
+                                wall = ref.run(prompts, counts)
+                            else:  # the same loop, one sequence at a time: the machine's own batching gain
+                                wall = sum(ref1.run([p], [c]) for p, c in zip(prompts, counts))
+                            (ref_runs if kind == "ref" else ref1_runs).append(
+                                {"wall_s": wall, "tokens": basis["tokens"], "tokens_per_s": basis["tokens"] / wall})
             finally:
                 ref.close()
+                ref1.close()
             fairness = _fairness(prompts, engine, seq_runs, conc_runs)
             history = _history_ttft(service, model, history_tokens, threads) if history_tokens > 0 else {}
         finally:
             service.close()
     doc = _document(model_id, str(path), threads, tokens, load_s, seq_runs, conc_runs, ref_runs, history,
-                    history_tokens)
+                    history_tokens, ref1_runs)
     doc["fairness"] = fairness
     doc["load_average"] = [round(load_start, 2), round(os.getloadavg()[0], 2)]
     return doc
@@ -213,7 +219,7 @@ def _ratio(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> tuple[float, lis
 
 def _document(model_id: str, path: str, threads: int, tokens: int, load_s: float, seq: list[dict[str, Any]],
               conc: list[dict[str, Any]], ref: list[dict[str, Any]], history: dict[str, Any],
-              history_tokens: int) -> dict[str, Any]:
+              history_tokens: int, ref1: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     def med(runs: list[dict[str, Any]], key: str) -> float:
         return statistics.median(r[key] for r in runs)
 
@@ -230,6 +236,7 @@ def _document(model_id: str, path: str, threads: int, tokens: int, load_s: float
         "ratio": ratio, "ratio_ci95": ratio_ci,
         "raw_batched_tokens_per_s": round(med(ref, "tokens_per_s"), 2),
         "ratio_to_raw": to_raw, "ratio_to_raw_ci95": to_raw_ci,
+        **_raw_gain(ref, ref1 or []),
         "j_per_token_sequential": round(sum(r["energy_j"] for r in seq) / max(1, sum(r["tokens"] for r in seq)), 5),
         "j_per_token_concurrent": round(sum(r["energy_j"] for r in conc) / max(1, sum(r["tokens"] for r in conc)), 5),
         "energy_split_error": round(max(errors), 6) if errors else None,
@@ -248,6 +255,17 @@ def _document(model_id: str, path: str, threads: int, tokens: int, load_s: float
                    **{k: history[k] for k in ("history_prompt_tokens", "warm_prompt_tokens_read",
                                               "cold_prompt_tokens_read", "warm_state_restored", "warm_matches_cold")})
     return doc
+
+
+def _raw_gain(ref: list[dict[str, Any]], ref1: list[dict[str, Any]]) -> dict[str, Any]:
+    """The reference loop's own gain from batching on this machine: the same prompts and token counts decoded in one
+    batch against one sequence at a time (``raw_sequential_tokens_per_s``, ``raw_batching_gain`` with its 95%
+    interval). Baton's ``ratio`` cannot exceed it by much: it is what llama.cpp's kernels give here."""
+    if not ref1:
+        return {}
+    gain, gain_ci = _ratio(ref, ref1)
+    return {"raw_sequential_tokens_per_s": round(statistics.median(r["tokens_per_s"] for r in ref1), 2),
+            "raw_batching_gain": gain, "raw_batching_gain_ci95": gain_ci}
 
 
 def _matches(conc: list[dict[str, Any]]) -> bool:

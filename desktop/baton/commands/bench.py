@@ -217,6 +217,8 @@ def run_threads(args: argparse.Namespace, ctx: Any) -> int:
           f"tok/s: ratio {doc['ratio']} (95% interval {doc['ratio_ci95']})\n"
           f"  bare llama.cpp batch loop {doc['raw_batched_tokens_per_s']} tok/s: ratio {doc['ratio_to_raw']} "
           f"(95% interval {doc['ratio_to_raw_ci95']})\n"
+          f"  the bare loop itself gains {doc.get('raw_batching_gain')}x from batching here "
+          f"(95% interval {doc.get('raw_batching_gain_ci95')}): the most the machine's kernels give\n"
           f"  J/token {doc['j_per_token_sequential']} one after another, {doc['j_per_token_concurrent']} at once; "
           f"energy split error {doc['energy_split_error']}")
     if doc.get("energy_note"):
