@@ -44,6 +44,7 @@ def test_toggle_on_call_with_openai_then_off_closes_the_port(qtbot, real_window)
     port = int(url.rsplit(":", 1)[1].split("/")[0])
     assert w.findChild(type(dlg.status), "serveBadge").text() == f"API on :{port}"
 
+    before = {r.id for r in w.thread_model.rows()}
     with httpx.Client(trust_env=False) as http:
         client = openai.OpenAI(base_url=url, api_key=token, http_client=http, max_retries=0)
         reply = client.chat.completions.create(model="baton-local", max_tokens=8, temperature=0,
@@ -52,6 +53,8 @@ def test_toggle_on_call_with_openai_then_off_closes_the_port(qtbot, real_window)
         assert (reply.model_extra or {}).get("baton", {}).get("route", {}).get("tier") == "local"
         with pytest.raises(openai.AuthenticationError):
             openai.OpenAI(base_url=url, api_key="wrong", http_client=http, max_retries=0).models.list()
+    # the request's thread appears in the sidebar while the server runs, without any restart
+    qtbot.waitUntil(lambda: len({r.id for r in w.thread_model.rows()} - before) == 1, timeout=5000)
     # the app's own service answered: its store holds the thread and the loaded engine is the app's
     assert any("Say hello." in m.content for t in w.backend.store.list_threads()
                for m in w.backend.store.history(t.id))

@@ -33,6 +33,9 @@ def install_extras(window: Any) -> None:
             return act
         return add
 
+    from baton.ui.store_watch import StoreWatch
+
+    window.store_watch = StoreWatch(window)  # what the API server (or a terminal) writes shows up here
     compare.install(window, adder("Answer"))
     model_browser.install(window, adder("File"))
     serve_toggle.install(window, adder("File"))

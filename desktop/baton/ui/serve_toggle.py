@@ -136,6 +136,9 @@ def install(window: Any, add_action: Callable[..., QAction]) -> QAction:
     window.statusBar().addPermanentWidget(badge)
 
     def changed() -> None:
+        watch = getattr(window, "store_watch", None)
+        if watch is not None:  # its answers appear in the sidebar while it runs
+            watch.follow(server.running)
         badge.setText(f"API on :{server.url.rsplit(':', 1)[-1].split('/')[0]}" if server.running and server.url
                       else "")
 
