@@ -251,7 +251,10 @@ def run_steps(d: Drive, first: Any, second: Any, files: Any, catalog: Path, sha:
         badge = d.widget(name="serveBadge")["text"]
         ensure(badge.startswith("API on :"), f"status bar badge {badge!r}")
         d.click(d.widget(title, text="Close"))
-        return f"{url} answered {text.strip()[:30]!r} via {baton['route'].get('tier')}; models {names[:3]}"
+        d.wait(lambda: d.widget(name="threadList")["rows"][0].startswith("Say hello."),
+               "the API request's thread on top of the sidebar", 10)
+        return (f"{url} answered {text.strip()[:30]!r} via {baton['route'].get('tier')}; models {names[:3]}; "
+                "its thread joined the sidebar")
 
     def totals() -> str:
         d.palette("Totals by day")
@@ -274,7 +277,8 @@ def run_steps(d: Drive, first: Any, second: Any, files: Any, catalog: Path, sha:
             return rects[i]
 
         texts, _ = rows()
-        ensure(texts[0].startswith(Q3[:12]), f"the newest thread first before pinning: {texts}")
+        ensure(texts[0].startswith("Say hello.") and texts[1].startswith(Q3[:12]),
+               f"the newest threads first before pinning (the API's, then the last asked here): {texts}")
         x, y, w, h = row_of(Q1[:20])
         d.right_click(x + w // 2, y + h // 2)
         d.click(d.menu_entry("Pin to top"))
