@@ -53,10 +53,10 @@ class Backend(Protocol):
         """Forget slot ``slot``'s cache from position ``keep`` on (0: all of it). False when the model's cache
         cannot drop a tail (then only ``keep=0`` works)."""
 
-    def save(self, slot: int) -> bytes:
+    def save(self, slot: int) -> bytes | bytearray:
         """Slot ``slot``'s cache as opaque bytes (``llama_state_seq_get_data``); empty when it cannot be saved."""
 
-    def restore(self, slot: int, data: bytes) -> bool:
+    def restore(self, slot: int, data: bytes | bytearray) -> bool:
         """Load bytes from ``save`` into the empty slot ``slot``. False when llama.cpp refused them (the slot is
         then empty again)."""
 

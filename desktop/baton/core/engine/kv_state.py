@@ -20,7 +20,7 @@ class SavedState:
     ``size_bytes`` long)."""
 
     tokens: tuple[int, ...]
-    data: bytes
+    data: bytes | bytearray
 
     @property
     def size_bytes(self) -> int:

@@ -445,19 +445,25 @@ class LlamaBatchBackend:
         """Drop slot ``slot``'s KV cache from position ``keep`` on; False when this cache cannot drop a tail."""
         return bool(self._lib.llama_memory_seq_rm(self._mem, slot, max(0, keep) if keep > 0 else -1, -1))
 
-    def save(self, slot: int) -> bytes:
-        """Slot ``slot``'s cache serialised by ``llama_state_seq_get_data`` (empty bytes when it holds nothing)."""
+    def save(self, slot: int) -> bytearray:
+        """Slot ``slot``'s cache serialised by ``llama_state_seq_get_data`` (empty when it holds nothing). llama.cpp
+        writes straight into the returned buffer: no second copy, so saving a large cache never holds it twice."""
         lib = self._lib
         size = int(lib.llama_state_seq_get_size(self._ctx, slot))
         if size <= 0:
-            return b""
-        buf = (ctypes.c_uint8 * size)()
-        written = int(lib.llama_state_seq_get_data(self._ctx, buf, size, slot))
-        return bytes(memoryview(buf)[:written]) if written > 0 else b""
+            return bytearray()
+        data = bytearray(size)
+        written = int(lib.llama_state_seq_get_data(self._ctx, (ctypes.c_uint8 * size).from_buffer(data), size, slot))
+        if written <= 0:
+            return bytearray()
+        del data[written:]  # in place; normally nothing to cut
+        return data
 
-    def restore(self, slot: int, data: bytes) -> bool:
-        """Load ``data`` from ``save`` into the empty slot ``slot`` (``llama_state_seq_set_data``)."""
-        buf = (ctypes.c_uint8 * len(data)).from_buffer_copy(data)
+    def restore(self, slot: int, data: bytes | bytearray) -> bool:
+        """Load ``data`` from ``save`` into the empty slot ``slot`` (``llama_state_seq_set_data``; a bytearray is
+        read in place, bytes are copied once)."""
+        c_array = ctypes.c_uint8 * len(data)
+        buf = c_array.from_buffer(data) if isinstance(data, bytearray) else c_array.from_buffer_copy(data)
         if int(self._lib.llama_state_seq_set_data(self._ctx, buf, len(data), slot)) > 0:
             return True
         self.trim(slot, 0)
