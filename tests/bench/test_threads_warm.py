@@ -30,3 +30,14 @@ def test_a_long_thread_comes_back_warm_and_answers_as_cold(history_tokens: int, 
     assert h["history_prompt_tokens"] >= history_tokens * 0.8
     assert h["cold_prompt_tokens_read"] == h["history_prompt_tokens"]
     assert 0 < h["warm_prompt_tokens_read"] < h["history_prompt_tokens"] // 10
+
+
+def test_solo_agreement_counts_identical_answers_and_the_shortest_shared_start():
+    from baton.bench.threads import _solo_agreement
+
+    seq = [{"texts": ["The sky is blue.", "Two plus two is four."]}, {"texts": ["The sky is blue.", "abc"]}]
+    conc = [{"texts": ["The sky is blue.", "Two plus two is 4."]}, {"texts": ["The sky is grey.", "abc"]}]
+    doc = _solo_agreement(seq, conc)
+    assert doc["solo_identical_share"] == 0.5  # 2 of 4 answers identical
+    assert doc["solo_common_prefix_min_chars"] == len("The sky is ")  # vs "Two plus two is " (16)
+    assert _solo_agreement(seq, seq) == {"solo_identical_share": 1.0, "solo_common_prefix_min_chars": None}

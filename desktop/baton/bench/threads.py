@@ -244,6 +244,7 @@ def _document(model_id: str, path: str, threads: int, tokens: int, load_s: float
         "energy_note": ESTIMATE_NOTE if sources == ["estimated"] else "",
         "shared_with": conc[-1]["shared_with"] if conc else [],
         "answers_repeat_across_rounds": solo_match,
+        **_solo_agreement(seq, conc),
         "history_tokens": history_tokens,
     }
     if history:
@@ -266,6 +267,19 @@ def _raw_gain(ref: list[dict[str, Any]], ref1: list[dict[str, Any]]) -> dict[str
     gain, gain_ci = _ratio(ref, ref1)
     return {"raw_sequential_tokens_per_s": round(statistics.median(r["tokens_per_s"] for r in ref1), 2),
             "raw_batching_gain": gain, "raw_batching_gain_ci95": gain_ci}
+
+
+def _solo_agreement(seq: list[dict[str, Any]], conc: list[dict[str, Any]]) -> dict[str, Any]:
+    """How often a batched answer equals the same thread's answer alone in the same round (greedy): the share of
+    answers identical (``solo_identical_share``) and, for the others, the shortest common prefix in characters
+    (``solo_common_prefix_min_chars``; None when all are identical). Batched arithmetic may round differently
+    from one sequence alone, so a long answer can part from its solo twin after a while."""
+    pairs = [(a, b) for s, c in zip(seq, conc) for a, b in zip(s["texts"], c["texts"])]
+    if not pairs:
+        return {}
+    differ = [len(os.path.commonprefix([a, b])) for a, b in pairs if a != b]
+    return {"solo_identical_share": round(1 - len(differ) / len(pairs), 4),
+            "solo_common_prefix_min_chars": min(differ) if differ else None}
 
 
 def _matches(conc: list[dict[str, Any]]) -> bool:
