@@ -96,7 +96,17 @@ def test_power_panel_shows_today_and_the_memory_curve(qtbot, make_window):
 
     # The meter's sampler (a real core thread) feeds the curves: RAM, and watts per scope with the source.
     qtbot.waitUntil(lambda: plotted("rss") >= 2, timeout=5000)
-    assert plotted("tok") >= 2 and max(w.power.points("tok")[1]) > 0  # the answer's speed
+    # Tokens per second come from the loaded model's own counter (any caller), sampled once a tick.
+    assert max(w.power.points("tok")[1], default=0.0) == 0.0  # nothing generated while the panel was open
+    engine.enqueue(["tok "] * 40)
+    w.session.send("again", "auto")
+    for _ in range(6):
+        qtbot.wait(120)
+        w.power.tick()
+    wait_idle(qtbot, h)
+    w.power.tick()
+    assert max(w.power.points("tok")[1]) > 0  # the answer's speed
+    assert w.power.points("tok")[1][-1] == 0.0  # idle again: back to zero, not a ramp
     scopes = [k for k in w.power._curves if k.startswith("w:")]
     assert scopes, "no power curve"
     legend = w.power.power_plot.legend()

@@ -221,6 +221,11 @@ class Backend(CockpitBackend):
         """What the service has loaded now (model, RAM, slots, idle time)."""
         return list(self.service.resident_models())
 
+    def generated_tokens(self) -> int:
+        """Answer tokens the loaded local models have produced since they were loaded, every caller together (the
+        window, the API server); from each engine's ``cache_stats``."""
+        return sum(int(r.get("generated_tokens", 0)) for r in self.resident_models())
+
     def default_model_label(self) -> str:
         if self.settings.default_model:
             return os.path.basename(self.settings.default_model).removesuffix(".gguf")

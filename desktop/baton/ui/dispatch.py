@@ -5,7 +5,6 @@ and turns worker signals into window-level signals. Lives on the GUI thread; all
 from __future__ import annotations
 
 import time
-from collections import deque
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Signal
@@ -16,7 +15,6 @@ from baton.ui.workers import Approval, Job, JobIds, Lane
 
 DRAIN_INTERVAL_MS = 50
 RATE_EVERY_S = 1.0
-RATE_HISTORY = 900  # 15 minutes of once-a-second figures
 LANE_STOP_WAIT_MS = 15000
 
 
@@ -43,9 +41,6 @@ class Dispatcher(QObject):
         self._local.start()
         self._drain_timer = registry.timer("stream-drain", self, DRAIN_INTERVAL_MS, self._drain)
         self._closed = False
-        self._pieces_done = 0  # pieces of jobs that have finished (keeps the running total monotonic)
-        self._rate_mark: tuple[float, int] | None = None
-        self.rate_history: deque[tuple[float, float]] = deque(maxlen=RATE_HISTORY)  # (monotonic s, tok/s)
 
     # ---- queries ------------------------------------------------------------------------------
     def job_for_thread(self, thread_id: str) -> Job | None:
@@ -63,10 +58,6 @@ class Dispatcher(QObject):
 
     def busy(self) -> bool:
         return bool(self._jobs)
-
-    def pieces_total(self) -> int:
-        """Pieces of text (about one per token) produced since the window opened."""
-        return self._pieces_done + sum(j.buffer.pieces for j in self._jobs.values())
 
     # ---- commands -----------------------------------------------------------------------------
     def submit(self, thread_id: str, prompt: str, tier: str = "auto", model: str | None = None,
@@ -181,15 +172,11 @@ class Dispatcher(QObject):
         self._finish(job)
 
     def _finish(self, job: Job) -> None:
-        if self._jobs.pop(job.id, None) is not None:
-            self._pieces_done += job.buffer.pieces
+        self._jobs.pop(job.id, None)
         self._cloud.pop(job.id, None)
         self._approvals = [a for a in self._approvals if a.job is not job]
         if not self.running():
             self._drain_timer.stop()
-            self._sample_rate(force=True)
-            self.rate_history.append((time.monotonic(), 0.0))
-            self._rate_mark = None
         job.status = ""
         self.jobChanged.emit(job)
         self.jobFinished.emit(job)
@@ -201,7 +188,6 @@ class Dispatcher(QObject):
             if job.state == "running":
                 self._take_text(job)
                 rates = self._job_rate(job, now) or rates
-        self._sample_rate()
         if rates:
             self.ratesChanged.emit()
 
@@ -217,18 +203,6 @@ class Dispatcher(QObject):
         job.tokens_per_s = max(0, job.buffer.pieces - p0) / (now - t0)
         job.rate_mark = (now, job.buffer.pieces)
         return True
-
-    def _sample_rate(self, force: bool = False) -> None:
-        now = time.monotonic()
-        pieces = self.pieces_total()
-        if self._rate_mark is None:
-            self._rate_mark = (now, pieces)
-            return
-        t0, p0 = self._rate_mark
-        if force or now - t0 >= RATE_EVERY_S:
-            if now > t0:
-                self.rate_history.append((now, max(0, pieces - p0) / (now - t0)))
-            self._rate_mark = (now, pieces)
 
     def _take_text(self, job: Job) -> None:
         for text in job.buffer.drain():

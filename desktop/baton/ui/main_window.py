@@ -338,7 +338,7 @@ class MainWindow(QMainWindow):
             from baton.ui.power import PowerPanel
 
             self._power = PowerPanel(self.ui.backend, self.ui.registry, self.ui.theme,
-                                     lambda: self.dispatcher.rate_history)
+                                     self.backend.generated_tokens)
             holder = QScrollArea()  # the panel's own minimum width never reaches the window
             holder.setObjectName("powerScroll")
             holder.setWidgetResizable(True)

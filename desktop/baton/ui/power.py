@@ -4,7 +4,8 @@ today's totals. Reads the meter's sampler (a core thread) once a second while th
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections import deque
+from collections.abc import Callable
 
 from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
 
@@ -20,13 +21,20 @@ TOTALS_EVERY_TICKS = 5
 
 
 class PowerPanel(QWidget):
+    """Today's totals and three charts over the last ``HISTORY_S`` seconds: watts per scope (with their source),
+    this process's RAM (and VRAM), and the local models' tokens per second. ``generated``: the answer tokens the
+    loaded models have produced since they were loaded (any caller: this window, the API server); its change
+    between two ticks is the tokens-per-second figure."""
+
     def __init__(self, backend: Backend, registry: Registry, theme: Theme,
-                 rates: Callable[[], Iterable[tuple[float, float]]], parent: QWidget | None = None) -> None:
+                 generated: Callable[[], int], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("powerPanel")
         self._backend = backend
         self._theme = theme
-        self._rates = rates
+        self._generated = generated
+        self._gen_mark: tuple[float, int] | None = None
+        self.rates: deque[tuple[float, float]] = deque(maxlen=int(HISTORY_S * 1000 / TICK_MS) + 2)
         self.series = PowerSeries(HISTORY_S)
         self._ticks = 0
         self._curves: dict[str, tuple[TimeChart, int]] = {}  # key -> (chart, color index)
@@ -91,6 +99,7 @@ class PowerPanel(QWidget):
             mem = self._backend.memory()
             new = [PowerReading(now, {}, {}, int(mem.get("rss_bytes") or 0), mem.get("vram_bytes"))]
         self.series.add(new)
+        self._sample_rate(now)
         self._plot(now)
         if self._ticks % TOTALS_EVERY_TICKS == 0:
             self.refresh_totals()
@@ -113,14 +122,22 @@ class PowerPanel(QWidget):
             xs, ys = ser.xy(ser.vram_gb, now)
             self._set("vram", self.memory_plot, "VRAM", 1, xs, ys)
             mem_tops.append(float(ys.max()) if len(ys) else 0.0)
-        tok = [(t, v) for t, v in self._rates() if now - t <= HISTORY_S]
-        if tok:
-            tok.append((now, tok[-1][1]))
-        xs, ys = ser.xy(tok, now)
+        xs, ys = ser.xy(list(self.rates), now)
         self._set("tok", self.speed_plot, None, 2, xs, ys)
         self._fit_y(self.power_plot, max(tops))
         self._fit_y(self.memory_plot, max(mem_tops))
         self._fit_y(self.speed_plot, max([10.0, float(ys.max()) if len(ys) else 0.0]))
+
+    def _sample_rate(self, now: float) -> None:
+        """Tokens per second since the last tick, from the loaded models' counters (a model unloaded meanwhile
+        counts as zero, never as negative)."""
+        try:
+            n = int(self._generated())
+        except Exception:  # noqa: BLE001 - a figure the panel cannot read is a gap, not a crash
+            return
+        mark, self._gen_mark = self._gen_mark, (now, n)
+        if mark is not None and now > mark[0]:
+            self.rates.append((now, max(0, n - mark[1]) / (now - mark[0])))
 
     @staticmethod
     def _fit_y(chart: TimeChart, top: float) -> None:

@@ -147,6 +147,7 @@ class Scheduler:
         self._free = list(range(self.parallel))
         self._resident: dict[int, list[int]] = {}  # slot -> the tokens its cache holds (free slots only)
         self.reused_tokens = 0  # prompt tokens not decoded again thanks to a warm slot
+        self.generated_tokens = 0  # answer tokens sampled since the start, every thread and caller together
         self.steps = 0  # decode calls made, for benchmarks
         self.batched_steps = 0  # of which with two or more sequences
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -184,13 +185,15 @@ class Scheduler:
         """Warm-cache counters: ``reused_tokens`` and ``prefilled_tokens`` (prompt tokens spared and decoded since
         the start), ``warm_slots`` and ``warm_tokens`` (free slots holding a finished thread's cache),
         ``saved_states``, ``saved_bytes`` (RAM held by saved states, bytes), ``states_saved``, ``states_restored``,
-        ``states_dropped`` (by the RAM bound). Read from any thread; figures may be one step old."""
+        ``states_dropped`` (by the RAM bound), ``generated_tokens`` (answer tokens sampled since the start, for every
+        caller: the app, `baton serve`, the API server). Read from any thread; figures may be one step old."""
         resident = dict(self._resident)
         st = self.states
         return {"reused_tokens": self.reused_tokens, "prefilled_tokens": self.prefilled_tokens,
                 "warm_slots": len(resident), "warm_tokens": sum(len(t) for t in resident.values()),
                 "saved_states": len(st), "saved_bytes": st.size_bytes, "states_saved": st.saved,
-                "states_restored": st.restored, "states_dropped": st.dropped}
+                "states_restored": st.restored, "states_dropped": st.dropped,
+                "generated_tokens": self.generated_tokens}
 
     def forget(self) -> None:
         """Empty every free slot's cache and drop the saved states (call on the owner thread, e.g. via ``call``)."""
@@ -391,6 +394,7 @@ class Scheduler:
             self._finish(seq, "stop")
             return
         seq.n_gen += 1
+        self.generated_tokens += 1
         seq.loop.push(tok)
         text, hit_stop = seq.text.feed(be.piece(tok))
         seq.emit(text)

@@ -24,6 +24,7 @@ class FakeEngine:
         self._queue: deque[tuple[list[str], TokenSignals]] = deque()
         self.requests: list[GenerationRequest] = []
         self.loaded = False
+        self.generated_tokens = 0  # pieces sent since the start, as LlamaEngine.cache_stats reports them
 
     def enqueue(self, pieces: list[str] | str, signals: TokenSignals | None = None) -> None:
         """Queue the next answer: a list of pieces, or a string split at spaces (the spaces kept), with these
@@ -39,6 +40,10 @@ class FakeEngine:
         """Mark the engine loaded; returns 0.0 (Units: s)."""
         self.loaded = True
         return 0.0
+
+    def cache_stats(self) -> dict[str, int]:
+        """As ``LlamaEngine.cache_stats``: only ``generated_tokens`` (pieces sent since the start)."""
+        return {"generated_tokens": self.generated_tokens}
 
     def count_prompt_tokens(self, messages: list[ChatMessage]) -> int:
         """A stand-in count: the words of each message plus 4 per message."""
@@ -69,6 +74,7 @@ class FakeEngine:
             if i == 0:
                 ttft = time.perf_counter() - t0
             out.append(piece)
+            self.generated_tokens += 1
             if on_work is not None:
                 on_work(1)
             yield Chunk(piece)

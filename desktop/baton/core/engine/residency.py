@@ -61,6 +61,7 @@ class Resident:
                 "vram_bytes": int(getattr(self.plan, "vram_bytes", 0) or 0),
                 "device": getattr(self.plan, "device", "cpu"), "held": held,
                 "warm_slots": int(cache.get("warm_slots", 0)), "saved_states": int(cache.get("saved_states", 0)),
+                "generated_tokens": int(cache.get("generated_tokens", 0)),
                 "idle_s": round(self.idle_s(now), 1), "busy": self.busy()}
 
 
