@@ -200,6 +200,13 @@ def test_the_short_ids_shown_are_accepted_where_message_ids_are(baton_home: Path
     forked = run_json(baton_home, "threads", "show", fork["thread_id"], "--json")
     assert [m["content"] for m in forked["messages"]] == [
         "How do I list files in Rust?", "Use std::fs::read_dir in a loop.", "Show a recursive walk"]
-    for bad in (ids["q3"][:5], "0" * 8):  # too short, unknown: one line, exit 1
+    for bad, says in ((ids["q3"][:5], "too short"), ("0" * 8, "no message")):  # one line, exit 1
         res = run_baton(baton_home, "fork", ids["thread"], bad)
-        assert res.returncode == 1 and "no message" in res.stderr and len(res.stderr.splitlines()) == 1
+        assert res.returncode == 1 and says in res.stderr and len(res.stderr.splitlines()) == 1
+
+
+def test_threads_list_is_the_same_as_threads_alone(baton_home: Path) -> None:
+    build_versions(baton_home)
+    alone = run_json(baton_home, "threads", "--json")
+    listed = run_json(baton_home, "threads", "list", "--json")
+    assert listed == alone and len(listed) >= 1

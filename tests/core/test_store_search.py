@@ -238,9 +238,13 @@ def test_message_ids_accept_a_unique_prefix_of_six_or_more(store: Store, filled:
     for given in (full, full[:6], full[:8], full[:13], full.upper()[:10], f"  {full[:9]} "):
         assert store.get_message(given).id == full
         assert store.resolve_message_id(given) == full
-    for bad in (full[:5], "", "zzzzzzzz", filled["t1"]):  # too short, empty, unknown, a thread id
+    for bad in ("", "zzzzzzzz", filled["t1"]):  # empty, unknown, a thread id
         with pytest.raises(NotFound, match="no message"):
             store.get_message(bad)
+    with pytest.raises(NotFound, match="too short: give at least 6 characters"):  # says what to do
+        store.get_message(full[:5])
+    with pytest.raises(NotFound, match="too short: give at least 6 characters"):
+        store.resolve_thread_id(filled["t1"][:4])
     assert [m.id for m in store.versions(full[:8])] == [full]
     assert store.thread_path(filled["t3"], upto=full[:8])[-1].id == full
 

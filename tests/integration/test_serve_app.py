@@ -384,6 +384,8 @@ def test_a_wrong_or_missing_token_is_401(srv: InProcess, auth: str | None) -> No
         r = raw_request(srv.port, method, path, json.dumps({"messages": USER}).encode(), headers=headers)
         assert r.status == 401 and r.headers["www-authenticate"] == "Bearer"
         assert _err(r)["type"] == "authentication_error"
+        wrong = auth is not None and auth.startswith("Bearer ") and auth.strip() != "Bearer"
+        assert f"the bearer token is {'wrong' if wrong else 'missing'}" in _err(r)["message"]  # says which
 
 
 def test_unknown_routes_and_methods_are_openai_errors(srv: InProcess) -> None:

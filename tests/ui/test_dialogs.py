@@ -128,6 +128,8 @@ def test_command_palette_filters_and_runs_an_action(qtbot, make_window):
     qtbot.keyClick(w, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier)
     palette = next(d for d in QApplication.topLevelWidgets() if isinstance(d, CommandPalette) and d.isVisible())
     assert palette.proxy.rowCount() >= 20  # every action, each with its shortcut
+    box = palette.filter  # the hint is read whole, not cut off at the box's edge
+    assert box.fontMetrics().horizontalAdvance(box.placeholderText()) < box.contentsRect().width() - 8
     shown = {palette.proxy.index(r, 0).data(): palette.proxy.index(r, 0).data(SHORTCUT_ROLE)
              for r in range(palette.proxy.rowCount())}
     assert shown["New thread"] == "Ctrl+N"

@@ -121,8 +121,10 @@ class TokenGuard:
             got = dict(scope.get("headers") or []).get(b"authorization", b"")
             scheme, _, value = got.partition(b" ")
             if not (scheme.lower() == b"bearer" and hmac.compare_digest(value.strip(), self.token)):
-                err = ApiError(401, "a bearer token is required: use the token `baton serve` printed when it made "
-                                    "it (`baton serve --show-token` prints it again)", "authentication_error",
+                said = "missing" if not value.strip() or scheme.lower() != b"bearer" else "wrong"
+                err = ApiError(401, f"the bearer token is {said}: send `Authorization: Bearer TOKEN` with the token "
+                                    "`baton serve --show-token` prints (in the app: File > API server, Copy)",
+                               "authentication_error",
                                None, "invalid_api_key", {"WWW-Authenticate": "Bearer"})
                 await error_response(err)(scope, receive, send)
                 return

@@ -28,6 +28,10 @@ def register(sub: Any) -> None:
     p.add_argument("--all", action="store_true", help="include archived threads")
     p.set_defaults(func=run_list)
     actions = p.add_subparsers(dest="threads_command", metavar="ACTION")
+    listing = actions.add_parser("list", help="list the threads (the same as `baton threads` alone)")
+    listing.add_argument("--json", action="store_true", help="print one JSON document")
+    listing.add_argument("--all", action="store_true", help="include archived threads")
+    listing.set_defaults(func=run_list)
 
     show = actions.add_parser("show", help="print a thread's messages (the current versions)",
                               description="Print the thread's current versions in order, each with its short id "

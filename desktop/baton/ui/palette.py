@@ -42,7 +42,9 @@ class CommandPalette(QDialog):
         self.proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.filter = QLineEdit()
         self.filter.setObjectName("paletteFilter")
-        self.filter.setPlaceholderText("Type a command… (Enter on other words searches every thread)")
+        self.filter.setPlaceholderText("Type a command, or words to search every thread")
+        self.filter.setToolTip("Enter runs the highlighted command; when no command matches, Enter searches every "
+                               "thread for the words")
         self.fallback: Callable[[str], object] | None = None  # what Enter does when no command matches
         self.filter.textChanged.connect(self._filter)
         self.filter.installEventFilter(self)

@@ -209,6 +209,9 @@ class Store(TreeOps, SearchOps, ThreadOps):
             return rows[0][0]
         if len(rows) > 1:
             raise NotFound(f"thread id {thread_id!r} matches several threads: give more characters")
+        if 0 < len(key) < MIN_PREFIX:
+            raise NotFound(f"thread id {thread_id!r} is too short: give at least {MIN_PREFIX} characters of it "
+                           "(`baton threads` lists the ids)")
         raise NotFound(f"no thread {thread_id}; list with `baton threads`")
 
     def get_thread(self, thread_id: str) -> Thread:

@@ -91,6 +91,9 @@ class TreeOps:
             return str(rows[0][0])
         if len(rows) > 1:
             raise NotFound(f"message id {message_id!r} matches several messages: give more characters")
+        if 0 < len(key) < MIN_ID_PREFIX:
+            raise NotFound(f"message id {message_id!r} is too short: give at least {MIN_ID_PREFIX} characters of it "
+                           "(`baton threads show THREAD_ID` lists the ids)")
         raise NotFound(f"no message {message_id}: see the ids with `baton threads show THREAD_ID`")
 
     def short_message_ids(self, ids: Iterable[str]) -> dict[str, str]:
