@@ -152,10 +152,10 @@ def test_threads_are_found_by_id_or_unique_prefix(store: Store) -> None:
     assert isinstance(t, Thread)
     assert store.get_thread(t.id).id == t.id
     assert store.get_thread(t.id[:6].upper()).id == t.id
-    with pytest.raises(StoreError, match=r"no thread nope; list with `baton threads`"):
-        store.get_thread("nope")
-    with pytest.raises(StoreError, match="no thread"):
-        store.get_thread(t.id[:5])  # prefixes shorter than 6 are not accepted
+    with pytest.raises(StoreError, match=r"no thread nope-nope; list with `baton threads`"):
+        store.get_thread("nope-nope")
+    with pytest.raises(StoreError, match="is too short: give at least 6 characters"):
+        store.get_thread(t.id[:5])  # prefixes shorter than 6 are not accepted, and the message says why
     conn = store.connection()
     for tid in ("abcdef-1", "abcdef-2"):
         conn.execute("INSERT INTO threads (id, title, created_at, updated_at) VALUES (?, '', 0, 0)", (tid,))
