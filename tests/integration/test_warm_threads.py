@@ -1,5 +1,6 @@
 """Warm thread contexts on the real SmolLM2: a thread whose slot was taken by another thread has its KV state
-saved in RAM and restored when it comes back, so only the new tokens are read, and its answer at temperature 0
+saved (in RAM, or in a file when the engine has a state folder, as the service gives it) and restored when it comes
+back, so only the new tokens are read, and its answer at temperature 0
 is the answer a cold engine gives to the same prompt."""
 
 from __future__ import annotations
@@ -32,12 +33,16 @@ def _thread(history: str) -> list[ChatMessage]:
     return [ChatMessage("system", "Answer concisely."), ChatMessage("user", history)]
 
 
-@pytest.fixture(scope="module")
-def one_slot(default_model_path: Path):
-    eng = LlamaEngine(default_model_path, n_ctx=1024, parallel=1, n_threads=2)
+@pytest.fixture(scope="module", params=["ram", "disk"])
+def one_slot(request, default_model_path: Path, tmp_path_factory):  # noqa: ANN001
+    state_dir = tmp_path_factory.mktemp("kv") if request.param == "disk" else None
+    eng = LlamaEngine(default_model_path, n_ctx=1024, parallel=1, n_threads=2, state_dir=state_dir)
     eng.load()
+    eng.state_dir = state_dir  # for the test's checks
     yield eng
     eng.close()
+    if state_dir is not None:
+        assert list(state_dir.iterdir()) == []  # closing the model removed its folder of saved states
 
 
 @pytest.mark.parametrize("history,other", list(zip(HISTORIES, OTHERS)))
@@ -49,6 +54,12 @@ def test_evicted_thread_is_restored_and_answers_as_cold(one_slot: LlamaEngine, d
     _answer(eng, _thread(other))  # the only slot goes to another thread: the first one's state is saved
     before = eng.cache_stats()
     assert before["saved_states"] == 1 and before["saved_bytes"] > 0
+    if eng.state_dir is not None:  # it waits on disk, not in RAM
+        files = list(eng.state_dir.glob("*/*.kv"))
+        assert before["saved_ram_bytes"] == 0 and len(files) == 1
+        assert files[0].stat().st_size == before["saved_bytes"] and files[0].stat().st_mode & 0o777 == 0o600
+    else:
+        assert before["saved_ram_bytes"] == before["saved_bytes"]
     follow = [*_thread(history), ChatMessage("assistant", first), ChatMessage("user", "And in three words?")]
     n_prompt = len(eng.prompt_tokens(follow))
     warm = _answer(eng, follow)
@@ -67,6 +78,8 @@ def test_evicted_thread_is_restored_and_answers_as_cold(one_slot: LlamaEngine, d
     finally:
         cold.close()
     assert warm == cold_text
+    if eng.state_dir is not None:
+        assert list(eng.state_dir.glob("*/*.kv")) == []  # taken back into the slot: the file is gone
 
 
 def test_state_store_keeps_to_its_bound_and_drops_the_oldest() -> None:

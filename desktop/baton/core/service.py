@@ -91,7 +91,8 @@ class BatonService:
         def make_engine(path: Path, model_id: str, plan: Any) -> Engine:
             return LlamaEngine(path, n_ctx=eng.n_ctx, n_threads=eng.n_threads,
                                n_gpu_layers=plan.n_gpu_layers if plan is not None else 0, model_id=model_id,
-                               parallel=eng.parallel, state_limit_bytes=eng.warm_state_mb * 1_000_000)
+                               parallel=eng.parallel, state_limit_bytes=eng.warm_state_mb * 1_000_000,
+                               state_dir=paths.cache_dir / "kv")
 
         return cls(paths, settings, store, meter, router, make_engine, CloudTiers(settings))
 
@@ -158,6 +159,14 @@ class BatonService:
         """What is loaded now, most recently used first (``Resident.describe``: ``model_id``, ``path``, ``slots``,
         ``ram_bytes``, ``vram_bytes``, ``held`` bytes, ``idle_s``, ``busy``)."""
         return self._residency.describe()
+
+    def forget_warm_state(self) -> int:
+        """Drop every loaded model's warm slots and saved KV states (their files too); returns how many models. Called
+        when a thread is deleted: states are keyed by tokens, not threads, so its own cannot be told apart."""
+        engines = [r.engine for r in self._residency.residents() if hasattr(r.engine, "forget_cache")]
+        for eng in engines:
+            eng.forget_cache()
+        return len(engines)
 
     def unload_idle(self) -> list[str]:
         """Unload the models idle longer than ``engine.model_ttl_s`` now (a timer does it too). Returns their ids."""

@@ -42,7 +42,12 @@ class CockpitBackend:
         return bool(self.service.store.restore_thread(thread_id))
 
     def purge_deleted(self, older_than_s: float = UNDO_S, only: str | None = None) -> list[str]:
-        return self.service.store.purge_deleted(older_than_s, only)
+        """Delete for good the threads soft-deleted longer ago than ``older_than_s`` (or ``only`` that one), with
+        every loaded model's saved KV states (nothing of a deleted thread stays in a cache). Returns their ids."""
+        gone = self.service.store.purge_deleted(older_than_s, only)
+        if gone:
+            self.service.forget_warm_state()
+        return gone
 
     # ---- before sending -------------------------------------------------------------------------
     def preview_route(self, thread_id: str | None, prompt: str, tier: str = "auto",

@@ -22,11 +22,12 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
-from baton.core.engine.kv_state import MIN_SAVE_TOKENS, SavedState, StateStore, common_prefix
+from baton.core.engine.kv_state import MIN_SAVE_TOKENS, SavedState, StateStore, common_prefix, open_spill_dir
 from baton.core.engine.sampling import Sampler, StopText
 from baton.core.engine.signals import ConfidenceTracker, LoopDetector
 from baton.core.errors import ModelError
@@ -131,13 +132,15 @@ class Scheduler:
     A finished sequence leaves its tokens in its slot's cache: a later prompt that starts with them (the same
     thread coming back) takes the free slot sharing the longest prefix and decodes only the rest. A slot about
     to be overwritten is saved first when it holds at least ``MIN_SAVE_TOKENS`` that the new prompt does not share
-    (``state_limit_bytes``: the RAM bound of the saved states; 0 saves none). ``limit`` (at most ``parallel``)
-    caps the sequences decoded at once; the power policy lowers it on battery."""
+    (``state_limit_bytes``: the bound of the saved states; 0 saves none; ``state_dir``: where they wait on disk,
+    see ``kv_state``; None keeps them in RAM). ``limit`` (at most ``parallel``) caps the sequences decoded at once;
+    the power policy lowers it on battery."""
 
-    def __init__(self, parallel: int, name: str, state_limit_bytes: int = 0) -> None:
+    def __init__(self, parallel: int, name: str, state_limit_bytes: int = 0, state_dir: Path | None = None) -> None:
         self.parallel = max(1, int(parallel))
         self.limit = self.parallel
-        self.states = StateStore(state_limit_bytes)
+        spill = open_spill_dir(state_dir) if state_dir is not None and state_limit_bytes > 0 else None
+        self.states = StateStore(state_limit_bytes, spill)
         self.prefilled_tokens = 0  # prompt tokens decoded (what a warm slot or a restored state spared is not)
         self.last_busy = time.monotonic()  # when a sequence last finished or was admitted (monotonic s)
         self.backend: Backend | None = None
@@ -184,14 +187,16 @@ class Scheduler:
     def cache_stats(self) -> dict[str, int]:
         """Warm-cache counters: ``reused_tokens`` and ``prefilled_tokens`` (prompt tokens spared and decoded since
         the start), ``warm_slots`` and ``warm_tokens`` (free slots holding a finished thread's cache),
-        ``saved_states``, ``saved_bytes`` (RAM held by saved states, bytes), ``states_saved``, ``states_restored``,
+        ``saved_states``, ``saved_bytes`` (bytes of saved states, on disk or in RAM), ``saved_ram_bytes`` (the part
+        in RAM), ``states_saved``, ``states_restored``,
         ``states_dropped`` (by the RAM bound), ``generated_tokens`` (answer tokens sampled since the start, for every
         caller: the app, `baton serve`, the API server). Read from any thread; figures may be one step old."""
         resident = dict(self._resident)
         st = self.states
         return {"reused_tokens": self.reused_tokens, "prefilled_tokens": self.prefilled_tokens,
                 "warm_slots": len(resident), "warm_tokens": sum(len(t) for t in resident.values()),
-                "saved_states": len(st), "saved_bytes": st.size_bytes, "states_saved": st.saved,
+                "saved_states": len(st), "saved_bytes": st.size_bytes, "saved_ram_bytes": st.ram_bytes,
+                "states_saved": st.saved,
                 "states_restored": st.restored, "states_dropped": st.dropped,
                 "generated_tokens": self.generated_tokens}
 
@@ -209,6 +214,7 @@ class Scheduler:
         if self._thread.is_alive():
             self._jobs.put(None)
             self._thread.join(timeout=timeout_s)
+        self.states.close()  # the saved states' files go with the model
 
     # ---- on the owner thread ----------------------------------------------------------------------
     def enqueue(self, seq: Sequence) -> None:

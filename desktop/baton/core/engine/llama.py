@@ -46,13 +46,14 @@ class LlamaEngine:
     with a sentence in ``notices``; values no machine can honour (negative, a context whose cache would not
     fit in RAM) raise ``ModelSettingError`` at ``load()``. ``notices`` also collects what the chat format had
     to adapt (a template without a system role, one that failed). All failures are ``ModelError``s.
-    ``chat_template`` (Jinja) replaces the file's own template when given. ``state_limit_bytes``: RAM for the
-    saved states of threads that lost their slot (0 keeps none; see ``batch.Scheduler``).
+    ``chat_template`` (Jinja) replaces the file's own template when given. ``state_limit_bytes``: room for the
+    saved states of threads that lost their slot (0 keeps none), ``state_dir`` where they wait (see ``kv_state``).
     """
 
     def __init__(self, path: Path | str, n_ctx: int = 4096, n_threads: int = 0, n_gpu_layers: int = 0,
                  model_id: str | None = None, seed: int = 0, chat_template: str | None = None,
-                 parallel: int = DEFAULT_PARALLEL, state_limit_bytes: int = DEFAULT_STATE_BYTES) -> None:
+                 parallel: int = DEFAULT_PARALLEL, state_limit_bytes: int = DEFAULT_STATE_BYTES,
+                 state_dir: Path | None = None) -> None:
         self.path = Path(path)
         self.parallel = self._check_parallel(int(parallel))
         self.model_id = printable(model_id or self.path.stem)
@@ -70,7 +71,8 @@ class LlamaEngine:
         self._bos = -1
         self._special_cache: dict[str, list[int | str]] = {}
         self._log_callbacks: list[Any] = []  # kept alive while llama.cpp may call them
-        self._sched = Scheduler(self.parallel, name=f"llama:{self.model_id}", state_limit_bytes=state_limit_bytes)
+        self._sched = Scheduler(self.parallel, name=f"llama:{self.model_id}", state_limit_bytes=state_limit_bytes,
+                                state_dir=state_dir)
 
     # ---- settings ------------------------------------------------------------------------------
     def _note(self, text: str) -> None:
@@ -177,14 +179,14 @@ class LlamaEngine:
 
     def held_bytes(self) -> dict[str, int]:
         """What the loaded model holds (Units: bytes): ``weights_bytes`` (the file, memory-mapped), ``kv_bytes``
-        (the cache of every slot, f16), ``saved_bytes`` (saved thread states)."""
+        (the cache of every slot, f16), ``saved_bytes`` (saved thread states in RAM; on disk they hold none)."""
         try:
             info = read_gguf_info(self.path, read_tensors=False)
             weights = int(info.tensor_data_bytes or info.size_bytes)
             kv = int(info.kv_cache_bytes(self.n_ctx)) * self.parallel if info.kv_bytes_per_token else 0
         except (ModelError, OSError):
             weights, kv = 0, 0
-        return {"weights_bytes": weights, "kv_bytes": kv, "saved_bytes": int(self._sched.states.size_bytes)}
+        return {"weights_bytes": weights, "kv_bytes": kv, "saved_bytes": int(self._sched.states.ram_bytes)}
 
     # ---- public API ----------------------------------------------------------------------------
     def load(self) -> float:
