@@ -7,19 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtWidgets import QFileDialog, QMenu
+from PySide6.QtWidgets import QFileDialog
 
 from baton.core.errors import BatonError
-from baton.ui.actions import _act
+from baton.ui.extras import menu_adder
 
 EXPORTS = {"md": ("Markdown", "Markdown (*.md)", ".md"), "json": ("JSON with receipts", "JSON (*.json)", ".json")}
-
-
-def _menu(window: Any, title: str) -> QMenu | None:
-    for a in window.menuBar().actions():
-        if a.text().replace("&", "") == title and a.menu() is not None:
-            return a.menu()
-    return None
 
 
 def install_cockpit(window: Any) -> None:
@@ -42,12 +35,7 @@ def install_cockpit(window: Any) -> None:
     window.settingsChanged.connect(lambda: preview.set_endpoints(window.backend.endpoint_names()))
 
     def add(menu: str, text: str, keys: str | None, slot: Any, tip: str) -> Any:
-        act = _act(window, text, keys, slot, tip)
-        window.actions_.extra.append(act)
-        m = _menu(window, menu)
-        if m is not None:
-            m.addAction(act)
-        return act
+        return menu_adder(window, menu)(text, keys, slot, tip)
 
     add("File", "Thread se&ttings…", "Ctrl+Shift+,", actions.open_settings,
         "This thread's system prompt, model, tier mode, temperature and budgets")

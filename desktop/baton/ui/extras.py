@@ -19,19 +19,25 @@ def _menu(window: Any, title: str) -> QMenu | None:
     return None
 
 
+def menu_adder(window: Any, menu_title: str) -> Callable[..., QAction]:
+    """``add(text, keys, slot, tip="")``: make an action of ``window``, list it in the command palette and put it in
+    the menu titled ``menu_title`` (when the window has one). Returns the action."""
+    def add(text: str, keys: str | None, slot: Callable[[], object], tip: str = "") -> QAction:
+        act = _act(window, text, keys, slot, tip)
+        window.actions_.extra.append(act)
+        menu = _menu(window, menu_title)
+        if menu is not None:
+            menu.addAction(act)
+        return act
+    return add
+
+
 def install_extras(window: Any) -> None:
     """Add Compare, Model browser and API server to ``window`` (a MainWindow whose actions are built)."""
     from baton.ui import compare, model_browser, serve_toggle
 
     def adder(menu_title: str) -> Callable[..., QAction]:
-        def add(text: str, keys: str | None, slot: Callable[[], object], tip: str = "") -> QAction:
-            act = _act(window, text, keys, slot, tip)
-            window.actions_.extra.append(act)
-            menu = _menu(window, menu_title)
-            if menu is not None:
-                menu.addAction(act)
-            return act
-        return add
+        return menu_adder(window, menu_title)
 
     from baton.ui.store_watch import StoreWatch
 

@@ -173,12 +173,6 @@ class Store(TreeOps, SearchOps, ThreadOps):
         with self._guard("reading the schema version"):
             return migrations.schema_version(self._conn())
 
-    def data_version(self) -> int:
-        """SQLite's ``data_version`` on this thread's connection: it changes when any other connection (another
-        thread here, or another process such as `baton ask` or `baton serve`) commits. Cheap enough to poll."""
-        with self._guard("reading the data version"):
-            return int(self._conn().execute("PRAGMA data_version").fetchone()[0])
-
     # ---- threads ------------------------------------------------------------------------------
 
     def create_thread(self, title: str = "") -> Thread:

@@ -94,7 +94,8 @@ def _check(changes: dict[str, Any]) -> dict[str, Any]:
 
 
 class ThreadOps:
-    """Thread settings, pins, the stable order and deletes with undo (mixed into ``Store``)."""
+    """Thread settings, pins, the stable order, deletes with undo, and whether another writer changed anything
+    (mixed into ``Store``)."""
 
     # provided by Store
     _guard: Any
@@ -103,6 +104,12 @@ class ThreadOps:
     resolve_thread_id: Any
     get_thread: Any
     list_threads: Any
+
+    def data_version(self) -> int:
+        """SQLite's ``data_version`` on this thread's connection: it changes when any other connection (another
+        thread here, or another process such as `baton ask` or `baton serve`) commits. Cheap enough to poll."""
+        with self._guard("reading the data version"):
+            return int(self._conn().execute("PRAGMA data_version").fetchone()[0])
 
     def thread_settings(self, thread_id: str) -> ThreadSettings:
         """The settings of the thread with this id or unique prefix. Raises ``NotFound``, ``StoreError``."""
