@@ -28,6 +28,7 @@ from baton.core.store.thread_ops import ThreadOps
 from baton.core.store.tree import LEAF, TreeOps, leaf_id, title_after
 from baton.core.store.records import (
     MESSAGE_COLUMNS,
+    SITE_SQL,
     Status,
     THREAD_COLUMNS,
     Feedback,
@@ -480,7 +481,7 @@ class Store(TreeOps, SearchOps, ThreadOps):
         )
         params: list[Any] = [float(ts)]
         if tier is not None:
-            sql += " AND tier = ?"
+            sql += f" AND {SITE_SQL} = ?"
             params.append(tier)
         with self._guard("adding up spend"):
             energy_j, usd, answers, escalations = self._conn().execute(sql, params).fetchone()

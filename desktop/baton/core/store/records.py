@@ -129,6 +129,14 @@ def feedback_from_row(row: tuple) -> Feedback:
     return Feedback(int(fid), mid, kind, None if value is None else json.loads(value), float(created))
 
 
+SITE_SQL = ("(CASE WHEN tier = 'cloud' AND json_extract(json, '$.route.where') IN ('this_computer', 'network') "
+            "THEN 'local' ELSE tier END)")
+"""SQL over ``receipts``: which side of the totals an answer counts on. ``local`` for the local tier and for an
+endpoint on the user's own machines (its receipt's ``route.where`` is ``this_computer``, loopback, or ``network``,
+a private address: the receipt says "this computer" or "your network"); ``cloud`` for the rest. Used by every
+local/cloud split (spend by tier, local work, totals by period) so they agree with the receipts."""
+
+
 def receipt_columns(receipt: dict[str, Any]) -> tuple[float | None, float | None, str | None, int]:
     """The indexed columns (total_j, usd, tier, escalated) from a receipt.
 

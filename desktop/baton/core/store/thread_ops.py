@@ -21,6 +21,7 @@ from typing import Any
 
 from baton.core.errors import UsageError
 from baton.core.store.migrations import TIER_MODES
+from baton.core.store.records import SITE_SQL
 
 UNDO_S = 10.0  # how long a deleted thread can be brought back (Units: s)
 LADDER = "ladder"  # the ``model`` value that lets the routing ladder choose
@@ -194,7 +195,7 @@ class ThreadOps:
         usd (USD), tier, prompt_tokens, completion_tokens)`` read from their receipts (for ``core.totals``)."""
         with self._guard("adding up totals"):
             rows = self._conn().execute(
-                "SELECT created_at, COALESCE(total_j, 0), COALESCE(usd, 0), tier, "
+                f"SELECT created_at, COALESCE(total_j, 0), COALESCE(usd, 0), {SITE_SQL}, "
                 "COALESCE(json_extract(json, '$.usage.prompt_tokens'), 0), "
                 "COALESCE(json_extract(json, '$.usage.completion_tokens'), 0) FROM receipts "
                 "WHERE counted = 1 AND created_at >= ? ORDER BY created_at", (float(ts),)).fetchall()

@@ -19,7 +19,7 @@ from typing import Any
 
 from baton.core.errors import NotFound, StoreError
 from baton.core.store.records import (
-    MESSAGE_COLUMNS, SUPERSEDED, Message, Status, Thread, message_from_row, title_from,
+    MESSAGE_COLUMNS, SITE_SQL, SUPERSEDED, Message, Status, Thread, message_from_row, title_from,
 )
 
 LEAF: Any = object()  # "the thread's current leaf", the default parent of a new message
@@ -227,6 +227,6 @@ class TreeOps:
                 "SELECT COALESCE(SUM(json_extract(json, '$.energy.measured_j')), 0), "
                 "COALESCE(SUM(json_extract(json, '$.usage.prompt_tokens')), 0), "
                 "COALESCE(SUM(json_extract(json, '$.usage.completion_tokens')), 0) "
-                "FROM receipts WHERE created_at >= ? AND tier = 'local'", (since,)).fetchone()
+                f"FROM receipts WHERE created_at >= ? AND {SITE_SQL} = 'local'", (since,)).fetchone()
         return float(row[0]), int(row[1]), int(row[2])
 
