@@ -124,3 +124,18 @@ def test_power_panel_prices_the_savings_against_an_endpoint(qtbot, make_window):
     w.power.refresh_totals()
     assert w.power.saved_value.text().startswith("≈ $")
     assert "estimate" in w.power.saved_note.text() and "lan-big" in w.power.saved_note.text()
+
+
+def test_the_power_panel_comes_back_open_after_a_restart(qtbot, make_window):
+    first = make_window().window
+    first.actions_.toggle_power.trigger()
+    assert first.power_dock.isVisible()
+    first.close()  # saves the window's place and what was open
+    again = make_window().window
+    qtbot.waitUntil(again.power_dock.isVisible, timeout=2000)
+    assert again.actions_.toggle_power.isChecked()
+    again.actions_.toggle_power.trigger()  # closed this time: it stays closed
+    again.close()
+    third = make_window().window
+    qtbot.wait(50)
+    assert not third.power_dock.isVisible()

@@ -459,9 +459,13 @@ class MainWindow(QMainWindow):
         return QSettings(str(self.backend.paths.config_dir / "window.ini"), QSettings.Format.IniFormat)
 
     def _restore_geometry(self) -> None:
-        geo = self._geometry_store().value("geometry")
+        """The window's size and place, and whether the power panel was open, as the last session left them."""
+        store = self._geometry_store()
+        geo = store.value("geometry")
         if isinstance(geo, QByteArray):
             self.restoreGeometry(geo)
+        if str(store.value("power_panel", "false")).lower() == "true":
+            self.power_dock.show()
 
     def shutdown(self) -> None:
         """Stop every worker and timer. Called on close; safe to call twice."""
@@ -482,7 +486,9 @@ class MainWindow(QMainWindow):
         self.session.drop_empty_threads()
         self.statusBar().clearMessage()  # stops the status bar's own message timer
         try:
-            self._geometry_store().setValue("geometry", self.saveGeometry())
+            store = self._geometry_store()
+            store.setValue("geometry", self.saveGeometry())
+            store.setValue("power_panel", "true" if self.power_dock.isVisible() else "false")
         except Exception:
             pass
 
