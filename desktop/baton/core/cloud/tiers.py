@@ -120,7 +120,8 @@ class RemoteTier:
         usage = completion.usage
         notices = [f"redacted {p}" for _k, p in found]
         if completion.finish_reason == "length":
-            notices.append(f"{self.endpoint} cut the answer at the {max_tokens}-token limit; raise --max-tokens for more")
+            notices.append(f"{self.endpoint} cut the answer at the {max_tokens}-token limit; raise max_tokens "
+                           "(`--max-tokens` in the CLI) for more")
         if getattr(usage, "estimated", False):
             notices.append(f"{self.endpoint} did not report token counts; they are estimated from the text")
         return TierRun(completion, outgoing, self.energy_measurement(usage), self.cost_usd(usage), 0.0, notices,

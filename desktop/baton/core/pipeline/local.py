@@ -95,7 +95,8 @@ class LocalTier:
                            f"did not fit the {self.engine.n_ctx}-token context and were left out")
         completion.timing.load_s = self.load_s
         if completion.finish_reason == "length":
-            notices.append(f"the answer was cut at the {max_tokens}-token limit; raise --max-tokens for more")
+            notices.append(f"the answer was cut at the {max_tokens}-token limit; raise max_tokens "
+                           "(`--max-tokens` in the CLI) for more")
         if completion.finish_reason == "loop":
             notices.append("the local model fell into a loop; the answer was cut there")
         others = int(getattr(energy, "shared_with", 0) or 0)
