@@ -20,8 +20,11 @@ PERIODS = ("day", "week", "month")
 @dataclass
 class PeriodTotal:
     """One period: ``start`` (unix s, local midnight), ``label`` (``2026-11-30``, ``week of 2026-11-30``,
-    ``2026-11``), ``answers`` (``local`` and ``cloud``), ``energy_j`` (Units: J, every tier), ``usd`` (Units: USD, what
-    was paid), ``all_cloud_usd`` (Units: USD; None without a priced reference endpoint) and the local tokens priced."""
+    ``2026-11``), ``answers`` (``local`` and ``cloud``; an endpoint on the user's own machines counts as local, see
+    ``store.records.SITE_SQL``), ``energy_j`` (Units: J, every tier), ``usd`` (Units: USD, what was paid),
+    ``cloud_usd`` (Units: USD, the cloud answers' part of it), ``all_cloud_usd`` (Units: USD: the cloud answers'
+    cost plus the local answers' tokens at the reference endpoint's rates; None without a priced endpoint) and the
+    local tokens priced."""
 
     start: float
     label: str
@@ -30,6 +33,7 @@ class PeriodTotal:
     cloud: int = 0
     energy_j: float = 0.0
     usd: float = 0.0
+    cloud_usd: float = 0.0
     local_prompt_tokens: int = 0
     local_completion_tokens: int = 0
     all_cloud_usd: float | None = None
@@ -95,7 +99,9 @@ def totals(store: Any, endpoints: list[Any], period: str = "day", count: int = 7
             row.local_completion_tokens += c_tok
         else:
             row.cloud += 1
+            row.cloud_usd += usd
     for row in rows:
-        if ref is not None:
-            row.all_cloud_usd = row.usd + local_tokens_usd(ref, row.local_prompt_tokens, row.local_completion_tokens)
+        if ref is not None:  # a local answer is counted once: at the cloud's rates, not also at what it cost here
+            row.all_cloud_usd = row.cloud_usd + local_tokens_usd(ref, row.local_prompt_tokens,
+                                                                 row.local_completion_tokens)
     return rows
