@@ -160,6 +160,12 @@ class BatonService:
         ``ram_bytes``, ``vram_bytes``, ``held`` bytes, ``idle_s``, ``busy``)."""
         return self._residency.describe()
 
+    def generated_tokens(self) -> int:
+        """Answer tokens the loaded models have sampled since they were loaded, every caller together (read from
+        each engine's counters: no file is read, cheap enough for a once-a-second chart)."""
+        return sum(int(r.engine.cache_stats().get("generated_tokens", 0)) for r in self._residency.residents()
+                   if hasattr(r.engine, "cache_stats"))
+
     def forget_warm_state(self) -> int:
         """Drop every loaded model's warm slots and saved KV states (their files too); returns how many models. Called
         when a thread is deleted: states are keyed by tokens, not threads, so its own cannot be told apart."""

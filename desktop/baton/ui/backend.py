@@ -223,8 +223,8 @@ class Backend(CockpitBackend):
 
     def generated_tokens(self) -> int:
         """Answer tokens the loaded local models have produced since they were loaded, every caller together (the
-        window, the API server); from each engine's ``cache_stats``."""
-        return sum(int(r.get("generated_tokens", 0)) for r in self.resident_models())
+        window, the API server): ``service.generated_tokens``."""
+        return int(self.service.generated_tokens())
 
     def default_model_label(self) -> str:
         if self.settings.default_model:
