@@ -161,18 +161,13 @@ class BatonService:
         return self._residency.describe()
 
     def generated_tokens(self) -> int:
-        """Answer tokens the loaded models have sampled since they were loaded, every caller together (read from
-        each engine's counters: no file is read, cheap enough for a once-a-second chart)."""
-        return sum(int(r.engine.cache_stats().get("generated_tokens", 0)) for r in self._residency.residents()
-                   if hasattr(r.engine, "cache_stats"))
+        """Answer tokens the loaded models have sampled since they were loaded (``Residency.generated_tokens``)."""
+        return self._residency.generated_tokens()
 
     def forget_warm_state(self) -> int:
-        """Drop every loaded model's warm slots and saved KV states (their files too); returns how many models. Called
-        when a thread is deleted: states are keyed by tokens, not threads, so its own cannot be told apart."""
-        engines = [r.engine for r in self._residency.residents() if hasattr(r.engine, "forget_cache")]
-        for eng in engines:
-            eng.forget_cache()
-        return len(engines)
+        """Drop every loaded model's warm slots and saved KV states, files too (``Residency.forget_warm_state``);
+        called when a thread is deleted. Returns how many models."""
+        return self._residency.forget_warm_state()
 
     def unload_idle(self) -> list[str]:
         """Unload the models idle longer than ``engine.model_ttl_s`` now (a timer does it too). Returns their ids."""

@@ -149,6 +149,20 @@ class Residency:
         with self._lock:
             return sorted(self._models.values(), key=lambda r: -r.last_used)
 
+    def generated_tokens(self) -> int:
+        """Answer tokens the resident models have sampled since they were loaded, every caller together (from each
+        engine's counters: no file is read, cheap enough for a once-a-second chart)."""
+        return sum(int(r.engine.cache_stats().get("generated_tokens", 0)) for r in self.residents()
+                   if hasattr(r.engine, "cache_stats"))
+
+    def forget_warm_state(self) -> int:
+        """Drop every resident model's warm slots and saved KV states (their files too); returns how many models.
+        States are keyed by tokens, not threads, so a deleted thread's own cannot be told apart from the others'."""
+        engines = [r.engine for r in self.residents() if hasattr(r.engine, "forget_cache")]
+        for eng in engines:
+            eng.forget_cache()
+        return len(engines)
+
     def describe(self) -> list[dict[str, Any]]:
         """``Resident.describe`` of every resident model, most recently used first."""
         now = self._clock()
