@@ -330,8 +330,6 @@ class BatonService:
         age = self.settings.telemetry.idle_max_age_s if max_age_s is None else max_age_s
         return bool(refresh_idle(self.store, self.meter, age, duration_s))
 
-    refresh_idle_baseline = refresh_idle
-
     def close(self) -> None:
         """Unload every model, stop the meter and close the store."""
         self._residency.close()
