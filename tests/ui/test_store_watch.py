@@ -62,3 +62,24 @@ def test_following_polls_only_while_the_api_server_runs(qtbot, make_window):
     qtbot.waitUntil(lambda: any(r.title == "From the API" for r in w.thread_model.rows()), timeout=5000)
     w.store_watch.follow(False)
     assert not w.store_watch.timer.isActive()
+
+
+def test_the_look_waits_while_an_answer_of_this_window_streams(qtbot, make_window):
+    from baton.core.engine.fake import FakeEngine
+    from tests.ui.conftest import wait_idle
+
+    engine = FakeEngine("fake-local", token_delay_s=0.02)
+    engine.enqueue(["tok "] * 30)
+    h = make_window(engine=engine)
+    w = h.window
+    w.session.send("hello", "auto")
+    qtbot.waitUntil(w.dispatcher.busy, timeout=2000)
+    other = _other_writer(h)
+    try:
+        other.add_message(None, "user", "Written elsewhere", title="Elsewhere")
+    finally:
+        other.close()
+    assert w.store_watch.poll() is False  # the streaming answer is not rebuilt under the user's eyes
+    wait_idle(qtbot, h)
+    assert w.store_watch.poll() is True
+    assert any(r.title == "Elsewhere" for r in w.thread_model.rows())

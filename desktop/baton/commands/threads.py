@@ -24,14 +24,12 @@ def register(sub: Any) -> None:
                                    "`show ID` prints one thread, `search QUERY` finds messages in every thread, "
                                    "`export ID` writes one out, `rm ID` deletes it. IDs may be given as "
                                    "a unique prefix of at least 6 characters.")
-    p.add_argument("--json", action="store_true", help="print one JSON document")
-    p.add_argument("--all", action="store_true", help="include archived threads")
-    p.set_defaults(func=run_list)
     actions = p.add_subparsers(dest="threads_command", metavar="ACTION")
     listing = actions.add_parser("list", help="list the threads (the same as `baton threads` alone)")
-    listing.add_argument("--json", action="store_true", help="print one JSON document")
-    listing.add_argument("--all", action="store_true", help="include archived threads")
-    listing.set_defaults(func=run_list)
+    for lister in (p, listing):
+        lister.add_argument("--json", action="store_true", help="print one JSON document")
+        lister.add_argument("--all", action="store_true", help="include archived threads")
+        lister.set_defaults(func=run_list)
 
     show = actions.add_parser("show", help="print a thread's messages (the current versions)",
                               description="Print the thread's current versions in order, each with its short id "

@@ -21,19 +21,19 @@ from PySide6.QtCore import QEvent, QObject
 SETTLE_MS = 400  # after the last trigger: the old bubbles' deferred deletes have run by then
 
 
-def _load_trim() -> Callable[[int], int] | None:
-    """glibc's ``malloc_trim``, or None where the C library has none (macOS, Windows, musl)."""
+def _libc_call(name: str, argtypes: list[Any]) -> Callable[..., int] | None:
+    """The C library's function ``name`` (returning int), or None where it has none (``malloc_trim`` and
+    ``mallopt`` are glibc's: not on macOS, Windows or musl)."""
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or None)
-        fn = libc.malloc_trim
+        fn = getattr(ctypes.CDLL(ctypes.util.find_library("c") or None), name)
     except (OSError, AttributeError):
         return None
-    fn.argtypes = [ctypes.c_size_t]
+    fn.argtypes = argtypes
     fn.restype = ctypes.c_int
     return fn
 
 
-_TRIM = _load_trim()
+_TRIM = _libc_call("malloc_trim", [ctypes.c_size_t])
 M_ARENA_MAX = -8  # glibc's mallopt parameter number for the arena cap
 APP_ARENAS = 1
 
@@ -52,16 +52,8 @@ def limit_arenas(arenas: int = APP_ARENAS, env: dict[str, str] | None = None) ->
     environment wins (the user's choice; nothing is changed). Returns True when the cap was set; False without
     glibc or when the environment sets it. Never raises."""
     env = os.environ if env is None else env
-    if env.get("MALLOC_ARENA_MAX"):
-        return False
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or None)
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return False
-    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    mallopt.restype = ctypes.c_int
-    return bool(mallopt(M_ARENA_MAX, max(1, int(arenas))))
+    mallopt = None if env.get("MALLOC_ARENA_MAX") else _libc_call("mallopt", [ctypes.c_int, ctypes.c_int])
+    return bool(mallopt(M_ARENA_MAX, max(1, int(arenas)))) if mallopt is not None else False
 
 
 def release_freed_memory() -> bool:

@@ -60,13 +60,8 @@ class ThreadListModel(QAbstractListModel):
         return self._rows[i] if i >= 0 else None
 
     def insert_first(self, row: ThreadRow) -> None:
-        self.insert_at(0, row)
-
-    def insert_at(self, i: int, row: ThreadRow) -> None:
-        """Insert ``row`` before position ``i`` (clamped to the list)."""
-        i = max(0, min(i, len(self._rows)))
-        self.beginInsertRows(QModelIndex(), i, i)
-        self._rows.insert(i, row)
+        self.beginInsertRows(QModelIndex(), 0, 0)
+        self._rows.insert(0, row)
         self.endInsertRows()
 
     def remove(self, thread_id: str) -> None:

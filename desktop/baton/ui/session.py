@@ -107,11 +107,6 @@ class Session(QObject):
         self._rebuild()
         self.currentChanged.emit(thread_id)
 
-    def refresh_current(self) -> None:
-        """Show the current thread again from the database (another writer added to it)."""
-        if self.current_id is not None:
-            self._rebuild()
-
     def select_index(self, n: int) -> None:
         rows = self.threads.rows()
         if 0 <= n < len(rows):

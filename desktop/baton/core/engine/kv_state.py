@@ -21,6 +21,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 MIN_SAVE_TOKENS = 64  # a shorter cache is cheaper to read again than to keep
 
 
@@ -55,16 +57,6 @@ def common_prefix(a: list[int] | tuple[int, ...], b: list[int] | tuple[int, ...]
     return i
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # another user's process: alive
-        return True
-    return True
-
-
 def open_spill_dir(root: Path) -> Path | None:
     """A fresh folder for this process's saved states under ``root`` (``<pid>-XXXX``, mode 0700), after removing
     the folders of processes that no longer run. None when ``root`` cannot be written (states then stay in RAM)."""
@@ -72,7 +64,7 @@ def open_spill_dir(root: Path) -> Path | None:
         root.mkdir(parents=True, exist_ok=True)
         for old in root.iterdir():
             pid = old.name.split("-", 1)[0]
-            if old.is_dir() and pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            if old.is_dir() and pid.isdigit() and int(pid) != os.getpid() and not psutil.pid_exists(int(pid)):
                 shutil.rmtree(old, ignore_errors=True)
         return Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=root))
     except OSError:
@@ -149,18 +141,19 @@ class StateStore:
         whose file cannot be read comes back with empty ``data`` (llama.cpp then refuses it and the thread's history
         is read again)."""
         held = self._states[key]
-        data = held.data
-        if data is None and held.path is not None:
-            data = bytearray(held.size_bytes)
-            try:
-                with open(held.path, "rb") as f:
-                    if f.readinto(data) != held.size_bytes:
-                        data = bytearray()
-            except OSError:
-                data = bytearray()
+        data = held.data if held.path is None else self._read(held)
         self._remove(key)
         self.restored += 1
-        return SavedState(held.tokens, data if data is not None else bytearray())
+        return SavedState(held.tokens, data or bytearray())
+
+    @staticmethod
+    def _read(held: _Held) -> bytearray:
+        data = bytearray(held.size_bytes)
+        try:
+            with open(held.path, "rb") as f:  # type: ignore[arg-type]
+                return data if f.readinto(data) == held.size_bytes else bytearray()
+        except OSError:
+            return bytearray()
 
     def forget_covered(self, tokens: list[int]) -> None:
         """Drop the states whose tokens are a prefix of ``tokens`` (a slot holds all of them now)."""

@@ -469,7 +469,8 @@ class Store(TreeOps, SearchOps, ThreadOps):
             )
 
     def spend_since(self, ts: float, tier: str | None = None) -> dict[str, float | int]:
-        """What answers finished at or after ``ts`` (unix seconds) cost, optionally for one tier.
+        """What answers finished at or after ``ts`` (unix seconds) cost, optionally for one side (``local`` or
+        ``cloud`` as ``records.SITE_SQL`` counts them: an endpoint on the user's own machines is local).
 
         ``answers`` counts receipts that name the tier that ran (an error-only receipt does not
         count); ``escalations`` counts receipts whose route says it escalated. Receipts of answers
